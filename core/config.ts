@@ -1,0 +1,246 @@
+import { readFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { homedir, availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import YAML, { isMap, type Document } from 'yaml';
+import { z } from 'zod';
+import { ConfigInvalid, ConfigSyntax } from './errors.js';
+import { writeFileAtomic } from './util/atomic-write.js';
+import { LOG_LEVELS } from './logger.js';
+
+/** Version of the config layout written by this host; `version` in the file is for future migrations. */
+export const CONFIG_VERSION = 1;
+
+/** The loopback origins a browser page on this machine has, plus `null` (a page opened from disk). */
+export const DEFAULT_ALLOWED_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*', 'null'];
+
+interface KeyDef<T extends z.ZodType> {
+  schema: T;
+  default: z.infer<T>;
+  /** One line for `--print-config`, the README and docs/configuration.md. */
+  doc: string;
+  /** Redacted in `/get_config` and `--print-config`. */
+  secret?: boolean;
+}
+const key = <T extends z.ZodType>(def: KeyDef<T>) => def;
+
+const int = () => z.number().int();
+const nonEmpty = () => z.string().min(1);
+
+/**
+ * Every config key: the original lollms-server names and defaults (lollms-reference §2.3), then keys of our
+ * own in the same snake_case style. This table is the single source for validation, defaults and docs.
+ */
+export const CONFIG_KEYS = {
+  version: key({ schema: int().min(0), default: CONFIG_VERSION, doc: 'Config layout version, for migrations.' }),
+  binding_name: key({ schema: nonEmpty().nullable(), default: 'llama_cpp', doc: 'Folder name of the active binding.' }),
+  model_name: key({ schema: nonEmpty().nullable(), default: null, doc: 'Model file (or .reference) of the active binding; null picks one on start.' }),
+  host: key({ schema: nonEmpty(), default: '127.0.0.1', doc: 'Address to bind. Anything but loopback needs api_key.' }),
+  port: key({ schema: int().min(0).max(65535), default: 9600, doc: 'TCP port (0 picks a free one).' }),
+  seed: key({ schema: int().min(-1), default: -1, doc: 'Sampling seed for raw generation; -1 is random.' }),
+  n_predict: key({ schema: int().min(1), default: 1024, doc: 'Default number of tokens to generate when a request gives no n_predicts.' }),
+  ctx_size: key({ schema: int().min(16).max(1 << 20), default: 2048, doc: 'Context size in tokens of the loaded model.' }),
+  temperature: key({ schema: z.number().min(0).max(100), default: 0.9, doc: 'Default sampling temperature.' }),
+  top_k: key({ schema: int().min(0), default: 50, doc: 'Default top-k (0 disables).' }),
+  top_p: key({ schema: z.number().min(0).max(1), default: 0.95, doc: 'Default top-p.' }),
+  repeat_last_n: key({ schema: int().min(0), default: 40, doc: 'Tokens considered by the repeat penalty.' }),
+  repeat_penalty: key({ schema: z.number().min(0), default: 1.2, doc: 'Default repeat penalty (1 disables).' }),
+  n_threads: key({ schema: int().min(0).max(1024), default: 0, doc: 'CPU threads for the engine; 0 = cores - 1 (at least 1).' }),
+  enable_gpu: key({ schema: z.boolean(), default: true, doc: 'Let the engine use a GPU when one is found.' }),
+  personalities: key({ schema: z.array(nonEmpty()), default: ['english/generic/lollms'], doc: 'Mounted personalities (language/category/name or category/name); the index is the id.' }),
+  active_personality_id: key({ schema: int().min(0), default: 0, doc: 'Id of the active personality.' }),
+  override_personality_model_parameters: key({ schema: z.boolean(), default: false, doc: "Use the config's sampling values instead of the personality's model_* values." }),
+  user_name: key({ schema: z.string(), default: 'user', doc: 'Name used for the user in discussions.' }),
+  discussion_prompt_separator: key({ schema: z.string(), default: '!@>', doc: 'Separator used with use_user_name_in_discussions.' }),
+  use_user_name_in_discussions: key({ schema: z.boolean(), default: false, doc: 'Prefix user turns with separator + user_name instead of the personality prefix.' }),
+  allowed_origins: key({ schema: z.array(nonEmpty()), default: DEFAULT_ALLOWED_ORIGINS, doc: "Browser origins allowed (CORS and socket handshake); '*' allows any; a trailing :* matches any port." }),
+  api_key: key({ schema: nonEmpty().nullable(), default: null, secret: true, doc: 'Key clients must present when the host is not bound to loopback.' }),
+  parallel: key({ schema: int().min(1).max(64), default: 1, doc: 'Generations that run at once (context sequences).' }),
+  max_queue: key({ schema: int().min(0).max(10000), default: 0, doc: 'Requests that may wait for a free slot; 0 answers busy at once, as the original.' }),
+  bindings_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold bindings.' }),
+  personalities_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold personalities.' }),
+  models_path: key({ schema: nonEmpty().nullable(), default: null, doc: 'Folder of models (<models_path>/<binding>/); null = <data dir>/models.' }),
+  builtin_plugins: key({ schema: z.boolean(), default: true, doc: "Include the host's own plugins/ and personalities/ folders." }),
+  watch: key({ schema: z.boolean(), default: true, doc: 'Hot-reload plugins when their files change.' }),
+  log_level: key({ schema: z.enum(LOG_LEVELS), default: 'info', doc: 'Log level.' }),
+  sandbox_memory_limit_mb: key({ schema: int().min(8).max(4096), default: 64, doc: 'Heap limit of each processor isolate, in MB.' }),
+  sandbox_cpu_time_ms: key({ schema: int().min(10), default: 5000, doc: 'CPU time one processor hook call may use.' }),
+  sandbox_wall_time_ms: key({ schema: int().min(100), default: 300000, doc: 'Wall time one processor workflow may take, model calls included.' }),
+  sandbox_max_host_calls: key({ schema: int().min(1), default: 10000, doc: 'ctx calls one workflow may make.' }),
+  sandbox_max_emit_bytes: key({ schema: int().min(1024), default: 8 * 1024 * 1024, doc: 'Bytes one workflow may send to the client.' }),
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export type HostConfig = { -readonly [K in ConfigKey]: z.infer<(typeof CONFIG_KEYS)[K]['schema']> };
+export type ConfigSource = 'default' | 'file' | 'env' | 'cli' | 'runtime';
+
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+export function isConfigKey(name: string): name is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, name);
+}
+
+/** `LOLLMS_HOST_<KEY>`, e.g. `LOLLMS_HOST_PORT`. */
+export function envVarName(name: ConfigKey): string {
+  return `LOLLMS_HOST_${name.toUpperCase()}`;
+}
+
+export function defaultConfig(): HostConfig {
+  return structuredClone(Object.fromEntries(CONFIG_KEY_NAMES.map((k) => [k, CONFIG_KEYS[k].default]))) as HostConfig;
+}
+
+/** The data dir: `--data-dir` > `LOLLMS_HOST_HOME` > `~/.lollms-host`. */
+export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(explicit ?? env.LOLLMS_HOST_HOME ?? join(homedir(), '.lollms-host'));
+}
+
+/** Threads to give the engine: the configured count, or cores - 1 so the event loop keeps a core. */
+export function effectiveThreads(config: Pick<HostConfig, 'n_threads'>): number {
+  return config.n_threads > 0 ? config.n_threads : Math.max(1, availableParallelism() - 1);
+}
+
+export function validateValue<K extends ConfigKey>(name: K, value: unknown, where: string): HostConfig[K] {
+  const parsed = CONFIG_KEYS[name].schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw ConfigInvalid(`${where}: invalid value for "${name}": ${issue?.message ?? 'invalid'} (got ${JSON.stringify(value)})`, { file: where });
+  }
+  return parsed.data as HostConfig[K];
+}
+
+export interface LoadConfigOptions {
+  /** Path of the YAML config file; it need not exist. */
+  file: string;
+  /** Environment to read `LOLLMS_HOST_<KEY>` from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags; they win over everything. */
+  cli?: Partial<Record<ConfigKey, unknown>>;
+}
+
+/**
+ * The effective config and where each value came from. Runtime changes (`select_model`, ...) go through
+ * `update`, which also saves them to the file atomically, keeping unknown keys and comments.
+ */
+export class ConfigStore {
+  readonly file: string;
+  readonly values: HostConfig;
+  readonly sources: Record<ConfigKey, ConfigSource>;
+  #saving: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, values: HostConfig, sources: Record<ConfigKey, ConfigSource>) {
+    this.file = file;
+    this.values = values;
+    this.sources = sources;
+  }
+
+  static async load(options: LoadConfigOptions): Promise<ConfigStore> {
+    const env = options.env ?? process.env;
+    const values = defaultConfig();
+    const sources = Object.fromEntries(CONFIG_KEY_NAMES.map((k) => [k, 'default'])) as Record<ConfigKey, ConfigSource>;
+    const set = (name: ConfigKey, value: unknown, source: ConfigSource, where: string) => {
+      (values as Record<ConfigKey, unknown>)[name] = validateValue(name, value, where);
+      sources[name] = source;
+    };
+
+    const fileValues = await readConfigFile(options.file);
+    for (const [name, value] of Object.entries(fileValues)) {
+      if (isConfigKey(name)) set(name, value, 'file', options.file);
+    }
+    for (const name of CONFIG_KEY_NAMES) {
+      const raw = env[envVarName(name)];
+      if (raw !== undefined && raw !== '') set(name, parseEnvValue(raw), 'env', envVarName(name));
+    }
+    for (const [name, value] of Object.entries(options.cli ?? {})) {
+      if (value === undefined) continue;
+      if (!isConfigKey(name)) throw ConfigInvalid(`unknown config key "${name}"`);
+      set(name, value, 'cli', `--${name}`);
+    }
+    return new ConfigStore(options.file, values, sources);
+  }
+
+  /** Change keys at runtime and persist them (the file's other keys and comments are kept). */
+  async update(changes: Partial<HostConfig>): Promise<void> {
+    for (const [name, value] of Object.entries(changes)) {
+      if (!isConfigKey(name)) throw ConfigInvalid(`unknown config key "${name}"`);
+      (this.values as Record<ConfigKey, unknown>)[name] = validateValue(name, value, 'update');
+      this.sources[name] = 'runtime';
+    }
+    // Saves are chained so two quick updates cannot interleave their read-modify-write.
+    const next = this.#saving.then(() => saveConfigFile(this.file, changes));
+    this.#saving = next.catch(() => {});
+    await next;
+  }
+
+  /** The config with secrets replaced by `"***"`, for `/get_config` and `--print-config`. */
+  redacted(): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...this.values };
+    for (const name of CONFIG_KEY_NAMES) {
+      if ((CONFIG_KEYS[name] as KeyDef<z.ZodType>).secret && out[name] != null) out[name] = '***';
+    }
+    return out;
+  }
+
+  /** Lines `key: value  # source` for `--print-config`. */
+  describe(): string {
+    const redacted = this.redacted();
+    return CONFIG_KEY_NAMES.map((name) => `${name}: ${JSON.stringify(redacted[name])}  # ${this.sources[name]}`).join('\n');
+  }
+}
+
+/** Env values are YAML scalars or flow collections: `9600`, `true`, `[a, b]`, `null`. */
+function parseEnvValue(raw: string): unknown {
+  try {
+    return YAML.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+async function readDocument(file: string): Promise<Document | undefined> {
+  if (!existsSync(file)) return undefined;
+  const text = await readFile(file, 'utf8');
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  const error = doc.errors[0];
+  if (error) {
+    const line = error.linePos?.[0]?.line;
+    const column = error.linePos?.[0]?.col;
+    const firstLine = error.message.split('\n')[0];
+    throw ConfigSyntax(`${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: YAML syntax error: ${firstLine}`, {
+      file,
+      ...(line === undefined ? {} : { line }),
+      ...(column === undefined ? {} : { column }),
+    });
+  }
+  return doc;
+}
+
+/** The file's top-level mapping as plain data (`{}` when the file is missing or empty). */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  const doc = await readDocument(file);
+  if (!doc || doc.contents === null) return {};
+  if (!isMap(doc.contents)) throw ConfigInvalid(`${file}: the config must be a YAML mapping of keys to values`, { file });
+  return doc.toJS() as Record<string, unknown>;
+}
+
+/** Set `changes` in the YAML file, keeping every other key and the comments, and write it atomically. */
+export async function saveConfigFile(file: string, changes: Record<string, unknown>): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const doc = (await readDocument(file)) ?? new YAML.Document({ version: CONFIG_VERSION });
+  if (doc.contents === null) doc.contents = doc.createNode({ version: CONFIG_VERSION }) as never;
+  for (const [name, value] of Object.entries(changes)) doc.set(name, value);
+  await writeFileAtomic(file, doc.toString());
+}
+
+/** A fresh config file with every key and its doc as a comment. Used on first start and `--reset_config`. */
+export function defaultConfigText(): string {
+  const doc = new YAML.Document(defaultConfig());
+  doc.commentBefore = ' lollms-host configuration. Keys follow the original lollms-server; see docs/configuration.md.';
+  if (isMap(doc.contents)) {
+    for (const pair of doc.contents.items) {
+      const name = String((pair.key as { value: unknown }).value) as ConfigKey;
+      const k = pair.key as { commentBefore?: string };
+      k.commentBefore = ` ${CONFIG_KEYS[name].doc}`;
+    }
+  }
+  return doc.toString();
+}

@@ -1,0 +1,143 @@
+import type { Llama } from 'node-llama-cpp';
+
+/** Why a generation ended. */
+export type StopReason = 'eos' | 'maxTokens' | 'stop' | 'abort';
+
+/** Timings of one generation, with Ollama's field names; durations are in nanoseconds. */
+export interface GenerationTimings {
+  /** Tokens in the evaluated prompt. */
+  prompt_eval_count: number;
+  /** Time spent evaluating the prompt, in ns. */
+  prompt_eval_duration: number;
+  /** Tokens generated. */
+  eval_count: number;
+  /** Time spent generating, in ns. */
+  eval_duration: number;
+}
+
+/** Options of `LoadedModel.generate`. Sampling values left out use the binding's defaults. */
+export interface GenerateOptions {
+  /** Maximum new tokens (the original `n_predicts`). */
+  maxTokens?: number;
+  /** Sampling temperature; 0 is greedy. */
+  temperature?: number;
+  /** Top-k sampling; 0 disables it. */
+  topK?: number;
+  /** Top-p (nucleus) sampling. */
+  topP?: number;
+  /** Repeat penalty; 1 disables it. */
+  repeatPenalty?: number;
+  /** How many of the last tokens the repeat penalty considers. */
+  repeatLastN?: number;
+  /** Sampling seed; -1 (or absent) is random. */
+  seed?: number;
+  /**
+   * Stop strings (anti-prompts), matched case-insensitively. A stop string is never emitted, and text that
+   * might be the start of one is held back until it is decided.
+   */
+  stop?: readonly string[];
+  /** Aborting stops the generation within one token; the result then has `stopReason: 'abort'`. */
+  signal?: AbortSignal;
+  /** Receives each text piece as it is produced; pieces are UTF-8 safe and join into `text`. */
+  onChunk?: (text: string) => void;
+}
+
+export interface GenerateResult {
+  /** The generated text, without the prompt and without any stop string. */
+  text: string;
+  stopReason: StopReason;
+  timings: GenerationTimings;
+}
+
+/** A model loaded by a binding. The host calls `dispose()` when it is replaced, unloaded or the host stops. */
+export interface LoadedModel {
+  /** The model's name as listed by `listModels`. */
+  readonly name: string;
+  /** Context size in tokens. */
+  readonly contextSize: number;
+  generate(prompt: string, options?: GenerateOptions): Promise<GenerateResult>;
+  tokenize(text: string): Promise<number[]>;
+  detokenize(tokens: readonly number[]): Promise<string>;
+  /** An embedding of `text`; absent when the binding cannot embed. */
+  embed?(text: string): Promise<number[]>;
+  dispose(): Promise<void>;
+}
+
+/** A model file a binding can load. */
+export interface ModelFile {
+  /** Name a client selects (`select_model {model_name}`): the file name, or `<name>.reference`. */
+  name: string;
+  /** Absolute path of the model data (for a `.reference`, the path it points to). */
+  path: string;
+  /** `file` for a model in the models dir, `reference` for a `.reference` pointer. */
+  kind: 'file' | 'reference';
+  /** Size in bytes, 0 when unknown (e.g. a dangling reference). */
+  size: number;
+}
+
+/** A request to load a model. */
+export interface LoadModelRequest {
+  /** The model name, as returned by `listModels`. */
+  model: string;
+  /** Context size in tokens (config `ctx_size`). */
+  contextSize: number;
+  /** Parallel sequences the context must offer (config `parallel`). */
+  sequences: number;
+  /** Engine threads. */
+  threads: number;
+  /** Aborting cancels the load; the promise then rejects. */
+  signal?: AbortSignal;
+  /** Load progress from 0 to 1. */
+  onProgress?: (progress: number) => void;
+}
+
+/** A logger with pino's call shape; every line carries the plugin's name. */
+export interface PluginLogger {
+  trace(obj: unknown, msg?: string): void;
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+/** What the host hands a binding. */
+export interface BindingContext {
+  /** The binding's folder name, its id on the wire. */
+  readonly name: string;
+  /** Absolute path of the binding's folder. */
+  readonly folder: string;
+  /** `<models_path>/<binding folder>/`, created by the host. */
+  readonly modelsDir: string;
+  /** Settings: the card's `settings` defaults overlaid with the values saved in the data dir. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly logger: PluginLogger;
+  /** The host's one shared llama.cpp engine (created on first use). */
+  getLlama(): Promise<Llama>;
+  /** Whether the engine may use a GPU (config `enable_gpu`). */
+  readonly gpu: boolean;
+}
+
+/** The functions a binding module exports through `defineBinding`. */
+export interface BindingDefinition {
+  /** The models this binding can load now. */
+  listModels(ctx: BindingContext): Promise<ModelFile[]>;
+  /** Load a model; reject with a clear error for a corrupt or unknown file. */
+  loadModel(ctx: BindingContext, request: LoadModelRequest): Promise<LoadedModel>;
+  /** Release anything the binding holds beyond its models (called on unload and hot reload). */
+  dispose?(ctx: BindingContext): Promise<void>;
+}
+
+const BINDING_BRAND = Symbol.for('lollms-host.binding');
+
+export type Binding = BindingDefinition & { readonly [BINDING_BRAND]: true };
+
+/** Declare a binding; the module's default export must be its result. */
+export function defineBinding(definition: BindingDefinition): Binding {
+  return Object.freeze({ ...definition, [BINDING_BRAND]: true as const });
+}
+
+/** Whether a module export is a binding made by `defineBinding` (any copy of this module). */
+export function isBinding(value: unknown): value is Binding {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BINDING_BRAND] === true
+    && typeof (value as BindingDefinition).listModels === 'function' && typeof (value as BindingDefinition).loadModel === 'function';
+}

@@ -1,0 +1,35 @@
+/**
+ * The public, semver-versioned contract between lollms-host and its plugins. Built-in plugins import it as
+ * `lollms-host/plugin-api`, exactly as third-party plugins do. This module has no runtime imports, so the
+ * same code runs in the host and inside a processor's sandbox.
+ */
+export { PLUGIN_API_VERSION } from './version.js';
+export { MSG_TYPE, msgTypeName, type MsgType, type MsgTypeName } from './messages.js';
+export {
+  defineBinding,
+  isBinding,
+  type Binding,
+  type BindingContext,
+  type BindingDefinition,
+  type GenerateOptions,
+  type GenerateResult,
+  type GenerationTimings,
+  type LoadedModel,
+  type LoadModelRequest,
+  type ModelFile,
+  type PluginLogger,
+  type StopReason,
+} from './binding.js';
+export {
+  CancelledError,
+  defineProcessor,
+  type PersonalityView,
+  type ProcessorContext,
+  type ProcessorDefinition,
+  type ProcessorGenerateOptions,
+  type SettingsTemplate,
+  type SettingTemplate,
+  type SettingType,
+  type SettingValue,
+  type WorkflowInput,
+} from './processor.js';
