@@ -57,3 +57,16 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+// Personalities (core/personalities) and safe paths (core/util/safe-path.ts).
+export const PersonalityConfigSyntax = createError('LH_ERR_PERSONALITY_CONFIG_SYNTAX');
+export const PersonalityConfigInvalid = createError('LH_ERR_PERSONALITY_CONFIG_INVALID');
+export const PersonalityNotFound = createError('LH_ERR_PERSONALITY_NOT_FOUND');
+export const PathNotFound = createError('LH_ERR_PATH_NOT_FOUND');
+export const SettingInvalid = createError('LH_ERR_SETTING_INVALID');
+export const SettingUnknown = createError('LH_ERR_SETTING_UNKNOWN');
+export const ContextOverflow = createError('LH_ERR_CONTEXT_OVERFLOW');
+
+// Model install (core/bindings/install.ts).
+export const InstallHttpStatus = createError('LH_ERR_INSTALL_HTTP');
+export const InstallExists = createError('LH_ERR_INSTALL_EXISTS');

@@ -1,0 +1,216 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import type { BindingContext, LoadedModel, ModelFile } from '../../plugin-api/index.js';
+import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, LollmsHostError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { pluginLogger } from '../logger.js';
+import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
+import { readBindingManifest, type BindingManifest } from '../plugins/manifest.js';
+import { loadBindingPlugin, type LoadedBindingPlugin } from '../plugins/load-binding.js';
+import { Versioned, type Lease } from '../plugins/drain.js';
+import type { LlamaEngine } from './engine.js';
+
+/** A loaded model together with the binding version that loaded it. */
+export interface ActiveModel {
+  /** Model name as listed by the binding. */
+  name: string;
+  /** Binding folder name. */
+  binding: string;
+  model: LoadedModel;
+}
+
+export interface BindingManagerOptions {
+  /** Folders that hold bindings, in order; a later folder's binding of the same name wins. */
+  bindingsPaths: () => string[];
+  /** `<models_path>`; each binding gets `<models_path>/<binding>/`. */
+  modelsPath: string;
+  /** Where compiled plugin bundles and binding settings go. */
+  dataDir: string;
+  /** The host's shared llama.cpp engine. */
+  engine: LlamaEngine;
+  /** Whether the engine may use a GPU. */
+  gpu: boolean;
+  /** Values of the load request the host makes for every model. */
+  loadDefaults: () => { contextSize: number; sequences: number; threads: number };
+  logger: Logger;
+}
+
+interface ActiveBinding {
+  plugin: LoadedBindingPlugin;
+  ctx: BindingContext;
+}
+
+/**
+ * The active binding and its loaded model. Selections are serialised; a new model replaces the old one only
+ * once it has loaded, and the old one keeps serving the generations that hold a lease on it (drain).
+ */
+export class BindingManager {
+  readonly #options: BindingManagerOptions;
+  #active: ActiveBinding | undefined;
+  readonly #models = new Versioned<ActiveModel>(async (m) => {
+    await m.model.dispose();
+  });
+  #queue: Promise<unknown> = Promise.resolve();
+  #loading: { model: string; controller: AbortController } | undefined;
+
+  constructor(options: BindingManagerOptions) {
+    this.#options = options;
+  }
+
+  /** Name of the active binding. */
+  get activeBinding(): string | undefined {
+    return this.#active?.plugin.name;
+  }
+
+  get activePlugin(): LoadedBindingPlugin | undefined {
+    return this.#active?.plugin;
+  }
+
+  /** The current model, or undefined. */
+  get model(): ActiveModel | undefined {
+    return this.#models.current;
+  }
+
+  /** The model being loaded, if any (for `/health`). */
+  get loading(): string | undefined {
+    return this.#loading?.model;
+  }
+
+  /** Take a lease on the current model for one operation; the model is not disposed before `release`. */
+  acquireModel(): Lease<ActiveModel> | undefined {
+    return this.#models.acquire();
+  }
+
+  /** Every binding folder with its card and models (broken ones are logged and left out). */
+  async listAvailable(): Promise<BindingManifest[]> {
+    const folders = await discoverBindings(this.#options.bindingsPaths());
+    const manifests: BindingManifest[] = [];
+    for (const folder of folders) {
+      try {
+        manifests.push(await readBindingManifest(folder.folder));
+      } catch (error) {
+        this.#options.logger.warn({ folder: folder.folder, err: errorMessage(error) }, 'skipping a binding whose files are broken');
+      }
+    }
+    return manifests;
+  }
+
+  async #findFolder(name: string): Promise<BindingFolder> {
+    const folders = await discoverBindings(this.#options.bindingsPaths());
+    const found = folders.find((f) => f.name === name);
+    if (!found) {
+      const known = folders.map((f) => f.name).join(', ') || 'none';
+      throw BindingNotFound(`no binding named "${name}" (available: ${known})`);
+    }
+    return found;
+  }
+
+  /** Load and activate a binding. The current model stays until a model of the new binding is selected. */
+  selectBinding(name: string): Promise<LoadedBindingPlugin> {
+    return this.#serial(async () => {
+      if (this.#active?.plugin.name === name) return this.#active.plugin;
+      const folder = await this.#findFolder(name);
+      const plugin = await loadBindingPlugin(folder.folder, { cacheDir: join(this.#options.dataDir, 'cache', 'bindings'), logger: this.#options.logger });
+      const previous = this.#active;
+      this.#active = { plugin, ctx: await this.#contextFor(plugin) };
+      if (previous && previous.plugin.name !== name) {
+        // The old binding's model can no longer be selected; let running work finish on it, then free it.
+        this.#models.swap(undefined);
+        await previous.plugin.binding.dispose?.(previous.ctx).catch(() => {});
+      }
+      return plugin;
+    });
+  }
+
+  /** The active binding's models. */
+  async listModels(): Promise<ModelFile[]> {
+    const active = this.#requireBinding();
+    return active.plugin.binding.listModels(active.ctx);
+  }
+
+  /** `<models_path>/<binding>/` of the active binding. */
+  modelsDir(binding = this.#requireBinding().plugin.name): string {
+    return join(this.#options.modelsPath, binding);
+  }
+
+  /**
+   * Load `name` with the active binding and make it current. On failure the previous model keeps serving.
+   * `onProgress` gets 0..1.
+   */
+  selectModel(name: string, onProgress?: (progress: number) => void): Promise<ActiveModel> {
+    return this.#serial(async () => {
+      const active = this.#requireBinding();
+      const models = await active.plugin.binding.listModels(active.ctx);
+      if (!models.some((m) => m.name === name)) {
+        const known = models.map((m) => m.name).join(', ') || 'none installed';
+        throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
+      }
+      const controller = new AbortController();
+      this.#loading = { model: name, controller };
+      try {
+        const loaded = await active.plugin.binding.loadModel(active.ctx, {
+          model: name,
+          ...this.#options.loadDefaults(),
+          signal: controller.signal,
+          ...(onProgress ? { onProgress } : {}),
+        });
+        const entry: ActiveModel = { name, binding: active.plugin.name, model: loaded };
+        this.#models.swap(entry);
+        return entry;
+      } catch (error) {
+        if (error instanceof LollmsHostError) throw error;
+        const code = (error as { code?: unknown }).code;
+        // Bindings raise plain errors with our codes (they cannot import core); keep the code.
+        throw new LollmsHostError(typeof code === 'string' && code.startsWith('LH_ERR_') ? code : ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
+      } finally {
+        this.#loading = undefined;
+      }
+    });
+  }
+
+  /** Abort a load in progress and dispose every model (host shutdown). */
+  async dispose(): Promise<void> {
+    this.#loading?.controller.abort();
+    await this.#queue.catch(() => {});
+    await this.#models.disposeAll();
+    const active = this.#active;
+    this.#active = undefined;
+    if (active) await active.plugin.binding.dispose?.(active.ctx).catch(() => {});
+  }
+
+  #requireBinding(): ActiveBinding {
+    if (!this.#active) throw NoBindingSelected('No binding selected');
+    return this.#active;
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #contextFor(plugin: LoadedBindingPlugin): Promise<BindingContext> {
+    const modelsDir = join(this.#options.modelsPath, plugin.name);
+    await mkdir(modelsDir, { recursive: true });
+    const defaults = (plugin.card as { settings?: Record<string, unknown> } | null)?.settings ?? {};
+    const saved = await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`));
+    const engine = this.#options.engine;
+    return Object.freeze({
+      name: plugin.name,
+      folder: plugin.folder,
+      modelsDir,
+      settings: Object.freeze({ ...defaults, ...saved }),
+      logger: pluginLogger(this.#options.logger, 'binding', plugin.name),
+      getLlama: () => engine.getLlama(),
+      gpu: this.#options.gpu,
+    });
+  }
+}
+
+async function readSettings(file: string): Promise<Record<string, unknown>> {
+  if (!existsSync(file)) return {};
+  const parsed: unknown = YAML.parse(await readFile(file, 'utf8'));
+  return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+}

@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { ConfigStore, resolveDataDir } from '../config.js';
+import { CliUsage, errorMessage } from '../errors.js';
+import { readBindingManifest } from '../plugins/manifest.js';
+import { discoverBindings } from '../plugins/discovery.js';
+import { BUILTIN_BINDINGS_PATH } from '../util/package-root.js';
+import { runPull } from './pull.js';
+
+/** `lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models-path DIR]`. */
+export async function pullFromCli(argv: string[], io: { stdout: NodeJS.WritableStream & { isTTY?: boolean }; stderr: NodeJS.WritableStream }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        binding: { type: 'string' },
+        'data-dir': { type: 'string' },
+        data_dir: { type: 'string' },
+        'models-path': { type: 'string' },
+        models_path: { type: 'string' },
+        'bindings-path': { type: 'string', multiple: true },
+        bindings_path: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw CliUsage(errorMessage(error));
+  }
+  const v = parsed.values;
+  if (v.help) {
+    io.stdout.write('lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models-path DIR] [--bindings-path DIR]\n');
+    return 0;
+  }
+  const target = parsed.positionals[0];
+  if (!target || parsed.positionals.length > 1) throw CliUsage('pull takes exactly one URL or models.yaml filename');
+  const dataDir = resolveDataDir(v['data-dir'] ?? v.data_dir);
+  const config = await ConfigStore.load({ file: join(dataDir, 'config.yaml') });
+  const binding = v.binding ?? config.values.binding_name ?? 'llama_cpp';
+  const modelsPath = resolve(v['models-path'] ?? v.models_path ?? config.values.models_path ?? join(dataDir, 'models'));
+  const extra = [...(v['bindings-path'] ?? []), ...(v.bindings_path ?? []), ...config.values.bindings_paths].map((p) => resolve(p));
+  const folders = await discoverBindings([...(config.values.builtin_plugins ? [BUILTIN_BINDINGS_PATH] : []), ...extra]);
+  const folder = folders.find((f) => f.name === binding);
+  if (!folder) throw CliUsage(`no binding named "${binding}"`);
+  const manifest = await readBindingManifest(folder.folder);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  try {
+    return await runPull(target, { modelsDir: join(modelsPath, binding), models: manifest.models, stdout: io.stdout, isTTY: Boolean(io.stdout.isTTY), signal: controller.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}

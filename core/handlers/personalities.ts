@@ -1,0 +1,65 @@
+import { WIRE_TEXT } from '../protocol/index.js';
+import { listCategories, listLanguages, listNames, listPersonalities } from '../personalities/zoo.js';
+import type { Host } from '../host.js';
+import type { HandlerMap } from './dispatch.js';
+
+function zooOptions(host: Host) {
+  return { onError: (folder: string, error: unknown) => host.logger.warn({ folder, err: error instanceof Error ? error.message : String(error) }, 'personality left out of the listing') };
+}
+
+export const personalityHandlers: HandlerMap = {
+  list_available_personalities: {
+    failure: (error) => ['personalities_list', { success: false, error, personalities: {} }],
+    async run(ctx) {
+      // No `success` key on success, as in the original.
+      ctx.reply('personalities_list', { personalities: await listPersonalities(ctx.host.paths.personalities, zooOptions(ctx.host)) });
+    },
+  },
+  list_available_personalities_languages: {
+    failure: (error) => ['available_personalities_languages_list', { success: false, error }],
+    async run(ctx) {
+      ctx.reply('available_personalities_languages_list', { success: true, available_personalities_languages: await listLanguages(ctx.host.paths.personalities, zooOptions(ctx.host)) });
+    },
+  },
+  list_available_personalities_categories: {
+    failure: (error) => ['available_personalities_categories_list', { success: false, error }],
+    async run(ctx, data) {
+      const categories = await listCategories(ctx.host.paths.personalities, data.language, zooOptions(ctx.host));
+      ctx.reply('available_personalities_categories_list', { success: true, available_personalities_categories: categories });
+    },
+  },
+  list_available_personalities_names: {
+    failure: (error) => ['list_available_personalities_names_list', { success: false, error }],
+    async run(ctx, data) {
+      const query = { category: data.category, ...(data.language !== undefined ? { language: data.language } : {}) };
+      const names = await listNames(ctx.host.paths.personalities, query, zooOptions(ctx.host));
+      ctx.reply('list_available_personalities_names_list', { success: true, list_available_personalities_names: names });
+    },
+  },
+  add_personality: {
+    failure: (error) => ['personality_add_failed', { success: false, error }],
+    async run(ctx, data) {
+      const { id, name } = await ctx.host.personalities.add(data.path);
+      ctx.reply('personality_added', { success: true, name, id });
+    },
+  },
+  list_active_personalities: {
+    failure: (error) => ['active_personalities_list', { success: false, error }],
+    run(ctx) {
+      const manager = ctx.host.personalities;
+      ctx.reply('active_personalities_list', { success: true, personalities: manager.mounted.map((m) => manager.nameOf(m)) });
+    },
+  },
+  activate_personality: {
+    // The reused failure name is part of the wire (lollms-reference §1.3.12).
+    failure: () => ['personality_add_failed', { success: false, error: WIRE_TEXT.invalidPersonalityId }],
+    async run(ctx, data) {
+      if (!ctx.host.personalities.get(data.id)) {
+        ctx.reply('personality_add_failed', { success: false, error: WIRE_TEXT.invalidPersonalityId });
+        return;
+      }
+      const { id, name } = await ctx.host.personalities.activate(data.id);
+      ctx.reply('activate_personality', { success: true, name, id });
+    },
+  },
+};

@@ -1,0 +1,42 @@
+import { WIRE_TEXT } from '../protocol/index.js';
+import { errorMessage } from '../errors.js';
+import { rawField, type HandlerMap } from './dispatch.js';
+
+const asString = (v: unknown) => (typeof v === 'string' ? v : '');
+
+export const selectionHandlers: HandlerMap = {
+  select_binding: {
+    failure: (error, raw) => ['select_binding', { success: false, binding_name: asString(rawField(raw, 'binding_name')), error }],
+    async run(ctx, data) {
+      const name = data.binding_name;
+      try {
+        await ctx.host.bindings.selectBinding(name);
+      } catch (error) {
+        ctx.reply('select_binding', { success: false, binding_name: name, error: `Couldn't load binding:\n${errorMessage(error)}` });
+        return;
+      }
+      await ctx.host.config.update({ binding_name: name });
+      ctx.reply('select_binding', { success: true, binding_name: name });
+    },
+  },
+  select_model: {
+    failure: (error, raw) => ['select_model', { success: false, model_name: asString(rawField(raw, 'model_name')), error }],
+    async run(ctx, data) {
+      const name = data.model_name;
+      if (!ctx.host.bindings.activeBinding) {
+        ctx.reply('select_model', { success: false, model_name: name, error: `${WIRE_TEXT.noBinding}: please select a binding first` });
+        return;
+      }
+      let last = -1;
+      await ctx.host.bindings.selectModel(name, (progress) => {
+        // Progress events are throttled to whole percents.
+        const pct = Math.floor(progress * 100);
+        if (pct === last) return;
+        last = pct;
+        ctx.emit('model_loading_progress', { model_name: name, progress });
+      });
+      await ctx.host.config.update({ model_name: name });
+      ctx.reply('select_model', { success: true, model_name: name });
+    },
+  },
+};

@@ -1,0 +1,41 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/** Whether `host` (a bind address or host name) only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return h === '::ffff:127.0.0.1';
+}
+
+/**
+ * Whether a browser origin is allowed. Patterns are exact origins, `*` (any), or an origin ending in `:*`
+ * (any port). A request without an Origin header is not from a browser page and is allowed.
+ */
+export function isOriginAllowed(origin: string | undefined, patterns: readonly string[]): boolean {
+  if (origin === undefined) return true;
+  for (const pattern of patterns) {
+    if (pattern === '*' || pattern === origin) return true;
+    if (pattern.endsWith(':*')) {
+      const base = pattern.slice(0, -2);
+      if (origin.startsWith(`${base}:`) && /^\d+$/.test(origin.slice(base.length + 1))) return true;
+      if (origin === base) return true; // default port
+    }
+  }
+  return false;
+}
+
+/** Compare an offered key with the configured one in constant time (hashing first equalises lengths). */
+export function keyMatches(offered: string | undefined, expected: string): boolean {
+  if (offered === undefined) return false;
+  const a = createHash('sha256').update(offered).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  return match?.[1]?.trim();
+}

@@ -1,0 +1,182 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { statfs, stat } from 'node:fs/promises';
+import { totalmem, freemem } from 'node:os';
+import { extname } from 'node:path';
+import { z } from 'zod';
+import type { Host } from '../host.js';
+import { bearerToken, isLoopbackHost, isOriginAllowed, keyMatches } from './access.js';
+import { CONFIG_KEYS, isConfigKey, validateValue, type ConfigKey } from '../config.js';
+import { errorMessage } from '../errors.js';
+import { PACKAGE_VERSION } from '../util/package-root.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const UpdateSettingSchema = z.object({ setting_name: z.string().min(1), setting_value: z.unknown() });
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.bmp': 'image/bmp',
+};
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, `invalid JSON body: ${errorMessage(error)}`);
+  }
+}
+
+type Route = (host: Host, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+/** The later originals' routes (lollms-reference §1.5), with their field names, plus our own. */
+const ROUTES: Record<string, Route> = {
+  'GET /health': (host, _req, res) => {
+    const loading = host.bindings.loading;
+    const model = host.bindings.model?.name ?? null;
+    const binding = host.bindings.activeBinding ?? null;
+    if (loading) sendJson(res, 503, { status: 'loading', model: loading, binding });
+    else sendJson(res, 200, { status: 'ok', model, binding });
+  },
+  'GET /get_config': (host, _req, res) => sendJson(res, 200, host.config.redacted()),
+  'GET /list_models': async (host, _req, res) => {
+    if (!host.bindings.activeBinding) return sendJson(res, 200, []);
+    sendJson(res, 200, (await host.bindings.listModels()).map((m) => m.name));
+  },
+  'GET /get_active_model': async (host, _req, res) => {
+    const current = host.bindings.model;
+    if (!current) return sendJson(res, 200, null);
+    const names = (await host.bindings.listModels()).map((m) => m.name);
+    sendJson(res, 200, { model: current.name, index: names.indexOf(current.name) });
+  },
+  'GET /list_mounted_personalities': (host, _req, res) => sendJson(res, 200, host.personalities.mountedPaths()),
+  'POST /update_setting': async (host, req, res) => {
+    const parsed = UpdateSettingSchema.safeParse(await readJsonBody(req));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new HttpError(400, `field "${issue?.path.join('.') || 'body'}": ${issue?.message ?? 'invalid'}`);
+    }
+    const { setting_name: name, setting_value: value } = parsed.data;
+    if (!isConfigKey(name)) throw new HttpError(400, `unknown setting "${name}"`);
+    if ((CONFIG_KEYS[name] as { secret?: boolean }).secret) throw new HttpError(403, `setting "${name}" cannot be changed over HTTP`);
+    try {
+      await applySetting(host, name, value);
+    } catch (error) {
+      throw new HttpError(400, errorMessage(error));
+    }
+    sendJson(res, 200, { setting_name: name, status: true });
+  },
+  'GET /get_server_ifos': async (host, _req, res) => sendJson(res, 200, await serverInfos(host)),
+};
+
+/** `update_setting`: model and binding changes load them; other keys are validated, applied and saved. */
+async function applySetting(host: Host, name: ConfigKey, value: unknown): Promise<void> {
+  const checked = validateValue(name, value, 'update_setting');
+  if (name === 'model_name' && typeof checked === 'string') await host.bindings.selectModel(checked);
+  if (name === 'binding_name' && typeof checked === 'string') await host.bindings.selectBinding(checked);
+  await host.config.update({ [name]: checked });
+}
+
+/** `/get_server_ifos` (sic), filled with real numbers; sizes in bytes. */
+async function serverInfos(host: Host): Promise<Record<string, unknown>> {
+  const models = host.bindings.activeBinding ? (await host.bindings.listModels()).map((m) => m.name) : [];
+  const current = host.bindings.model?.name ?? null;
+  const disk = await statfs(host.paths.modelsPath);
+  const total = disk.blocks * disk.bsize;
+  const available = disk.bavail * disk.bsize;
+  const gpus = host.config.values.enable_gpu ? await gpuInfo(host) : [];
+  const info: Record<string, unknown> = {
+    binding: host.bindings.activeBinding ?? null,
+    models_list: models,
+    model: current,
+    model_index: current ? models.indexOf(current) : -1,
+    lollms_version: PACKAGE_VERSION,
+    total_space: total,
+    available_space: available,
+    percent_usage: total > 0 ? Math.round(((total - available) / total) * 10000) / 100 : 0,
+    ram_usage: totalmem() - freemem(),
+    nb_gpus: gpus.length,
+    system_disk_total_space: total,
+    system_disk_available_space: available,
+    binding_disk_total_space: total,
+    binding_disk_available_space: available,
+  };
+  gpus.forEach((gpu, i) => {
+    info[`gpu_${i}_total_vram`] = gpu.totalVram;
+    info[`gpu_${i}_used_vram`] = gpu.usedVram;
+    info[`gpu_${i}_model`] = gpu.model;
+  });
+  return info;
+}
+
+/** GPUs the engine uses, with VRAM figures; none when it runs on the CPU. */
+async function gpuInfo(host: Host): Promise<Array<{ totalVram: number; usedVram: number; model: string }>> {
+  try {
+    const llama = await host.engine.getLlama();
+    if (!llama.gpu) return [];
+    const [vram, names] = await Promise.all([llama.getVramState(), llama.getGpuDeviceNames()]);
+    return names.map((model, i) => (i === 0 ? { totalVram: vram.total, usedVram: vram.used, model } : { totalVram: 0, usedVram: 0, model }));
+  } catch {
+    return [];
+  }
+}
+
+async function serveAsset(host: Host, res: ServerResponse, pathname: string): Promise<void> {
+  const file = await host.personalities.assetFile(pathname).catch(() => undefined);
+  const type = file ? CONTENT_TYPES[extname(file).toLowerCase()] : undefined;
+  if (!file || !type) throw new HttpError(404, 'not found');
+  const info = await stat(file);
+  res.writeHead(200, { 'content-type': type, 'content-length': info.size, 'cache-control': 'no-cache' });
+  createReadStream(file).pipe(res);
+}
+
+/** Every HTTP request: CORS, the API key on non-loopback binds, then the route. Errors become JSON. */
+export async function handleHttpRequest(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // socket.io answers its own path on the same server.
+  if (req.url?.startsWith('/socket.io')) return;
+  try {
+    const { allowed_origins, host: bindHost, api_key } = host.config.values;
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      if (!isOriginAllowed(origin, allowed_origins)) throw new HttpError(403, `origin "${origin}" is not allowed`);
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'Origin');
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'content-type, authorization' });
+      res.end();
+      return;
+    }
+    if (!isLoopbackHost(bindHost) && api_key && !keyMatches(bearerToken(req.headers.authorization), api_key)) {
+      throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
+    }
+    const url = new URL(req.url ?? '/', 'http://host');
+    const route = ROUTES[`${req.method} ${url.pathname}`];
+    if (route) return await route(host, req, res, url);
+    if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(host, res, url.pathname);
+    throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+  } catch (error) {
+    const status = error instanceof HttpError ? error.status : 500;
+    if (status === 500) host.logger.error({ err: errorMessage(error), url: req.url }, 'HTTP route failed');
+    if (!res.headersSent) sendJson(res, status, { status: false, error: errorMessage(error) });
+    else res.destroy();
+  }
+}

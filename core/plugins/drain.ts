@@ -1,0 +1,84 @@
+/**
+ * A resource that is swapped while in use, the way Vite's plugin container drains in-flight hooks before
+ * closing: work that started on a version finishes on it, new work gets the newest version, and an old
+ * version is disposed once its last lease is released.
+ */
+export class Versioned<T> {
+  #current: Slot<T> | undefined;
+  readonly #dispose: (value: T) => Promise<void> | void;
+  readonly #retired = new Set<Slot<T>>();
+
+  constructor(dispose: (value: T) => Promise<void> | void) {
+    this.#dispose = dispose;
+  }
+
+  /** The current version, or undefined. Use `acquire` for work that must outlive a swap. */
+  get current(): T | undefined {
+    return this.#current?.value;
+  }
+
+  /** Take a lease on the current version; call `release()` when the work ends. */
+  acquire(): Lease<T> | undefined {
+    const slot = this.#current;
+    if (!slot) return undefined;
+    slot.leases++;
+    let released = false;
+    return {
+      value: slot.value,
+      release: () => {
+        if (released) return;
+        released = true;
+        slot.leases--;
+        if (slot.leases === 0 && this.#retired.has(slot)) void this.#finish(slot);
+      },
+    };
+  }
+
+  /** Make `next` current (or clear with undefined); the previous version is disposed once drained. */
+  swap(next: T | undefined): void {
+    const previous = this.#current;
+    this.#current = next === undefined ? undefined : { value: next, leases: 0 };
+    if (previous) this.#retire(previous);
+  }
+
+  /** Versions retired but still serving leases. */
+  get draining(): number {
+    return this.#retired.size;
+  }
+
+  /** Dispose everything now, leased or not (host shutdown, after generations were cancelled). */
+  async disposeAll(): Promise<void> {
+    const slots = [...this.#retired, ...(this.#current ? [this.#current] : [])];
+    this.#current = undefined;
+    this.#retired.clear();
+    await Promise.all(slots.map((slot) => this.#safeDispose(slot.value)));
+  }
+
+  #retire(slot: Slot<T>): void {
+    this.#retired.add(slot);
+    if (slot.leases === 0) void this.#finish(slot);
+  }
+
+  async #finish(slot: Slot<T>): Promise<void> {
+    if (!this.#retired.delete(slot)) return;
+    await this.#safeDispose(slot.value);
+  }
+
+  async #safeDispose(value: T): Promise<void> {
+    try {
+      await this.#dispose(value);
+    } catch {
+      // A failing dispose must not break the swap; the disposer logs what it needs to.
+    }
+  }
+}
+
+interface Slot<T> {
+  value: T;
+  leases: number;
+}
+
+export interface Lease<T> {
+  readonly value: T;
+  release(): void;
+}

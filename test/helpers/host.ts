@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io as connectClient, type Socket } from 'socket.io-client';
+import { startHost, type HostHandle, type HostOptions } from '../../core/host.js';
+import type { ClientToServerEvents, ServerToClientEvents, ServerEventName, ServerPayload } from '../../core/protocol/index.js';
+import type { HostConfig } from '../../core/config.js';
+
+export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface TestHost extends HostHandle {
+  dataDir: string;
+  /** A connected socket.io client; closed by `stop()`. */
+  connect(options?: Parameters<typeof connectClient>[1]): Promise<TestSocket>;
+  /** Close clients and the host, and delete the data dir. */
+  stop(): Promise<void>;
+}
+
+/** A host on a free port, a temp data dir, CPU only, 1 thread, no watcher, silent logs, no env leaking in. */
+export async function startTestHost(options: HostOptions & { config?: Partial<HostConfig> } = {}): Promise<TestHost> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'lollms-host-test-')));
+  const handle = await startHost({
+    port: 0,
+    env: {},
+    ...options,
+    dataDir,
+    config: { n_threads: 1, enable_gpu: false, watch: false, log_level: 'silent', ...options.config },
+  });
+  const sockets: TestSocket[] = [];
+  return {
+    ...handle,
+    dataDir,
+    async connect(clientOptions) {
+      const socket: TestSocket = connectClient(handle.url, { transports: ['websocket'], reconnection: false, forceNew: true, ...clientOptions });
+      sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      return socket;
+    },
+    async stop() {
+      for (const socket of sockets) socket.close();
+      await handle.close();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The next `event` on `socket`, or a rejection after `timeoutMs`. */
+export function next<E extends ServerEventName>(socket: TestSocket, event: E, timeoutMs = 10_000): Promise<ServerPayload<E>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      (socket.off as (e: string, fn: unknown) => void)(event, onEvent);
+      reject(new Error(`timed out waiting for "${event}"`));
+    }, timeoutMs);
+    const onEvent = (payload: ServerPayload<E>) => {
+      clearTimeout(timer);
+      resolve(payload);
+    };
+    (socket.once as (e: string, fn: unknown) => void)(event, onEvent);
+  });
+}
+
+/** Emit `event` with `payload` (or bare when undefined) and wait for `reply`. */
+export function request<E extends ServerEventName>(socket: TestSocket, event: string, payload: unknown, reply: E, timeoutMs?: number): Promise<ServerPayload<E>> {
+  const answer = next(socket, reply, timeoutMs);
+  if (payload === undefined) (socket.emit as (e: string) => void)(event);
+  else (socket.emit as (e: string, p: unknown) => void)(event, payload);
+  return answer;
+}
+
+/** Send `generate_text` and collect the chunks until text_generated / generation_error. */
+export async function generate(socket: TestSocket, payload: Record<string, unknown>): Promise<{ chunks: string[]; text?: string; error?: string }> {
+  const chunks: string[] = [];
+  const onChunk = (c: { chunk: string }) => chunks.push(c.chunk);
+  socket.on('text_chunk', onChunk);
+  try {
+    const done = Promise.race([
+      next(socket, 'text_generated', 60_000).then((r) => ({ text: r.text })),
+      next(socket, 'generation_error', 60_000).then((r) => ({ error: r.error })),
+    ]);
+    socket.emit('generate_text', payload as never);
+    const result = await done;
+    return { chunks, ...result };
+  } finally {
+    socket.off('text_chunk', onChunk);
+  }
+}
