@@ -3,7 +3,7 @@ import { resolve, join } from 'node:path';
 import { ConfigStore, resolveDataDir, type HostConfig } from './config.js';
 import { CliUsage, LollmsHostError, errorMessage } from './errors.js';
 import { PACKAGE_VERSION } from './util/package-root.js';
-import { startHost, type HostHandle } from './host.js';
+import { Host } from './host.js';
 import { writeTestModel } from './models/gguf-writer.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage error (unknown flag, bad value). */
@@ -161,17 +161,22 @@ async function serveCommand(argv: string[], io: Io): Promise<number> {
     io.stdout.write(`# config file: ${store.file}\n${store.describe()}\n`);
     return EXIT.ok;
   }
-  const handle = await startHost({
+  const host = await Host.create({
     dataDir,
     ...(args.configFile ? { configFile: args.configFile } : {}),
     config: args.overrides,
     resetConfig: args.resetConfig,
   });
-  return waitForShutdown(handle);
+  // Signals are handled from the first moment the port is open, model loading included.
+  const stopped = waitForShutdown(host);
+  await host.listen();
+  await host.initialise();
+  return stopped;
 }
 
 /** Stop gracefully on SIGINT/SIGTERM; a second signal, or 10 s without finishing, forces the exit. */
-function waitForShutdown(handle: HostHandle): Promise<number> {
+function waitForShutdown(host: Host): Promise<number> {
+  const handle = { host, close: () => host.close() };
   return new Promise((resolveExit) => {
     let stoppingSince = 0;
     const onSignal = (signal: NodeJS.Signals) => {

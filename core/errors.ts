@@ -70,3 +70,17 @@ export const ContextOverflow = createError('LH_ERR_CONTEXT_OVERFLOW');
 // Model install (core/bindings/install.ts).
 export const InstallHttpStatus = createError('LH_ERR_INSTALL_HTTP');
 export const InstallExists = createError('LH_ERR_INSTALL_EXISTS');
+
+// Processor sandbox (core/sandbox/).
+export const SandboxTimeout = createError('LH_ERR_SANDBOX_TIMEOUT');
+export const SandboxMemory = createError('LH_ERR_SANDBOX_MEMORY');
+export const SandboxHostCalls = createError('LH_ERR_SANDBOX_HOST_CALLS');
+export const SandboxEmit = createError('LH_ERR_SANDBOX_EMIT');
+export const SandboxPayload = createError('LH_ERR_SANDBOX_PAYLOAD');
+export const SandboxScript = createError('LH_ERR_SANDBOX_SCRIPT');
+export const SandboxLoad = createError('LH_ERR_SANDBOX_LOAD');
+export const SandboxNoHook = createError('LH_ERR_SANDBOX_NO_HOOK');
+export const SandboxBusy = createError('LH_ERR_SANDBOX_BUSY');
+export const SandboxDisposed = createError('LH_ERR_SANDBOX_DISPOSED');
+export const SandboxLimitsInvalid = createError('LH_ERR_SANDBOX_LIMITS');
+export const SandboxNodeSnapshot = createError('LH_ERR_SANDBOX_NODE_SNAPSHOT');

@@ -52,7 +52,7 @@ export const personalityHandlers: HandlerMap = {
   },
   activate_personality: {
     // The reused failure name is part of the wire (lollms-reference §1.3.12).
-    failure: () => ['personality_add_failed', { success: false, error: WIRE_TEXT.invalidPersonalityId }],
+    failure: (error) => ['personality_add_failed', { success: false, error }],
     async run(ctx, data) {
       if (!ctx.host.personalities.get(data.id)) {
         ctx.reply('personality_add_failed', { success: false, error: WIRE_TEXT.invalidPersonalityId });
