@@ -82,3 +82,16 @@ export const WIRE_TEXT = {
   invalidPersonalityId: 'Personality ID not valid',
   noBinding: 'No binding selected',
 } as const;
+
+/** Every server→client event name at run time (docs check, typed client). The type below proves it complete. */
+export const SERVER_EVENT_NAMES = [
+  'bindings_list', 'personalities_list', 'available_models_list', 'available_personalities_languages_list',
+  'available_personalities_categories_list', 'list_available_personalities_names_list', 'select_binding', 'select_model',
+  'personality_added', 'personality_add_failed', 'active_personalities_list', 'activate_personality', 'tokenized',
+  'detokenized', 'embeded', 'text_chunk', 'text_generated', 'generation_error', 'generation_canceled', 'buzzy', 'busy',
+  'generation_message', 'model_loading_progress', 'personality_settings', 'install_progress', 'model_installed',
+  'plugin_error', 'plugin_reloaded',
+] as const satisfies readonly ServerEventName[];
+type MissingServerEvents = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;
+const serverEventsComplete: MissingServerEvents extends never ? true : never = true;
+void serverEventsComplete;

@@ -1,0 +1,211 @@
+/**
+ * Processor settings (issue 5): validating values against a processor's `SettingsTemplate`, and persisting
+ * them per personality in the data dir, migrating saved values when the template changes.
+ *
+ * Only the values a user set are saved (`<dataDir>/settings/personalities/<safe id>.yaml`), so a new default
+ * in a processor update reaches everyone who never changed that setting.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { SettingInvalid, SettingUnknown } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import type { SettingTemplate, SettingValue, SettingsTemplate } from '../../plugin-api/processor.js';
+
+export type SettingsValues = Record<string, SettingValue>;
+
+const SETTING_TYPES = new Set(['int', 'float', 'str', 'bool', 'list']);
+
+function show(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json === undefined ? String(value) : json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+/** Why `value` does not fit `entry`, or undefined when it fits. */
+export function settingProblem(entry: SettingTemplate, value: unknown): string | undefined {
+  const range = (n: number) => {
+    if (entry.min !== undefined && n < entry.min) return `${n} is below the minimum ${entry.min}`;
+    if (entry.max !== undefined && n > entry.max) return `${n} is above the maximum ${entry.max}`;
+    return undefined;
+  };
+  switch (entry.type) {
+    case 'int':
+      return Number.isInteger(value) ? range(value as number) : `expected an integer, got ${show(value)}`;
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value) ? range(value) : `expected a number, got ${show(value)}`;
+    case 'str':
+      if (typeof value !== 'string') return `expected a string, got ${show(value)}`;
+      if (entry.options && !entry.options.includes(value)) return `${show(value)} is not one of ${entry.options.map(show).join(', ')}`;
+      return undefined;
+    case 'bool':
+      return typeof value === 'boolean' ? undefined : `expected true or false, got ${show(value)}`;
+    case 'list':
+      return Array.isArray(value) ? undefined : `expected a list, got ${show(value)}`;
+    default:
+      return `unknown setting type ${show((entry as { type: unknown }).type)}`;
+  }
+}
+
+/** Check a template itself: known types and defaults that fit. Throws `SettingInvalid` naming the setting. */
+export function validateTemplate(template: SettingsTemplate): void {
+  for (const [name, entry] of Object.entries(template)) {
+    if (typeof entry !== 'object' || entry === null || !SETTING_TYPES.has(entry.type)) {
+      throw SettingInvalid(`setting "${name}": type must be one of int, float, str, bool, list`);
+    }
+    const problem = settingProblem(entry, entry.value);
+    if (problem) throw SettingInvalid(`setting "${name}": the default value does not fit its template: ${problem}`);
+  }
+}
+
+/** The template's defaults (copies). */
+export function defaultSettings(template: SettingsTemplate): SettingsValues {
+  return Object.fromEntries(Object.entries(template).map(([name, entry]) => [name, structuredClone(entry.value)]));
+}
+
+/**
+ * Check `values` (any subset of the template's settings) and return a copy. An unknown name throws
+ * `SettingUnknown`; a value of the wrong type, out of range or not among `options` throws `SettingInvalid`,
+ * each naming the setting and why.
+ */
+export function validateSettings(template: SettingsTemplate, values: unknown): SettingsValues {
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw SettingInvalid(`settings must be an object of setting names to values, got ${show(values)}`);
+  }
+  const out: SettingsValues = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (!Object.hasOwn(template, name)) {
+      const known = Object.keys(template);
+      throw SettingUnknown(`unknown setting "${name}" (${known.length === 0 ? 'this personality has no settings' : `known: ${known.join(', ')}`})`);
+    }
+    const problem = settingProblem(template[name]!, value);
+    if (problem) throw SettingInvalid(`setting "${name}": ${problem}`);
+    out[name] = structuredClone(value) as SettingValue;
+  }
+  return out;
+}
+
+/**
+ * The file name for a personality id (`english/generic/lollms`, `coaching/mental health advisor`): every
+ * character but letters, digits, `_` and `-` percent-encoded, so distinct ids never share a file and no id can
+ * name a path. Very long ids are shortened with a hash.
+ */
+export function settingsFileName(id: string): string {
+  const encoded = Array.from(new TextEncoder().encode(id), (byte) => {
+    const c = String.fromCharCode(byte);
+    return /[A-Za-z0-9_-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+  if (encoded.length <= 200) return `${encoded}.yaml`;
+  return `${encoded.slice(0, 150)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}.yaml`;
+}
+
+export interface PersonalitySettingsStoreOptions {
+  /** The host's data dir; files go to `<dataDir>/settings/personalities/`. */
+  dataDir: string;
+}
+
+export interface SettingsResult {
+  /** The template's defaults overlaid with the saved values. */
+  values: SettingsValues;
+  /** What migration did: saved values reset to their default or dropped (for the log). */
+  warnings: string[];
+}
+
+export class PersonalitySettingsStore {
+  readonly folder: string;
+  /** Operations per id run one after another, so a read-modify-write never interleaves with another. */
+  #queues = new Map<string, Promise<unknown>>();
+
+  constructor(options: PersonalitySettingsStoreOptions) {
+    this.folder = join(options.dataDir, 'settings', 'personalities');
+  }
+
+  /** The file holding `id`'s saved values. */
+  fileFor(id: string): string {
+    return join(this.folder, settingsFileName(id));
+  }
+
+  /**
+   * `id`'s settings under `template`. A saved value that no longer fits the template (type, range, options) is
+   * reset to the default, and a saved name the template no longer has is dropped, each with a warning; the
+   * migrated values are saved back so the warning comes once.
+   */
+  get(id: string, template: SettingsTemplate): Promise<SettingsResult> {
+    return this.#serial(id, async () => {
+      const { saved, warnings } = await this.#load(id, template);
+      return { values: { ...defaultSettings(template), ...structuredClone(saved) }, warnings };
+    });
+  }
+
+  /** Validate `changes` (a subset of the settings), save them over the current values and return the result. */
+  async set(id: string, template: SettingsTemplate, changes: unknown): Promise<SettingsResult> {
+    const valid = validateSettings(template, changes);
+    return this.#serial(id, async () => {
+      const { saved, warnings } = await this.#load(id, template);
+      const next = { ...saved, ...valid };
+      await this.#write(id, next);
+      return { values: { ...defaultSettings(template), ...structuredClone(next) }, warnings };
+    });
+  }
+
+  /** The saved values that still fit `template`; rewrites the file when migration changed them. */
+  async #load(id: string, template: SettingsTemplate): Promise<{ saved: SettingsValues; warnings: string[] }> {
+    const file = this.fileFor(id);
+    const warnings: string[] = [];
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return { saved: {}, warnings };
+      throw error;
+    }
+    let raw: unknown;
+    try {
+      raw = YAML.parse(text);
+    } catch (error) {
+      warnings.push(`${file}: unreadable (${(error as Error).message.split('\n')[0]}); using the defaults`);
+      return { saved: {}, warnings };
+    }
+    if (raw === null || raw === undefined) return { saved: {}, warnings };
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      warnings.push(`${file}: not a mapping of settings; using the defaults`);
+      return { saved: {}, warnings };
+    }
+    const saved: SettingsValues = {};
+    let changed = false;
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      const entry = template[name];
+      if (!Object.hasOwn(template, name) || !entry) {
+        warnings.push(`personality ${id}: setting "${name}" is no longer in the template; dropped the saved value ${show(value)}`);
+        changed = true;
+        continue;
+      }
+      const problem = settingProblem(entry, value);
+      if (problem) {
+        warnings.push(`personality ${id}: saved value of setting "${name}" no longer fits (${problem}); reset to the default ${show(entry.value)}`);
+        changed = true;
+        continue;
+      }
+      saved[name] = value as SettingValue;
+    }
+    if (changed) await this.#write(id, saved);
+    return { saved, warnings };
+  }
+
+  async #write(id: string, saved: SettingsValues): Promise<void> {
+    await mkdir(this.folder, { recursive: true });
+    const header = `# Settings of personality ${JSON.stringify(id)} (the values a user set; the others come from the processor's template).\n`;
+    await writeFileAtomic(this.fileFor(id), header + YAML.stringify(saved));
+  }
+
+  #serial<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.catch(() => {});
+    this.#queues.set(id, tail);
+    void tail.then(() => {
+      if (this.#queues.get(id) === tail) this.#queues.delete(id);
+    });
+    return run;
+  }
+}
