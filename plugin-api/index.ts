@@ -4,6 +4,7 @@
  * same code runs in the host and inside a processor's sandbox.
  */
 export { PLUGIN_API_VERSION } from './version.js';
+export { StopStringFilter, foldCase, type StopFilterResult } from './stop-strings.js';
 export { MSG_TYPE, msgTypeName, type MsgType, type MsgTypeName } from './messages.js';
 export {
   defineBinding,

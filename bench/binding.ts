@@ -1,0 +1,195 @@
+/**
+ * Tokens/s through the llama_cpp binding's `generate` (streaming on) against a bare node-llama-cpp
+ * `LlamaCompletion` loop: same bench-preset model, prompt, sampling, seed, threads and token count, run as
+ * interleaved A/B rounds. Prints every figure as a `name: value` line; the last is
+ * `binding/bare tokens/s ratio: <x.xx>` (median of the per-round ratios). Goal: 0.98 or more.
+ *
+ * Run alone: `node --no-node-snapshot --import tsx bench/binding.ts`
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LlamaCompletion, type LlamaModel, type Token } from 'node-llama-cpp';
+import type { BindingContext, LoadedModel } from 'lollms-host/plugin-api';
+import { createLlamaEngine } from '../core/bindings/engine.js';
+import { effectiveThreads } from '../core/config.js';
+import { TEST_MODEL_FORMAT, writeTestModel } from '../core/models/gguf-writer.js';
+import llamaCpp from '../plugins/llama_cpp/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Options of `runBindingBench`. */
+export interface BindingBenchOptions {
+  /** A/B rounds after one warm-up round. Default 9. */
+  rounds?: number;
+  /** Tokens generated per run. Default 128. */
+  tokens?: number;
+  /** Engine threads. Default: the host default (cores - 1, at least 1). */
+  threads?: number;
+  /** Where the bench model is kept. Default `bench/.models/` (gitignored). */
+  modelsDir?: string;
+  /** Receives each `name: value` line. Default: `console.log`. */
+  print?: (line: string) => void;
+}
+
+/** The figures of one bench run. */
+export interface BindingBenchResult {
+  /** tokens/s of each binding run, in round order. */
+  bindingTokensPerSecond: number[];
+  /** tokens/s of each bare `LlamaCompletion` run, in round order. */
+  bareTokensPerSecond: number[];
+  /** Median of the per-round binding/bare ratios. */
+  ratio: number;
+  /** Tokens per run (the same for both sides, checked). */
+  tokens: number;
+  threads: number;
+  modelPath: string;
+}
+
+const PROMPT = 'the world is';
+const SEED = 1234;
+/**
+ * The same sampler on both sides. The repeat penalty is off because the two differ in which tokens it looks
+ * at (the binding includes the prompt, as llama.cpp does); it is not what this bench measures.
+ */
+const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95 } as const;
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Write the bench-preset model unless it is already there. */
+async function benchModel(modelsDir: string): Promise<string> {
+  const path = join(modelsDir, `bench-v${TEST_MODEL_FORMAT}.gguf`);
+  if (await stat(path).then((s) => s.isFile() && s.size > 0, () => false)) return path;
+  await mkdir(modelsDir, { recursive: true });
+  await writeTestModel(path, { preset: 'bench', seed: 1 });
+  return path;
+}
+
+interface Run {
+  /** Generated tokens per second of wall time for the whole call. */
+  tps: number;
+  /** Tokens generated. */
+  count: number;
+  text: string;
+}
+
+/** One binding run: tokens/s over the whole call, measured from outside. */
+async function runBinding(model: LoadedModel, tokens: number): Promise<Run> {
+  let chunks = 0;
+  const start = process.hrtime.bigint();
+  const result = await model.generate(PROMPT, {
+    ...SAMPLING,
+    repeatPenalty: 1,
+    seed: SEED,
+    maxTokens: tokens,
+    onChunk: () => { chunks++; },
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (chunks === 0) throw new Error('the binding streamed nothing');
+  return { tps: result.timings.eval_count / seconds, count: result.timings.eval_count, text: result.text };
+}
+
+/** One bare run: the loop a node-llama-cpp user would write. */
+async function runBare(completion: LlamaCompletion, prompt: Token[], tokens: number): Promise<Run> {
+  let count = 0;
+  let text = '';
+  const start = process.hrtime.bigint();
+  await completion.generateCompletionWithMeta(prompt, {
+    ...SAMPLING,
+    repeatPenalty: false,
+    seed: SEED,
+    maxTokens: tokens,
+    onToken: (t) => { count += t.length; },
+    onTextChunk: (chunk) => { text += chunk; },
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (text === '' && count > 0) throw new Error('the bare loop streamed nothing');
+  return { tps: count / seconds, count, text };
+}
+
+export async function runBindingBench(options: BindingBenchOptions = {}): Promise<BindingBenchResult> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const rounds = options.rounds ?? 9;
+  const tokens = options.tokens ?? 128;
+  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
+  const modelsDir = resolve(options.modelsDir ?? join(here, '.models'));
+  const modelPath = await benchModel(modelsDir);
+
+  const engine = createLlamaEngine({ gpu: false, threads });
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+  const ctx: BindingContext = {
+    name: 'llama_cpp',
+    folder: resolve(here, '../plugins/llama_cpp'),
+    modelsDir,
+    settings: {},
+    logger: quiet,
+    getLlama: () => engine.getLlama(),
+    gpu: false,
+  };
+  let loaded: LoadedModel | undefined;
+  let bareModel: LlamaModel | undefined;
+  try {
+    loaded = await llamaCpp.loadModel(ctx, { model: modelPath.slice(modelsDir.length + 1), contextSize: 2048, sequences: 1, threads });
+    const llama = await engine.getLlama();
+    bareModel = await llama.loadModel({ modelPath, gpuLayers: 0 });
+    const bareContext = await bareModel.createContext({ contextSize: 2048, sequences: 1, threads });
+    const completion = new LlamaCompletion({ contextSequence: bareContext.getSequence() });
+    // The binding tokenizes as llama.cpp does (with the SentencePiece space prefix); LlamaCompletion trims that
+    // space from a string prompt. Hand it the binding's tokens so both sides decode the very same sequence
+    // (with the same seed they then produce the same text).
+    const promptTokens = bareModel.tokenize(PROMPT, true);
+
+    print(`bench model: ${modelPath}`);
+    print(`threads: ${threads}`);
+    print(`tokens per run: ${tokens}`);
+    // Other processes on the machine move these figures by several percent: report the load they ran under.
+    print(`load average (1 min): ${loadavg()[0]!.toFixed(2)}`);
+    // Warm-up: page the weights in and settle the caches for both sides.
+    const warmA = await runBinding(loaded, tokens);
+    const warmB = await runBare(completion, promptTokens, tokens);
+    // Same tokens in, same sampler and seed: the same text out (node-llama-cpp drops the first leading space).
+    print(`same output: ${warmA.text.trimStart() === warmB.text.trimStart() ? 'yes' : 'no'}`);
+
+    const binding: number[] = [];
+    const bare: number[] = [];
+    const ratios: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      // Alternate which side goes first, so a drift in machine speed does not favour one side.
+      let a: Run;
+      let b: Run;
+      if (round % 2 === 1) {
+        a = await runBinding(loaded, tokens);
+        b = await runBare(completion, promptTokens, tokens);
+      } else {
+        b = await runBare(completion, promptTokens, tokens);
+        a = await runBinding(loaded, tokens);
+      }
+      if (a.count !== b.count) print(`warning: round ${round} token counts differ: binding ${a.count}, bare ${b.count}`);
+      binding.push(a.tps);
+      bare.push(b.tps);
+      ratios.push(a.tps / b.tps);
+      print(`round ${round} binding tokens/s: ${a.tps.toFixed(1)}`);
+      print(`round ${round} bare tokens/s: ${b.tps.toFixed(1)}`);
+    }
+    const ratio = median(ratios);
+    print(`binding tokens/s (median): ${median(binding).toFixed(1)}`);
+    print(`bare tokens/s (median): ${median(bare).toFixed(1)}`);
+    print(`binding/bare tokens/s ratio: ${ratio.toFixed(2)}`);
+    completion.dispose();
+    await bareContext.dispose();
+    return { bindingTokensPerSecond: binding, bareTokensPerSecond: bare, ratio, tokens, threads, modelPath };
+  } finally {
+    await loaded?.dispose();
+    await bareModel?.dispose();
+    await engine.dispose();
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await runBindingBench();
+}

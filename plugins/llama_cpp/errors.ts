@@ -1,0 +1,26 @@
+/**
+ * Coded errors of the llama_cpp binding. A binding may import nothing from the host's core, so these are
+ * plain `Error`s with the same `code` values the host uses (`LH_ERR_*`), which is what the host matches on.
+ */
+export type BindingErrorCode =
+  | 'LH_ERR_MODEL_NOT_FOUND'
+  | 'LH_ERR_MODEL_CORRUPT'
+  | 'LH_ERR_MODEL_LOAD'
+  | 'LH_ERR_ABORTED'
+  | 'LH_ERR_MODEL_DISPOSED'
+  | 'LH_ERR_EMBEDDING_UNSUPPORTED'
+  | 'LH_ERR_GENERATE';
+
+export class BindingError extends Error {
+  readonly code: BindingErrorCode;
+
+  constructor(code: BindingErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BindingError';
+    this.code = code;
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
