@@ -6,7 +6,6 @@
  *
  * Run alone: `node --no-node-snapshot --import tsx bench/binding.ts`
  */
-import { mkdir, stat } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { LlamaCompletion, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { BindingContext, LoadedModel } from 'lollms-host/plugin-api';
 import { createLlamaEngine } from '../core/bindings/engine.js';
 import { effectiveThreads } from '../core/config.js';
-import { TEST_MODEL_FORMAT, writeTestModel } from '../core/models/gguf-writer.js';
+import { benchModel, median } from './common.js';
 import llamaCpp from '../plugins/llama_cpp/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,21 +53,6 @@ const SEED = 1234;
  * at (the binding includes the prompt, as llama.cpp does); it is not what this bench measures.
  */
 const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95 } as const;
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-/** Write the bench-preset model unless it is already there. */
-async function benchModel(modelsDir: string): Promise<string> {
-  const path = join(modelsDir, `bench-v${TEST_MODEL_FORMAT}.gguf`);
-  if (await stat(path).then((s) => s.isFile() && s.size > 0, () => false)) return path;
-  await mkdir(modelsDir, { recursive: true });
-  await writeTestModel(path, { preset: 'bench', seed: 1 });
-  return path;
-}
 
 interface Run {
   /** Generated tokens per second of wall time for the whole call. */
