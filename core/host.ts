@@ -18,6 +18,7 @@ import { InstallRegistry } from './bindings/installs.js';
 import { attachSocketServer, type HostIo } from './socket.js';
 import { handleHttpRequest } from './http/routes.js';
 import { writeTestModel } from './models/gguf-writer.js';
+import { installCatastrophicErrorHandler } from './sandbox/index.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -140,6 +141,8 @@ export class Host {
       personalities: [...(builtins ? [BUILTIN_PERSONALITIES_PATH] : []), ...values.personalities_paths.map((p) => resolve(p))],
     };
     await mkdir(modelsPath, { recursive: true });
+    // An isolate v8 lost control of cannot be recovered: log and exit non-zero so a supervisor restarts us.
+    installCatastrophicErrorHandler(logger);
     return new Host(config, logger, paths);
   }
 

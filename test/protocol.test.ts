@@ -289,7 +289,9 @@ describe('LoLLMs socket.io protocol', function () {
 
     for (const [event, reply] of Object.entries(failureReplies)) {
       it(`${event}: mistyped and missing fields get the failure shape naming the field`, async () => {
-        for (const payload of [{ prompt: 12, path: 3, id: 'x', binding_name: 7, model_name: false, language: 5, category: 1, settings: 'no', url: 5 }, undefined, 'a string', [1, 2]]) {
+        // A bare request is only wrong where the event has a required field.
+        const bareIsValid = (REQUEST_SCHEMAS as Record<string, { safeParse(v: unknown): { success: boolean } }>)[event]!.safeParse({}).success;
+        for (const payload of [{ prompt: 12, path: 3, id: 'x', binding_name: 7, model_name: false, language: 5, category: 1, settings: 'no', url: 5 }, ...(bareIsValid ? [] : [undefined]), 'a string', [1, 2]]) {
           const answer = (await request(socket, event, payload, reply as never)) as Record<string, unknown>;
           const error = String(answer.error ?? '');
           expect(error, `${event} ${JSON.stringify(payload)}`).to.contain('invalid payload');
@@ -432,6 +434,84 @@ describe('access control', function () {
       expect(gen.error).to.contain('No model loaded');
     } finally {
       await host.stop();
+    }
+  });
+});
+
+describe('model install over the socket', function () {
+  this.timeout(30_000);
+  const payload = Buffer.alloc(256 * 1024, 3);
+  let server: import('node:http').Server;
+  let base: string;
+  let host: TestHost;
+
+  before(async () => {
+    const { createServer } = await import('node:http');
+    server = createServer((req, res) => {
+      if (req.url === '/slow.gguf') {
+        // Trickles forever, so a cancel always lands mid-download.
+        res.writeHead(200, { 'content-length': String(payload.length * 100) });
+        const timer = setInterval(() => res.write(payload.subarray(0, 1024)), 20);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      res.writeHead(200, { 'content-length': String(payload.length) });
+      res.end(payload);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    host = await startTestHost();
+  });
+  after(async () => {
+    await host?.stop();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+
+  it('install_model downloads a URL with install_progress, then model_installed; the model is listed', async () => {
+    const socket = await host.connect();
+    const progress: Array<{ bytes: number }> = [];
+    socket.on('install_progress', (p) => progress.push(p));
+    const reply = await request(socket, 'install_model', { url: `${base}/fresh.gguf` }, 'model_installed');
+    expect(reply).to.deep.include({ success: true, filename: 'fresh.gguf' });
+    expect(progress.at(-1)!.bytes).to.equal(payload.length);
+    const models = (await (await fetch(`${host.url}/list_models`)).json()) as string[];
+    expect(models).to.include('fresh.gguf');
+  });
+
+  it('cancel_install stops a running download and answers once', async () => {
+    const socket = await host.connect();
+    const replies: unknown[] = [];
+    socket.on('model_installed', (r) => replies.push(r));
+    socket.emit('install_model', { url: `${base}/slow.gguf` });
+    await next(socket, 'install_progress');
+    socket.emit('cancel_install', { url: `${base}/slow.gguf` });
+    await sleep(300);
+    expect(replies).to.deep.equal([{ success: false, filename: 'slow.gguf', error: 'Install canceled' }]);
+    const idle = await request(socket, 'cancel_install', { filename: 'slow.gguf' }, 'model_installed');
+    expect(idle).to.have.property('success', false);
+    expect((idle as { error: string }).error).to.contain('no install');
+  });
+
+  it('refuses a file name that leaves the models folder', async () => {
+    const socket = await host.connect();
+    const reply = await request(socket, 'install_model', { url: `${base}/x.gguf`, filename: '../evil.gguf' }, 'model_installed');
+    expect(reply).to.have.property('success', false);
+  });
+
+  it('cancels whatever payload a cancel carries, and /update_setting cannot touch network keys', async () => {
+    const socket = await host.connect();
+    const events = record(socket);
+    socket.emit('generate_text', { prompt: 'long', n_predicts: 1500 });
+    await next(socket, 'text_chunk');
+    (socket.emit as (e: string, p: unknown) => void)('cancel_text_generation', 'whatever');
+    await next(socket, 'generation_canceled');
+    await sleep(200);
+    const at = events.findIndex(([e]) => e === 'generation_canceled');
+    expect(events.slice(at + 1).filter(([e]) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
+    for (const setting_name of ['host', 'api_key', 'allowed_origins', 'sandbox_memory_limit_mb']) {
+      const res = await fetch(`${host.url}/update_setting`, { method: 'POST', body: JSON.stringify({ setting_name, setting_value: 'x' }) });
+      expect(res.status, setting_name).to.equal(403);
     }
   });
 });

@@ -107,7 +107,11 @@ export class BindingManager {
     return found;
   }
 
-  /** Load and activate a binding. The current model stays until a model of the new binding is selected. */
+  /**
+   * Load and activate a binding. Selecting the active one again changes nothing. Switching to another binding
+   * retires the current model (running generations finish on it), since it belongs to the old binding; the
+   * host then has no model until `select_model`.
+   */
   selectBinding(name: string): Promise<LoadedBindingPlugin> {
     return this.#serial(async () => {
       if (this.#active?.plugin.name === name) return this.#active.plugin;

@@ -1,4 +1,5 @@
 import { installModel, resolveInstallRequest, installSourceFromUrl } from '../bindings/install.js';
+import { InstallCanceled } from '../bindings/installs.js';
 import { NoBindingSelected, errorMessage } from '../errors.js';
 import { rawField, type HandlerMap } from './dispatch.js';
 
@@ -9,7 +10,9 @@ const filenameOf = (raw: unknown) => {
 
 /**
  * `install_model {filename | url | path, sha256?}` (ours, in the original's style): downloads into the active
- * binding's models dir with `install_progress` events, then `model_installed`. `cancel_install` stops it.
+ * binding's models dir with `install_progress` events, then one `model_installed`. `cancel_install` stops it and
+ * answers `model_installed {success: false, error: "Install canceled"}` (the client that started it, when
+ * another one, gets the same).
  */
 export const installHandlers: HandlerMap = {
   install_model: {
@@ -24,7 +27,7 @@ export const installHandlers: HandlerMap = {
         ...(data.sha256 !== undefined ? { sha256: data.sha256 } : {}),
       };
       const source = resolveInstallRequest(request, plugin.models);
-      const controller = ctx.host.installs.start(source.filename);
+      const controller = ctx.host.installs.start(source.filename, ctx.client.id);
       try {
         const result = await installModel({
           source,
@@ -34,6 +37,9 @@ export const installHandlers: HandlerMap = {
         });
         ctx.reply('model_installed', { success: true, filename: source.filename, path: result.path });
       } catch (error) {
+        // A client that cancelled its own install already got its answer from cancel_install.
+        const reason: unknown = controller.signal.reason;
+        if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
         ctx.reply('model_installed', { success: false, filename: source.filename, error: errorMessage(error) });
       } finally {
         ctx.host.installs.finish(source.filename, controller);
@@ -47,9 +53,12 @@ export const installHandlers: HandlerMap = {
       const url = data.url ?? data.path;
       if (filename === undefined && url !== undefined) filename = installSourceFromUrl(url).filename;
       if (filename === undefined) throw new Error('cancel_install needs a filename or a url');
-      if (!ctx.host.installs.cancel(filename)) {
-        ctx.reply('model_installed', { success: false, filename, error: `no install of "${filename}" is in progress` });
-      }
+      const starter = ctx.host.installs.cancel(filename, ctx.client.id);
+      ctx.reply('model_installed', {
+        success: false,
+        filename,
+        error: starter === undefined ? `no install of "${filename}" is in progress` : 'Install canceled',
+      });
     },
   },
 };

@@ -1,11 +1,16 @@
 import { WIRE_TEXT } from '../protocol/index.js';
 import { listCategories, listLanguages, listNames, listPersonalities } from '../personalities/zoo.js';
 import type { Host } from '../host.js';
-import type { HandlerMap } from './dispatch.js';
+import { rawField, type HandlerMap } from './dispatch.js';
 
 function zooOptions(host: Host) {
   return { onError: (folder: string, error: unknown) => host.logger.warn({ folder, err: error instanceof Error ? error.message : String(error) }, 'personality left out of the listing') };
 }
+
+const idOf = (raw: unknown) => {
+  const id = rawField(raw, 'id');
+  return typeof id === 'number' ? { id } : {};
+};
 
 export const personalityHandlers: HandlerMap = {
   list_available_personalities: {
@@ -36,6 +41,24 @@ export const personalityHandlers: HandlerMap = {
       ctx.reply('list_available_personalities_names_list', { success: true, list_available_personalities_names: names });
     },
   },
+  get_personality_settings: {
+    failure: (error, raw) => ['personality_settings', { success: false, error, ...idOf(raw) }],
+    async run(ctx, data) {
+      const m = ctx.host.personalities.get(data.id);
+      if (!m) throw new Error(`${WIRE_TEXT.invalidPersonalityId}: ${data.id}`);
+      const { values } = await ctx.host.personalities.readSettings(m);
+      ctx.reply('personality_settings', { success: true, id: data.id, settings: values, template: ctx.host.personalities.template(m) as Record<string, unknown> });
+    },
+  },
+  set_personality_settings: {
+    failure: (error, raw) => ['personality_settings', { success: false, error, ...idOf(raw) }],
+    async run(ctx, data) {
+      const m = ctx.host.personalities.get(data.id);
+      if (!m) throw new Error(`${WIRE_TEXT.invalidPersonalityId}: ${data.id}`);
+      const { values } = await ctx.host.personalities.writeSettings(m, data.settings);
+      ctx.reply('personality_settings', { success: true, id: data.id, settings: values, template: ctx.host.personalities.template(m) as Record<string, unknown> });
+    },
+  },
   add_personality: {
     failure: (error) => ['personality_add_failed', { success: false, error }],
     async run(ctx, data) {
@@ -46,8 +69,7 @@ export const personalityHandlers: HandlerMap = {
   list_active_personalities: {
     failure: (error) => ['active_personalities_list', { success: false, error }],
     run(ctx) {
-      const manager = ctx.host.personalities;
-      ctx.reply('active_personalities_list', { success: true, personalities: manager.mounted.map((m) => manager.nameOf(m)) });
+      ctx.reply('active_personalities_list', { success: true, personalities: ctx.host.personalities.mounted.map((m) => m.name) });
     },
   },
   activate_personality: {

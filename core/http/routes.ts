@@ -6,11 +6,21 @@ import { extname } from 'node:path';
 import { z } from 'zod';
 import type { Host } from '../host.js';
 import { bearerToken, isLoopbackHost, isOriginAllowed, keyMatches } from './access.js';
-import { CONFIG_KEYS, isConfigKey, validateValue, type ConfigKey } from '../config.js';
+import { isConfigKey, validateValue, type ConfigKey } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Keys `/update_setting` may change at run time. Network and security keys (host, port, api_key,
+ * allowed_origins, plugin paths, sandbox limits) are changed in the config file only: a client must not be able
+ * to widen its own access.
+ */
+const RUNTIME_SETTINGS = new Set<ConfigKey>([
+  'binding_name', 'model_name', 'seed', 'n_predict', 'temperature', 'top_k', 'top_p', 'repeat_last_n', 'repeat_penalty',
+  'override_personality_model_parameters', 'user_name', 'discussion_prompt_separator', 'use_user_name_in_discussions',
+]);
 
 const UpdateSettingSchema = z.object({ setting_name: z.string().min(1), setting_value: z.unknown() });
 
@@ -76,7 +86,7 @@ const ROUTES: Record<string, Route> = {
     }
     const { setting_name: name, setting_value: value } = parsed.data;
     if (!isConfigKey(name)) throw new HttpError(400, `unknown setting "${name}"`);
-    if ((CONFIG_KEYS[name] as { secret?: boolean }).secret) throw new HttpError(403, `setting "${name}" cannot be changed over HTTP`);
+    if (!RUNTIME_SETTINGS.has(name)) throw new HttpError(403, `setting "${name}" cannot be changed over HTTP; edit the config file and restart`);
     try {
       await applySetting(host, name, value);
     } catch (error) {

@@ -1,22 +1,38 @@
-import { existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import type { Host } from '../host.js';
 import { errorMessage, createError } from '../errors.js';
-import { loadPersonalityConfig, type PersonalityConfig } from './config.js';
+import { Versioned, type Lease } from '../plugins/drain.js';
 import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
+import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
+import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
+import type { SettingsTemplate } from '../../plugin-api/index.js';
 
 export const PersonalityIdInvalid = createError('LH_ERR_PERSONALITY_ID');
 
-/** A mounted personality. Its id is its index in the mounted list (= `config.personalities`). */
-export interface MountedPersonality {
+/**
+ * A mounted personality. Its id is its index in the mounted list (= `config.personalities`). Its loaded
+ * version can be swapped by hot reload: work that holds a lease finishes on the version it started with.
+ */
+export class MountedPersonality {
   /** The path as mounted: `language/category/name` or `category/name`. */
   readonly path: string;
   /** Absolute folder, once resolved. */
-  folder?: string;
-  /** The loaded config; absent when the personality failed to load. */
-  config?: PersonalityConfig;
-  /** Why it failed to load (generation on it answers this error). */
-  error?: string;
+  folder: string | undefined;
+  /** Why it failed to load, while no version serves. */
+  error: string | undefined;
+  readonly versions = new Versioned<PersonalityVersion>(disposeVersion);
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  get current(): PersonalityVersion | undefined {
+    return this.versions.current;
+  }
+
+  /** The config `name`, or the path while broken. */
+  get name(): string {
+    return this.current?.config.name ?? this.path;
+  }
 }
 
 /**
@@ -27,9 +43,11 @@ export interface MountedPersonality {
 export class PersonalityManager {
   readonly #host: Host;
   readonly #mounted: MountedPersonality[] = [];
+  readonly settings: PersonalitySettingsStore;
 
   constructor(host: Host) {
     this.#host = host;
+    this.settings = new PersonalitySettingsStore({ dataDir: host.paths.dataDir });
   }
 
   get mounted(): readonly MountedPersonality[] {
@@ -45,9 +63,11 @@ export class PersonalityManager {
     return Number.isInteger(id) && id >= 0 ? this.#mounted[id] : undefined;
   }
 
-  /** The display name of a mounted personality (its config `name`, or its path when broken). */
-  nameOf(m: MountedPersonality): string {
-    return m.config?.name ?? m.path;
+  /** A lease on a mounted personality's current version, for one turn. */
+  acquire(id: number): { mounted: MountedPersonality; lease: Lease<PersonalityVersion> } | undefined {
+    const mounted = this.get(id);
+    const lease = mounted?.versions.acquire();
+    return mounted && lease ? { mounted, lease } : undefined;
   }
 
   /**
@@ -61,19 +81,23 @@ export class PersonalityManager {
       paths = ['english/generic/lollms'];
       await config.update({ personalities: paths });
     }
-    for (const path of paths) this.#mounted.push(await this.#load(path));
+    for (const path of paths) {
+      const mounted = new MountedPersonality(path);
+      try {
+        mounted.folder = await resolvePersonalityPath(this.#host.paths.personalities, path);
+        mounted.versions.swap(await this.load(mounted.folder));
+      } catch (error) {
+        mounted.error = errorMessage(error);
+        this.#host.logger.error({ personality: path, err: mounted.error }, 'personality could not be mounted; it keeps its id and answers this error');
+      }
+      this.#mounted.push(mounted);
+    }
     if (config.values.active_personality_id >= this.#mounted.length) await config.update({ active_personality_id: 0 });
   }
 
-  async #load(path: string): Promise<MountedPersonality> {
-    try {
-      const folder = await resolvePersonalityPath(this.#host.paths.personalities, path);
-      const personality: MountedPersonality = { path, folder, config: await loadPersonalityConfig(folder) };
-      return personality;
-    } catch (error) {
-      this.#host.logger.error({ personality: path, err: errorMessage(error) }, 'personality could not be mounted');
-      return { path, error: errorMessage(error) };
-    }
+  /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits. */
+  load(folder: string): Promise<PersonalityVersion> {
+    return loadPersonalityVersion(folder, { limits: sandboxLimits(this.#host.config.values), logger: this.#host.logger });
   }
 
   /**
@@ -83,11 +107,14 @@ export class PersonalityManager {
   async add(path: string): Promise<{ id: number; name: string }> {
     const folder = await resolvePersonalityPath(this.#host.paths.personalities, path);
     const existing = this.#mounted.findIndex((m) => m.folder === folder);
-    if (existing >= 0) return { id: existing, name: this.nameOf(this.#mounted[existing]!) };
-    const config = await loadPersonalityConfig(folder);
-    this.#mounted.push({ path, folder, config });
+    if (existing >= 0) return { id: existing, name: this.#mounted[existing]!.name };
+    const version = await this.load(folder);
+    const mounted = new MountedPersonality(path);
+    mounted.folder = folder;
+    mounted.versions.swap(version);
+    this.#mounted.push(mounted);
     await this.#host.config.update({ personalities: this.mountedPaths() });
-    return { id: this.#mounted.length - 1, name: config.name };
+    return { id: this.#mounted.length - 1, name: mounted.name };
   }
 
   /** `activate_personality {id}`: persisted as `active_personality_id`. */
@@ -95,12 +122,26 @@ export class PersonalityManager {
     const m = this.get(id);
     if (!m) throw PersonalityIdInvalid('Personality ID not valid');
     await this.#host.config.update({ active_personality_id: id });
-    return { id, name: this.nameOf(m) };
+    return { id, name: m.name };
   }
 
-  /** Whether the personality ships a Python processor (listed, but never run here). */
-  hasPythonProcessor(m: MountedPersonality): boolean {
-    return m.folder !== undefined && existsSync(join(m.folder, 'scripts', 'processor.py'));
+  /** The processor settings template of a mounted personality (empty without a processor). */
+  template(m: MountedPersonality): SettingsTemplate {
+    return (m.current?.processor?.settingsTemplate ?? {}) as SettingsTemplate;
+  }
+
+  /** Current settings of a mounted personality; migration warnings are logged. */
+  async readSettings(m: MountedPersonality): Promise<SettingsResult> {
+    const result = await this.settings.get(m.path, this.template(m));
+    for (const warning of result.warnings) this.#host.logger.warn({ personality: m.path }, warning);
+    return result;
+  }
+
+  /** Validate and save settings of a mounted personality. */
+  async writeSettings(m: MountedPersonality, changes: unknown): Promise<SettingsResult> {
+    const result = await this.settings.set(m.path, this.template(m), changes);
+    for (const warning of result.warnings) this.#host.logger.warn({ personality: m.path }, warning);
+    return result;
   }
 
   /** The file behind a personality asset URL (`/personalities/.../assets/logo.png`), escapes refused. */
@@ -108,12 +149,8 @@ export class PersonalityManager {
     return resolvePersonalityAsset(this.#host.paths.personalities, urlPath);
   }
 
-  /** A short label for logs: the path relative to its personalities folder. */
-  label(m: MountedPersonality): string {
-    return m.folder ? relative(process.cwd(), m.folder) : m.path;
-  }
-
+  /** Dispose every version (host shutdown; generations were cancelled before). */
   async dispose(): Promise<void> {
-    // Processor sandboxes are disposed here once processors are wired in.
+    await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
   }
 }

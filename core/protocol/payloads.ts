@@ -10,6 +10,9 @@ import { z } from 'zod';
 export const EmptySchema = z.union([z.undefined(), z.null(), z.object({}).passthrough()]);
 export type Empty = z.input<typeof EmptySchema>;
 
+/** Cancels take any payload (or none): a cancel must never be refused, whatever a client sends with it. */
+export const AnyPayloadSchema = z.unknown();
+
 export const CategoriesRequestSchema = z.object({ language: z.string().optional() }).passthrough();
 export type CategoriesRequest = z.input<typeof CategoriesRequestSchema>;
 

@@ -19,8 +19,8 @@ export const REQUEST_SCHEMAS = {
   detokenize: P.DetokenizeRequestSchema,
   embed: P.EmbedRequestSchema,
   generate_text: P.GenerateTextRequestSchema,
-  cancel_generation: P.EmptySchema,
-  cancel_text_generation: P.EmptySchema,
+  cancel_generation: P.AnyPayloadSchema,
+  cancel_text_generation: P.AnyPayloadSchema,
   get_personality_settings: P.GetPersonalitySettingsRequestSchema,
   set_personality_settings: P.SetPersonalitySettingsRequestSchema,
   install_model: P.InstallModelRequestSchema,
@@ -33,7 +33,7 @@ export type Validated<T> = { ok: true; data: T } | { ok: false; error: string };
 
 /**
  * Validate one event payload. The error names the field and what was expected, e.g.
- * `invalid payload for "select_model": field "model_name": expected string, received number`.
+ * `invalid payload for "select_model": field "model_name": Invalid input: expected string, received number`.
  */
 export function validateRequest<E extends ClientEventName>(event: E, payload: unknown): Validated<RequestPayload<E>> {
   const schema = REQUEST_SCHEMAS[event] as z.ZodType;

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPersonalityConfig, type PersonalityConfig } from './config.js';
+import { validateTemplate } from './settings.js';
+import { checkApiRange } from '../plugins/api-range.js';
+import { compileProcessor, PROCESSOR_ENTRY, ProcessorSandbox, type SandboxLimits } from '../sandbox/index.js';
+import type { Logger } from '../logger.js';
+import type { HostConfig } from '../config.js';
+
+/**
+ * One loaded version of a personality: its config and, when it has `scripts/processor.ts`, a sandbox that
+ * passed its trial load. Hot reload builds a new version and swaps it in; the old one drains.
+ */
+export interface PersonalityVersion {
+  readonly folder: string;
+  readonly config: PersonalityConfig;
+  /** The TypeScript processor, when the personality has one. */
+  readonly processor: ProcessorSandbox | undefined;
+  /** Whether the folder has an original Python `scripts/processor.py` (listed, never run). */
+  readonly pythonProcessor: boolean;
+}
+
+/** The sandbox limits of the config, in the sandbox's terms. */
+export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'>): SandboxLimits {
+  return {
+    memoryLimitMb: config.sandbox_memory_limit_mb,
+    cpuTimeMs: config.sandbox_cpu_time_ms,
+    wallTimeMs: config.sandbox_wall_time_ms,
+    maxHostCalls: config.sandbox_max_host_calls,
+    maxEmitBytes: config.sandbox_max_emit_bytes,
+  };
+}
+
+/**
+ * Load a personality folder: parse `config.yaml`, check its `host_api` range, compile the processor and
+ * trial-load it in a new sandbox, and check its settings template. Any failure throws a coded error and leaves
+ * nothing behind.
+ */
+export async function loadPersonalityVersion(folder: string, options: { limits: SandboxLimits; logger: Logger }): Promise<PersonalityVersion> {
+  const config = await loadPersonalityConfig(folder);
+  if (config.host_api !== undefined) checkApiRange(config.host_api, { folder });
+  let processor: ProcessorSandbox | undefined;
+  if (existsSync(join(folder, PROCESSOR_ENTRY))) {
+    const compiled = await compileProcessor(folder);
+    processor = await ProcessorSandbox.create({
+      name: config.name,
+      code: compiled.code,
+      limits: options.limits,
+      logger: options.logger.child({ personality: config.name }),
+    });
+    try {
+      validateTemplate(processor.settingsTemplate);
+    } catch (error) {
+      processor.dispose();
+      throw error;
+    }
+  }
+  return { folder, config, processor, pythonProcessor: existsSync(join(folder, 'scripts', 'processor.py')) };
+}
+
+export function disposeVersion(version: PersonalityVersion): void {
+  version.processor?.dispose();
+}

@@ -1,0 +1,192 @@
+import { build, type BuildFailure, type Plugin } from 'esbuild';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PluginCompile } from '../errors.js';
+import { formatLocation, fromEsbuildMessage } from '../plugins/build-errors.js';
+import { GUEST_GLOBAL_NAME } from './bootstrap.js';
+
+/** A processor bundle, ready for `ProcessorSandbox.create`. */
+export interface CompiledProcessor {
+  /** One classic script (an IIFE assigning `__lh_processor`), with no imports left. */
+  code: string;
+  /** Real paths of the personality's files in the bundle (for watching); plugin-api files are not listed. */
+  files: string[];
+}
+
+/** The one package a processor may import. */
+export const PLUGIN_API_SPECIFIER = 'lollms-host/plugin-api';
+/** The entry, relative to the personality folder. */
+export const PROCESSOR_ENTRY = join('scripts', 'processor.ts');
+
+const NAMESPACE = 'lh-processor';
+/** Loaders by extension; no other file may enter a bundle, so esbuild's file/dataurl/text loaders never run. */
+const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.json': 'json' } as const;
+type AllowedExt = keyof typeof LOADERS;
+/** Candidates tried for an extensionless or `.js`-spelled relative import (TypeScript's NodeNext habit). */
+const TRY_EXTS = ['.ts', '.mts', '.js', '.mjs', '.json'] as const;
+/** Bounds on what a compile reads, so a hostile folder cannot make the host read gigabytes. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+const MAX_TOTAL_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The host's own plugin-api folder: `plugin-api/` next to `core/` under tsx, `dist/plugin-api/` when running
+ * from the build. plugin-api has no runtime imports, so it bundles into the guest.
+ */
+function pluginApiEntry(): { dir: string; entry: string } {
+  const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] === '.ts' ? '.ts' : '.js';
+  const dir = fileURLToPath(new URL('../../plugin-api/', import.meta.url));
+  return { dir, entry: join(dir, `index${ext}`) };
+}
+
+/**
+ * Bundle `<personalityFolder>/scripts/processor.ts` into one script for the isolate.
+ *
+ * Only `lollms-host/plugin-api` and relative files inside the personality folder may be imported. A node
+ * builtin, a package, an absolute path, a `../` that leaves the folder or a symlink resolving outside it is a
+ * `PluginCompile` error naming the import, with file, line and column. Every module is resolved and read by
+ * this function itself (a private esbuild namespace), so esbuild reads no file (no tsconfig.json, no
+ * package.json) and picks no loader by file name; nothing outside the folder is read except plugin-api.
+ */
+export async function compileProcessor(personalityFolder: string): Promise<CompiledProcessor> {
+  const root = await realpath(resolve(personalityFolder)).catch(() => {
+    throw PluginCompile(`personality ${personalityFolder}: folder not found`);
+  });
+  const entryPath = join(root, PROCESSOR_ENTRY);
+  const api = pluginApiEntry();
+  const guard = new ImportGuard(root, api.dir);
+  const entryProblem = await guard.checkFile(entryPath);
+  if (entryProblem) throw PluginCompile(`personality ${root}: ${PROCESSOR_ENTRY}: ${entryProblem}`, { file: entryPath });
+  const entryReal = await realpath(entryPath);
+
+  try {
+    const result = await build({
+      entryPoints: [entryReal],
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      platform: 'neutral',
+      format: 'iife',
+      globalName: GUEST_GLOBAL_NAME,
+      target: 'es2024',
+      charset: 'utf8',
+      legalComments: 'none',
+      logLevel: 'silent',
+      tsconfigRaw: '{}',
+      plugins: [guard.plugin(api.entry)],
+    });
+    const output = result.outputFiles[0];
+    if (!output) throw new Error('esbuild produced no output');
+    return { code: output.text, files: [...guard.files].sort() };
+  } catch (error) {
+    const first = (error as Partial<BuildFailure>).errors?.[0];
+    if (!first) throw PluginCompile(`personality ${root}: ${(error as Error).message}`, { cause: error, file: entryPath });
+    if (first.location) first.location.file = first.location.file.replace(`${NAMESPACE}:`, '');
+    const loc = fromEsbuildMessage(first, root);
+    throw PluginCompile(`personality ${root}: ${formatLocation(loc, root)}`, {
+      cause: error,
+      ...(loc.file !== undefined ? { file: loc.file } : {}),
+      ...(loc.line !== undefined ? { line: loc.line } : {}),
+      ...(loc.column !== undefined ? { column: loc.column } : {}),
+    });
+  }
+}
+
+/** Resolution and loading rules of one compile. */
+class ImportGuard {
+  /** Personality files read so far. */
+  readonly files = new Set<string>();
+  #bytes = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly apiDir: string,
+  ) {}
+
+  plugin(apiEntry: string): Plugin {
+    return {
+      name: 'lollms-host-processor-imports',
+      setup: (b) => {
+        b.onResolve({ filter: /.*/ }, async (args) => {
+          if (args.kind === 'entry-point') return { path: args.path, namespace: NAMESPACE };
+          const problem = (text: string) => ({ errors: [{ text }] });
+          const spec = args.path;
+          const attributes = Object.keys(args.with);
+          if (attributes.length > 0 && !(attributes.length === 1 && args.with['type'] === 'json' && extname(spec) === '.json')) {
+            return problem(`import "${spec}": import attributes are not allowed in a processor`);
+          }
+          if (spec === PLUGIN_API_SPECIFIER) return { path: apiEntry, namespace: NAMESPACE };
+          if (isBuiltin(spec)) return problem(`import "${spec}": node builtins cannot be imported in a processor`);
+          if (isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec) || spec.startsWith('\\')) {
+            return problem(`import "${spec}": absolute paths cannot be imported in a processor`);
+          }
+          if (!spec.startsWith('./') && !spec.startsWith('../') && spec !== '.' && spec !== '..') {
+            return problem(
+              `import "${spec}": packages cannot be imported in a processor; only ${PLUGIN_API_SPECIFIER} and relative files inside the personality folder`,
+            );
+          }
+          // plugin-api's own relative imports stay inside plugin-api; a personality's inside its folder.
+          const base = isInside(this.apiDir, args.importer) ? this.apiDir : this.root;
+          const target = resolve(args.resolveDir, spec);
+          if (!isInside(base, target)) return problem(`import "${spec}": leaves the personality folder`);
+          const found = await this.#find(target);
+          if (!found) return problem(`import "${spec}": file not found (a processor may import .ts, .mts, .js, .mjs and .json files)`);
+          const fileProblem = await this.checkFile(found, base);
+          if (fileProblem) return problem(`import "${spec}": ${fileProblem}`);
+          // Bundle the real path, so that what is read is exactly what was checked.
+          return { path: await realpath(found), namespace: NAMESPACE };
+        });
+
+        b.onLoad({ filter: /.*/, namespace: NAMESPACE }, async (args) => {
+          const ext = extname(args.path) as AllowedExt;
+          const loader = LOADERS[ext];
+          if (!loader) return { errors: [{ text: `${args.path}: unsupported file type` }] };
+          const contents = await readFile(args.path);
+          this.#bytes += contents.length;
+          if (contents.length > MAX_FILE_BYTES || this.#bytes > MAX_TOTAL_BYTES) {
+            return { errors: [{ text: `${args.path}: the processor's sources exceed the size limit` }] };
+          }
+          if (isInside(this.root, args.path)) this.files.add(args.path);
+          return { contents, loader, resolveDir: dirname(args.path) };
+        });
+      },
+    };
+  }
+
+  /** Why `file` may not be bundled (not a regular file, a symlink out of `base`, a bad extension), or undefined. */
+  async checkFile(file: string, base = this.root): Promise<string | undefined> {
+    if (!(extname(file) in LOADERS)) return 'only .ts, .mts, .js, .mjs and .json files can be imported';
+    const real = await realpath(file).catch(() => undefined);
+    if (real === undefined) return 'file not found';
+    if (!isInside(base, real)) return 'resolves (through a symlink) outside the personality folder';
+    const info = await stat(real).catch(() => undefined);
+    if (!info?.isFile()) return 'not a regular file';
+    if (info.size > MAX_FILE_BYTES) return `larger than ${MAX_FILE_BYTES} bytes`;
+    return undefined;
+  }
+
+  async #find(target: string): Promise<string | undefined> {
+    const candidates: string[] = [];
+    const ext = extname(target);
+    if (ext in LOADERS) candidates.push(target);
+    if (ext === '.js') candidates.push(target.slice(0, -3) + '.ts');
+    if (ext === '.mjs') candidates.push(target.slice(0, -4) + '.mts');
+    for (const e of TRY_EXTS) candidates.push(target + e);
+    for (const e of TRY_EXTS) candidates.push(join(target, `index${e}`));
+    for (const candidate of candidates) {
+      // stat follows symlinks: a link to a file outside counts as found, and checkFile then refuses it by name.
+      const exists = await stat(candidate).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (exists) return candidate;
+    }
+    return undefined;
+  }
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = relative(dir, file);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
