@@ -9,3 +9,6 @@ console.log('# llama_cpp binding vs bare node-llama-cpp');
 await runBindingBench();
 console.log('# socket.io path vs bare node-llama-cpp');
 await runSocketBench();
+console.log('# hot reload: processor edit to serving');
+const { runReloadBench } = await import('./reload.js');
+await runReloadBench();

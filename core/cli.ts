@@ -48,6 +48,8 @@ function usage(): string {
     '                                               write a random-weight test model (gibberish output)',
     '  lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models-path DIR]',
     '                                               download a model into <models>/<binding>/',
+    '  lollms-host check <plugin folder>...          validate bindings or personalities (YAML, API range, compile,',
+    '                                               trial load) without a server; exit 1 on errors',
     '  lollms-host --help | --version',
     '',
     'Flags of serve (snake_case and kebab-case both work):',
@@ -126,6 +128,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await makeTestModelCommand(rest, io);
       case 'pull':
         return await pullCommand(rest, io);
+      case 'check':
+        return await checkCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
       default:
@@ -225,6 +229,32 @@ async function makeTestModelCommand(argv: string[], io: Io): Promise<number> {
   await writeTestModel(resolve(out), { preset, ...(seed === undefined ? {} : { seed }) });
   io.stdout.write(`wrote ${resolve(out)} (${preset} preset, random weights: it produces gibberish)\n`);
   return EXIT.ok;
+}
+
+async function checkCommand(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw CliUsage(errorMessage(error));
+  }
+  if (parsed.values.help) {
+    io.stdout.write('lollms-host check <plugin folder>...\n');
+    return EXIT.ok;
+  }
+  if (parsed.positionals.length === 0) throw CliUsage('check takes one or more plugin folders');
+  const { checkPlugin } = await import('./plugins/check.js');
+  let failed = false;
+  for (const folder of parsed.positionals) {
+    const result = await checkPlugin(folder);
+    if (result.errors.length > 0) {
+      failed = true;
+      for (const line of result.errors) io.stderr.write(`${line.replace(/^([^:]*:\d+(:\d+)?: )?/, (m) => `${m}error: `)}\n`);
+    } else {
+      io.stdout.write(`${resolve(folder)}: ok (${result.kind} "${result.name}" ${result.version}; checked ${result.checked.join(', ')})\n`);
+    }
+  }
+  return failed ? EXIT.failure : EXIT.ok;
 }
 
 async function pullCommand(argv: string[], io: Io): Promise<number> {

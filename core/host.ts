@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { EventEmitter } from 'node:events';
 import { mkdir, writeFile, readdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ConfigStore, defaultConfigText, effectiveThreads, resolveDataDir, type HostConfig } from './config.js';
@@ -19,6 +19,8 @@ import { attachSocketServer, type HostIo } from './socket.js';
 import { handleHttpRequest } from './http/routes.js';
 import { writeTestModel } from './models/gguf-writer.js';
 import { installCatastrophicErrorHandler } from './sandbox/index.js';
+import { HotReloader } from './plugins/hot-reload.js';
+import { PluginWatcher } from './plugins/watcher.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -78,6 +80,9 @@ export class Host {
   readonly scheduler: GenerationScheduler;
   readonly clients = new ClientRegistry();
   readonly installs: InstallRegistry;
+  readonly reloader: HotReloader;
+  /** The plugin watcher, when `watch` is on (after `initialise`). */
+  watcher: PluginWatcher | undefined;
   readonly http: HttpServer;
   readonly io: HostIo;
   readonly startedAt = Date.now();
@@ -104,6 +109,7 @@ export class Host {
     this.personalities = new PersonalityManager(this);
     this.scheduler = new GenerationScheduler(() => ({ slots: values.parallel, maxQueue: values.max_queue }));
     this.installs = new InstallRegistry();
+    this.reloader = new HotReloader(this);
     this.http = createServer((req, res) => handleHttpRequest(this, req, res));
     this.io = attachSocketServer(this);
   }
@@ -132,13 +138,15 @@ export class Host {
     }
     const modelsPath = resolve(values.models_path ?? join(dataDir, 'models'));
     const builtins = values.builtin_plugins;
+    // Real paths, so that the watcher's paths and the loaders' (realpath-checked) folders compare equal.
+    const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
     const paths: HostPaths = {
       dataDir,
       configFile,
       modelsPath,
       cacheDir: join(dataDir, 'cache'),
-      bindings: [...(builtins ? [BUILTIN_BINDINGS_PATH] : []), ...values.bindings_paths.map((p) => resolve(p))],
-      personalities: [...(builtins ? [BUILTIN_PERSONALITIES_PATH] : []), ...values.personalities_paths.map((p) => resolve(p))],
+      bindings: [...(builtins ? [BUILTIN_BINDINGS_PATH] : []), ...values.bindings_paths].map(real),
+      personalities: [...(builtins ? [BUILTIN_PERSONALITIES_PATH] : []), ...values.personalities_paths].map(real),
     };
     await mkdir(modelsPath, { recursive: true });
     // An isolate v8 lost control of cannot be recovered: log and exit non-zero so a supervisor restarts us.
@@ -178,6 +186,25 @@ export class Host {
   }
 
   async #initialise(): Promise<void> {
+    await this.#loadConfigured();
+    if (this.config.values.watch) await this.startWatching();
+  }
+
+  /** Watch every plugin path and hot-reload what changes (`watch`, on by default with serve). */
+  async startWatching(): Promise<void> {
+    if (this.watcher || this.#closing) return;
+    this.watcher = new PluginWatcher({
+      bindingsPaths: this.paths.bindings,
+      personalitiesPaths: this.paths.personalities,
+      keyOf: (change) => this.reloader.keyOf(change),
+      onChange: (change) => this.reloader.onChange(change),
+      onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'plugin watcher error'),
+    });
+    await this.watcher.ready;
+    this.logger.info('watching plugins for changes');
+  }
+
+  async #loadConfigured(): Promise<void> {
     const values = this.config.values;
     await this.personalities.mountConfigured();
     if (!values.binding_name) {
@@ -241,6 +268,7 @@ export class Host {
 
   async #close(): Promise<void> {
     this.logger.info('shutting down');
+    await this.watcher?.close();
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     this.scheduler.rejectQueued(new Error('host is shutting down'));
     await this.clients.cancelAll();

@@ -54,6 +54,7 @@ export class BindingManager {
   });
   #queue: Promise<unknown> = Promise.resolve();
   #loading: { model: string; controller: AbortController } | undefined;
+  #reloading: Promise<void> | undefined;
 
   constructor(options: BindingManagerOptions) {
     this.#options = options;
@@ -172,6 +173,46 @@ export class BindingManager {
         this.#loading = undefined;
       }
     });
+  }
+
+  /**
+   * Hot reload of the active binding: `plugin` is its freshly built code. The current model is loaded again
+   * through the new code, then binding and model are swapped together; work running on the old ones
+   * finishes on them (drain), and new requests that call `whenReady` wait for the swap.
+   */
+  reloadActive(plugin: LoadedBindingPlugin): Promise<void> {
+    const run = this.#serial(async () => {
+      const previous = this.#active;
+      if (!previous || previous.plugin.name !== plugin.name) return;
+      const ctx = await this.#contextFor(plugin);
+      const current = this.#models.current;
+      let next: ActiveModel | undefined;
+      if (current) {
+        const loaded = await plugin.binding.loadModel(ctx, { model: current.name, ...this.#options.loadDefaults() });
+        next = { name: current.name, binding: plugin.name, model: loaded };
+      }
+      this.#active = { plugin, ctx };
+      if (next) this.#models.swap(next);
+      // The old module's models drain through the Versioned; its own resources go once it is replaced.
+      await previous.plugin.binding.dispose?.(previous.ctx).catch(() => {});
+    });
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  /** The active binding's folder disappeared: retire it and its model; the host has no binding after this. */
+  unloadActive(): Promise<void> {
+    return this.#serial(async () => {
+      const previous = this.#active;
+      this.#active = undefined;
+      this.#models.swap(undefined);
+      if (previous) await previous.plugin.binding.dispose?.(previous.ctx).catch(() => {});
+    });
+  }
+
+  /** Resolves once a hot reload of the active binding in progress has swapped (new requests wait on it). */
+  async whenReady(): Promise<void> {
+    await this.#reloading;
   }
 
   /** Abort a load in progress and dispose every model (host shutdown). */

@@ -57,6 +57,8 @@ export function startGeneration(ctx: HandlerContext, request: GenerateRequest): 
     try {
       if (!slot) slot = await acquired;
       if (slotReleased) slot.release();
+      // A hot reload of the active binding in progress: wait for the new code rather than refuse.
+      await host.bindings.whenReady();
       await generate(host, client, request, controller.signal, ctx);
     } catch (error) {
       if (!controller.signal.aborted) ctx.reply('generation_error', { error: errorMessage(error) });

@@ -19,6 +19,8 @@ export class MountedPersonality {
   folder: string | undefined;
   /** Why it failed to load, while no version serves. */
   error: string | undefined;
+  /** Its folder was removed: the slot is free for the next `add_personality` (ids of the others stay). */
+  removed = false;
   readonly versions = new Versioned<PersonalityVersion>(disposeVersion);
 
   constructor(path: string) {
@@ -32,6 +34,11 @@ export class MountedPersonality {
   /** The config `name`, or the path while broken. */
   get name(): string {
     return this.current?.config.name ?? this.path;
+  }
+
+  /** Whether a turn can run on it now. */
+  get ready(): boolean {
+    return this.current !== undefined;
   }
 }
 
@@ -112,9 +119,41 @@ export class PersonalityManager {
     const mounted = new MountedPersonality(path);
     mounted.folder = folder;
     mounted.versions.swap(version);
-    this.#mounted.push(mounted);
+    // A slot freed by a removed folder is reused, so the ids of the other personalities never shift.
+    const free = this.#mounted.findIndex((m) => m.removed);
+    const id = free >= 0 ? free : this.#mounted.length;
+    this.#mounted[id] = mounted;
     await this.#host.config.update({ personalities: this.mountedPaths() });
-    return { id: this.#mounted.length - 1, name: mounted.name };
+    return { id, name: mounted.name };
+  }
+
+  /** The mounted personalities whose folder is `folder` (normally one). */
+  byFolder(folder: string): MountedPersonality[] {
+    return this.#mounted.filter((m) => m.folder === folder && !m.removed);
+  }
+
+  /**
+   * Hot reload: load `m`'s folder again and swap the new version in; turns already running finish on the old
+   * one, which is disposed once they end. On failure the old version keeps serving and the error is thrown.
+   * Saved settings are migrated to the new template (values that no longer fit are reset, with a warning).
+   */
+  async reload(m: MountedPersonality): Promise<PersonalityVersion> {
+    if (!m.folder) throw new Error(`personality "${m.path}" has no folder`);
+    const version = await this.load(m.folder);
+    m.versions.swap(version);
+    m.error = undefined;
+    await this.readSettings(m);
+    return version;
+  }
+
+  /**
+   * The folder of `m` disappeared: unmount it. Its slot stays (so no other id shifts) and answers
+   * `generation_error` until the next `add_personality`, which reuses the freed id.
+   */
+  unmount(m: MountedPersonality): void {
+    m.versions.swap(undefined);
+    m.removed = true;
+    m.error = 'its folder was removed; the id is free for the next add_personality';
   }
 
   /** `activate_personality {id}`: persisted as `active_personality_id`. */
