@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigInvalid, ConfigSyntax } from './errors.js';
 import { writeFileAtomic } from './util/atomic-write.js';
 import { LOG_LEVELS } from './logger.js';
+import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
 
 /** Version of the config layout written by this host; `version` in the file is for future migrations. */
 export const CONFIG_VERSION = 1;
@@ -63,11 +64,11 @@ export const CONFIG_KEYS = {
   builtin_plugins: key({ schema: z.boolean(), default: true, doc: "Include the host's own plugins/ and personalities/ folders." }),
   watch: key({ schema: z.boolean(), default: true, doc: 'Hot-reload plugins when their files change.' }),
   log_level: key({ schema: z.enum(LOG_LEVELS), default: 'info', doc: 'Log level.' }),
-  sandbox_memory_limit_mb: key({ schema: int().min(8).max(4096), default: 64, doc: 'Heap limit of each processor isolate, in MB.' }),
-  sandbox_cpu_time_ms: key({ schema: int().min(10), default: 5000, doc: 'CPU time one processor hook call may use.' }),
-  sandbox_wall_time_ms: key({ schema: int().min(100), default: 300000, doc: 'Wall time one processor workflow may take, model calls included.' }),
-  sandbox_max_host_calls: key({ schema: int().min(1), default: 10000, doc: 'ctx calls one workflow may make.' }),
-  sandbox_max_emit_bytes: key({ schema: int().min(1024), default: 8 * 1024 * 1024, doc: 'Bytes one workflow may send to the client.' }),
+  sandbox_memory_limit_mb: key({ schema: int().min(8).max(4096), default: SANDBOX.memoryLimitMb, doc: 'Heap limit of each processor isolate, in MB.' }),
+  sandbox_cpu_time_ms: key({ schema: int().min(10), default: SANDBOX.cpuTimeMs, doc: 'CPU time one processor hook call may use.' }),
+  sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time one processor hook call may take, model calls included.' }),
+  sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one processor hook call may make.' }),
+  sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one processor hook call may send to the client.' }),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createServer } from 'node:net';
-import { startTestHost, request, generate, type TestHost } from './helpers/host.js';
+import { startTestHost, request, generate, next, type TestHost } from './helpers/host.js';
 
 describe('host lifecycle', () => {
   let host: TestHost;
@@ -25,6 +25,43 @@ describe('host lifecycle', () => {
     expect(result.text).to.be.a('string');
     expect(result.chunks.join('')).to.equal(result.text);
     expect(host.host.config.values.model_name).to.equal('tiny-random-llama.gguf');
+  });
+
+  it('close() cancels running generations: their clients get generation_canceled', async () => {
+    const other = await startTestHost();
+    const socket = await other.connect();
+    const events: string[] = [];
+    socket.onAny((event: string) => events.push(event));
+    socket.emit('generate_text', { prompt: 'long', n_predicts: 1500 });
+    await next(socket, 'text_chunk');
+    const canceled = next(socket, 'generation_canceled');
+    const closing = other.close();
+    expect(await canceled).to.deep.equal({ message: 'Generation is canceled.' });
+    await closing;
+    await other.stop();
+    expect(events.slice(events.indexOf('generation_canceled') + 1).filter((e) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
+  });
+
+  it('queues up to max_queue requests instead of answering busy', async () => {
+    const queued = await startTestHost({ config: { max_queue: 1 } });
+    try {
+      const [a, b, c] = await Promise.all([queued.connect(), queued.connect(), queued.connect()]);
+      const first = generate(a, { prompt: 'one', n_predicts: 400 });
+      await next(a, 'text_chunk');
+      // One request may wait: it is not refused, and runs once the first ends.
+      const second = generate(b, { prompt: 'two', n_predicts: 8 });
+      await new Promise((r) => setTimeout(r, 20));
+      // The queue is full: the third is refused at once.
+      const busy = next(c, 'busy');
+      c.emit('generate_text', { prompt: 'three', n_predicts: 8 });
+      expect(await busy).to.deep.equal({ message: 'I am busy. Come back later.' });
+      expect((await first).error).to.equal(undefined);
+      const late = await second;
+      expect(late.error).to.equal(undefined);
+      expect(late.text).to.be.a('string');
+    } finally {
+      await queued.stop();
+    }
   });
 
   it('frees its port on close()', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connectClient } from 'socket.io-client';
@@ -162,6 +162,35 @@ describe('LoLLMs socket.io protocol', function () {
       expect(events.at(-1)![0]).to.equal('text_generated');
     });
 
+    it('answers an ack callback with the reply payload', async () => {
+      const ack = await new Promise<unknown>((resolve) => (socket.emit as (e: string, p: unknown, cb: (r: unknown) => void) => void)('tokenize', { prompt: 'hello' }, resolve));
+      expect(ack).to.have.property('tokens').that.is.an('array').that.is.not.empty;
+      const failed = await new Promise<unknown>((resolve) => (socket.emit as (e: string, p: unknown, cb: (r: unknown) => void) => void)('select_model', { model_name: 5 }, resolve));
+      expect(failed).to.include({ success: false });
+    });
+
+    it('raw mode crops the prompt: n_crop keeps the last tokens, and the prompt always fits ctx_size - n_predicts', async () => {
+      const prompts: string[] = [];
+      const onPrompt = (e: { prompt: string }) => prompts.push(e.prompt);
+      host.host.events.on('prompt', onPrompt);
+      try {
+        const words = Array.from({ length: 400 }, (_, i) => `w${i}`).join(' ');
+        await generate(socket, { prompt: words, n_predicts: 2, n_crop: 10 });
+        const tokens = (await request(socket, 'tokenize', { prompt: prompts[0]! }, 'tokenized')) as { tokens: number[] };
+        expect(tokens.tokens.length).to.be.within(9, 11);
+        expect(words.endsWith(prompts[0]!.trim())).to.equal(true);
+        const long = Array.from({ length: 3000 }, (_, i) => `x${i % 10}`).join(' ');
+        const result = await generate(socket, { prompt: long, n_predicts: 1000 });
+        expect(result.error).to.equal(undefined);
+        const kept = (await request(socket, 'tokenize', { prompt: prompts[1]! }, 'tokenized')) as { tokens: number[] };
+        expect(kept.tokens.length).to.be.at.most(2048 - 1000 + 1);
+        const tooMany = await generate(socket, { prompt: 'x', n_predicts: 5000 });
+        expect(tooMany.error).to.contain('n_predicts');
+      } finally {
+        host.host.events.off('prompt', onPrompt);
+      }
+    });
+
     it('accepts parameters and top-level sampling keys; the same seed gives the same text', async () => {
       const a = await generate(socket, { prompt: 'abc', n_predicts: 12, parameters: { temperature: 0.8, top_k: 20, top_p: 0.9, repeat_penalty: 1.1, repeat_last_n: 16, seed: 42 } });
       const b = await generate(socket, { prompt: 'abc', n_predicts: 12, temperature: 0.8, top_k: 20, top_p: 0.9, repeat_penalty: 1.1, repeat_last_n: 16, seed: 42 });
@@ -194,12 +223,23 @@ describe('LoLLMs socket.io protocol', function () {
         const at = events.findIndex(([e]) => e === 'generation_canceled');
         expect(events[at]![1]).to.deep.equal({ message: 'Generation is canceled.' });
         expect(events.slice(at + 1).filter(([e]) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
-        // The next request runs at once.
+        // The next request runs at once, even one sent right after the cancel, while the engine unwinds.
         const again = await generate(socket, { prompt: 'next', n_predicts: 4 });
         expect(again.error).to.equal(undefined);
         expect(again.text).to.be.a('string');
       });
     }
+
+    it('a request sent right after a cancel runs (not busy)', async () => {
+      const events = record(socket);
+      socket.emit('generate_text', { prompt: 'first', n_predicts: 1500 });
+      await next(socket, 'text_chunk');
+      const done = next(socket, 'text_generated');
+      socket.emit('cancel_generation', {});
+      socket.emit('generate_text', { prompt: 'second', n_predicts: 4 });
+      await done;
+      expect(events.some(([e]) => e === 'busy' || e === 'buzzy')).to.equal(false);
+    });
 
     it('cancel when nothing runs answers the same and harms nothing', async () => {
       const reply = await request(socket, 'cancel_generation', {}, 'generation_canceled');
@@ -314,6 +354,8 @@ describe('LoLLMs socket.io protocol', function () {
       expect(String(bad.error)).to.contain('nope');
       const good = await request(socket, 'select_binding', { binding_name: 'llama_cpp' }, 'select_binding');
       expect(good).to.deep.equal({ success: true, binding_name: 'llama_cpp' });
+      const saved = await readFile(host.host.paths.configFile, 'utf8');
+      expect(saved).to.match(/^binding_name: llama_cpp$/m);
     });
 
     it('select_model: unknown and corrupt models fail specifically, and the previous model keeps serving', async () => {

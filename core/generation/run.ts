@@ -34,7 +34,10 @@ export function rawSampling(host: Host, request: GenerateRequest): Required<Pick
 export function startGeneration(ctx: HandlerContext, request: GenerateRequest): void {
   const { host, client } = ctx;
   const controller = new AbortController();
-  const acquired = client.generation ? undefined : host.scheduler.acquire(controller.signal);
+  // One generation per client. A cancelled one that is still unwinding does not count: its slot was freed at
+  // the cancel, and the new turn starts once it has recorded its partial answer.
+  const previous = client.generation;
+  const acquired = previous && !previous.controller.signal.aborted ? undefined : host.scheduler.acquire(controller.signal);
   if (!acquired) {
     ctx.emit('buzzy', { message: WIRE_TEXT.buzzy });
     ctx.reply('busy', { message: WIRE_TEXT.busy });
@@ -57,6 +60,7 @@ export function startGeneration(ctx: HandlerContext, request: GenerateRequest): 
     try {
       if (!slot) slot = await acquired;
       if (slotReleased) slot.release();
+      await previous?.done;
       // A hot reload of the active binding in progress: wait for the new code rather than refuse.
       await host.bindings.whenReady();
       await generate(host, client, request, controller.signal, ctx);

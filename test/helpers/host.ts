@@ -54,6 +54,8 @@ export function next<E extends ServerEventName>(socket: TestSocket, event: E, ti
       (socket.off as (e: string, fn: unknown) => void)(event, onEvent);
       reject(new Error(`timed out waiting for "${event}"`));
     }, timeoutMs);
+    // A wait that lost a race (text_generated vs generation_error) must not keep mocha alive.
+    timer.unref();
     const onEvent = (payload: ServerPayload<E>) => {
       clearTimeout(timer);
       resolve(payload);
