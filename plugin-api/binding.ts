@@ -15,8 +15,8 @@ export interface GenerationTimings {
   eval_duration: number;
 }
 
-/** Options of `LoadedModel.generate`. Sampling values left out use the binding's defaults. */
-export interface GenerateOptions {
+/** Sampling options shared by `LoadedModel.generate` and a processor's `ctx.generate`. */
+export interface SamplingOptions {
   /** Maximum new tokens (the original `n_predicts`). */
   maxTokens?: number;
   /** Sampling temperature; 0 is greedy. */
@@ -31,6 +31,10 @@ export interface GenerateOptions {
   repeatLastN?: number;
   /** Sampling seed; -1 (or absent) is random. */
   seed?: number;
+}
+
+/** Options of `LoadedModel.generate`. Sampling values left out use the binding's defaults. */
+export interface GenerateOptions extends SamplingOptions {
   /**
    * Stop strings (anti-prompts), matched case-insensitively. A stop string is never emitted, and text that
    * might be the start of one is held back until it is decided.

@@ -19,6 +19,7 @@ export {
   type LoadModelRequest,
   type ModelFile,
   type PluginLogger,
+  type SamplingOptions,
   type StopReason,
 } from './binding.js';
 export {

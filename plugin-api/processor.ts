@@ -1,3 +1,5 @@
+import type { SamplingOptions } from './binding.js';
+
 /** The type of a processor setting, as in the original lollms config templates. */
 export type SettingType = 'int' | 'float' | 'str' | 'bool' | 'list';
 export type SettingValue = number | string | boolean | unknown[];
@@ -20,16 +22,7 @@ export interface SettingTemplate {
 export type SettingsTemplate = Record<string, SettingTemplate>;
 
 /** Options of `ctx.generate`. Sampling values left out use the personality's `model_*` settings. */
-export interface ProcessorGenerateOptions {
-  /** Maximum new tokens. */
-  maxTokens?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repeatPenalty?: number;
-  repeatLastN?: number;
-  /** -1 is random. */
-  seed?: number;
+export interface ProcessorGenerateOptions extends SamplingOptions {
   /** Extra stop strings, on top of the personality's anti-prompts. */
   stop?: string[];
   /** Forward the chunks to the client as `text_chunk` while they arrive. */
