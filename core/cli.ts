@@ -50,6 +50,11 @@ function usage(): string {
     '                                               download a model into <models>/<binding>/',
     '  lollms-host check <plugin folder>...          validate bindings or personalities (YAML, API range, compile,',
     '                                               trial load) without a server; exit 1 on errors',
+    '  lollms-host new personality <name> [--dir DIR] [--language LANG] [--category CAT] [--with-processor] [--force]',
+    '                                               create DIR/LANG/CAT/<name>/ from sdk-templates/ (defaults:',
+    '                                               ./personalities, english, custom); exit 1 if it exists',
+    '  lollms-host new binding <name> [--dir DIR] [--force]',
+    '                                               create DIR/<name>/ (default ./bindings) from sdk-templates/',
     '  lollms-host --help | --version',
     '',
     'Flags of serve (snake_case and kebab-case both work):',
@@ -130,6 +135,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await pullCommand(rest, io);
       case 'check':
         return await checkCommand(rest, io);
+      case 'new':
+        return await (await import('./sdk/new.js')).newCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
       default:

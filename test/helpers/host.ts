@@ -1,12 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connectClient, type Socket } from 'socket.io-client';
+import type { io as connectClient } from 'socket.io-client';
 import { startHost, type HostHandle, type HostOptions } from '../../core/host.js';
-import type { ClientToServerEvents, ServerToClientEvents, ServerEventName, ServerPayload } from '../../core/protocol/index.js';
+import type { ServerEventName, ServerPayload } from '../../core/protocol/index.js';
 import type { HostConfig } from '../../core/config.js';
+import { connectTestClient, nextEvent, type TestSocket } from '../../core/testing.js';
 
-export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+// The client and event plumbing is `lollms-host/testing`'s (core/testing.ts), which plugin authors use too.
+export type { TestSocket };
 
 export interface TestHost extends HostHandle {
   dataDir: string;
@@ -31,12 +33,8 @@ export async function startTestHost(options: HostOptions & { config?: Partial<Ho
     ...handle,
     dataDir,
     async connect(clientOptions) {
-      const socket: TestSocket = connectClient(handle.url, { transports: ['websocket'], reconnection: false, forceNew: true, ...clientOptions });
+      const socket = await connectTestClient(handle.url, clientOptions);
       sockets.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', reject);
-      });
       return socket;
     },
     async stop() {
@@ -49,19 +47,7 @@ export async function startTestHost(options: HostOptions & { config?: Partial<Ho
 
 /** The next `event` on `socket`, or a rejection after `timeoutMs`. */
 export function next<E extends ServerEventName>(socket: TestSocket, event: E, timeoutMs = 10_000): Promise<ServerPayload<E>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      (socket.off as (e: string, fn: unknown) => void)(event, onEvent);
-      reject(new Error(`timed out waiting for "${event}"`));
-    }, timeoutMs);
-    // A wait that lost a race (text_generated vs generation_error) must not keep mocha alive.
-    timer.unref();
-    const onEvent = (payload: ServerPayload<E>) => {
-      clearTimeout(timer);
-      resolve(payload);
-    };
-    (socket.once as (e: string, fn: unknown) => void)(event, onEvent);
-  });
+  return nextEvent(socket, event, timeoutMs);
 }
 
 /** Emit `event` with `payload` (or bare when undefined) and wait for `reply`. */
