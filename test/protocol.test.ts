@@ -530,6 +530,11 @@ describe('model install over the socket', function () {
     socket.emit('cancel_install', { url: `${base}/slow.gguf` });
     await sleep(300);
     expect(replies).to.deep.equal([{ success: false, filename: 'slow.gguf', error: 'Install canceled' }]);
+    // The cancel answered once the download had stopped: the same file can be installed again at once.
+    socket.emit('install_model', { url: `${base}/slow.gguf` });
+    expect(await next(socket, 'install_progress')).to.include({ filename: 'slow.gguf' });
+    socket.emit('cancel_install', { filename: 'slow.gguf' });
+    await next(socket, 'model_installed');
     const idle = await request(socket, 'cancel_install', { filename: 'slow.gguf' }, 'model_installed');
     expect(idle).to.have.property('success', false);
     expect((idle as { error: string }).error).to.contain('no install');
@@ -554,6 +559,27 @@ describe('model install over the socket', function () {
     for (const setting_name of ['host', 'api_key', 'allowed_origins', 'sandbox_memory_limit_mb']) {
       const res = await fetch(`${host.url}/update_setting`, { method: 'POST', body: JSON.stringify({ setting_name, setting_value: 'x' }) });
       expect(res.status, setting_name).to.equal(403);
+    }
+  });
+});
+
+describe('token ids from clients', function () {
+  this.timeout(30_000);
+  it('detokenize refuses ids outside the vocabulary instead of aborting the host', async () => {
+    const host = await startTestHost();
+    try {
+      const socket = await host.connect();
+      const negative = (await request(socket, 'detokenize', { prompt: [-1] }, 'detokenized')) as { success?: boolean };
+      expect(negative.success).to.equal(false);
+      for (const ids of [[99999], [1, 2, 334]]) {
+        const reply = (await request(socket, 'detokenize', { prompt: ids }, 'detokenized')) as { success?: boolean; error?: string };
+        expect(reply.success, JSON.stringify(ids)).to.equal(false);
+        expect(reply.error).to.contain('not in the vocabulary');
+      }
+      expect(await request(socket, 'detokenize', { prompt: [333] }, 'detokenized')).to.have.property('text');
+      expect((await fetch(`${host.url}/health`)).status).to.equal(200);
+    } finally {
+      await host.stop();
     }
   });
 });

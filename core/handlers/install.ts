@@ -48,12 +48,12 @@ export const installHandlers: HandlerMap = {
   },
   cancel_install: {
     failure: (error, raw) => ['model_installed', { success: false, error, ...filenameOf(raw) }],
-    run(ctx, data) {
+    async run(ctx, data) {
       let filename = data.filename;
       const url = data.url ?? data.path;
       if (filename === undefined && url !== undefined) filename = installSourceFromUrl(url).filename;
       if (filename === undefined) throw new Error('cancel_install needs a filename or a url');
-      const starter = ctx.host.installs.cancel(filename, ctx.client.id);
+      const starter = await ctx.host.installs.cancel(filename, ctx.client.id);
       ctx.reply('model_installed', {
         success: false,
         filename,
