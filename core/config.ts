@@ -66,9 +66,9 @@ export const CONFIG_KEYS = {
   log_level: key({ schema: z.enum(LOG_LEVELS), default: 'info', doc: 'Log level.' }),
   sandbox_memory_limit_mb: key({ schema: int().min(8).max(4096), default: SANDBOX.memoryLimitMb, doc: 'Heap limit of each processor isolate, in MB.' }),
   sandbox_cpu_time_ms: key({ schema: int().min(10), default: SANDBOX.cpuTimeMs, doc: 'CPU time one processor hook call may use.' }),
-  sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time one processor hook call may take, model calls included.' }),
-  sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one processor hook call may make.' }),
-  sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one processor hook call may send to the client.' }),
+  sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time of one personality turn (all its processor hooks), model calls included.' }),
+  sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one personality turn (all its processor hooks) may make.' }),
+  sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one personality turn (all its processor hooks) may send.' }),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -7,7 +7,7 @@ import type { PersonalityVersion } from '../personalities/version.js';
 import { assemblePrompt, recordAnswer } from '../personalities/prompt.js';
 import { samplingFor, type PersonalitySampling } from '../personalities/sampling.js';
 import type { ActiveModel } from '../bindings/manager.js';
-import type { SandboxCall, SandboxHostApi, ProcessorHook } from '../sandbox/index.js';
+import { createSandboxBudget, type SandboxCall, type SandboxHostApi, type ProcessorHook } from '../sandbox/index.js';
 import { msgTypeName, MSG_TYPE, type ProcessorGenerateOptions } from '../../plugin-api/index.js';
 
 export const ProcessorUnavailable = createError('LH_ERR_PROCESSOR_UNAVAILABLE');
@@ -125,7 +125,8 @@ export async function runPersonalityTurn(turn: PersonalityTurn): Promise<string>
     const processor = version.processor;
     if (processor) {
       const { values: settings } = await host.personalities.readSettings(mounted);
-      call = { host: sandboxHost(turn, model, sampling, mounted), settings, personality: personality.view(), signal };
+      // One budget for the turn: host calls, message bytes and wall time are shared by its three hooks.
+      call = { host: sandboxHost(turn, model, sampling, mounted), settings, personality: personality.view(), signal, budget: createSandboxBudget() };
     }
     const runHook = (hook: ProcessorHook, input: Parameters<NonNullable<typeof processor>['run']>[1]) => processor!.run(hook, input, call!);
 

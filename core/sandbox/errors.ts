@@ -1,5 +1,6 @@
 import {
   Aborted,
+  createError,
   type LollmsHostError,
   SandboxEmit,
   SandboxHostCalls,
@@ -8,6 +9,12 @@ import {
   SandboxScript,
   SandboxTimeout,
 } from '../errors.js';
+
+/**
+ * A sandbox process that ended while it served a call (a V8 fatal error in a builtin, a kill from outside).
+ * Defined here until `core/errors.ts` lists it with the other sandbox codes.
+ */
+export const SandboxCrashed = createError('LH_ERR_SANDBOX_CRASHED');
 
 /**
  * The coded errors of a hook call, with messages that name the personality and the limit, e.g.
@@ -19,9 +26,12 @@ export const sandboxErrors = {
   wall: (name: string, ms: number) => SandboxTimeout(`personality "${name}": processor exceeded its wall time limit (${ms} ms)`),
   memory: (name: string, mb: number) => SandboxMemory(`personality "${name}": processor exceeded its memory limit (${mb} MB)`),
   hostCalls: (name: string, max: number) =>
-    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} host calls per hook call`),
+    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} host calls per turn`),
+  pendingOps: (name: string, max: number) =>
+    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} ctx.generate/tokenize/detokenize calls in flight at once`),
+  crashed: (name: string, why: string) => SandboxCrashed(`personality "${name}": the processor's sandbox process ended (${why}); it is restarted for the next call`),
   emit: (name: string, max: number) =>
-    SandboxEmit(`personality "${name}": processor exceeded its limit of ${max} bytes of messages per hook call`),
+    SandboxEmit(`personality "${name}": processor exceeded its limit of ${max} bytes of messages per turn`),
   payload: (name: string, what: string, max: number) =>
     SandboxPayload(`personality "${name}": processor passed a ${what} larger than its limit of ${max} bytes`),
   script: (name: string, where: string, guest: GuestError) =>

@@ -1,20 +1,23 @@
 /**
  * Processor sandbox: personality processor scripts compiled with esbuild and run in isolated-vm with hard
- * limits. See `ProcessorSandbox` for the lifecycle and `BOOTSTRAP_SOURCE` for what the guest can reach.
+ * limits, each personality's isolate inside a sandbox process of its own. See `ProcessorSandbox` for the
+ * lifecycle, `BOOTSTRAP_SOURCE` for what the guest can reach and docs/security.md for the guarantees.
  */
 export { compileProcessor, PLUGIN_API_SPECIFIER, PROCESSOR_ENTRY, type CompiledProcessor } from './compile.js';
 export {
   assertNoNodeSnapshot,
   CATASTROPHIC_EXIT_CODE,
+  createSandboxBudget,
   installCatastrophicErrorHandler,
   PROCESSOR_HOOKS,
   ProcessorSandbox,
   type ProcessorHook,
   type ProcessorSandboxOptions,
+  type SandboxBudget,
   type SandboxCall,
   type SandboxHostApi,
   type SandboxLogger,
 } from './isolate.js';
 export type { GuestLogLevel } from './bootstrap.js';
 export { DEFAULT_SANDBOX_LIMITS, resolveLimits, type SandboxLimits } from './limits.js';
-export { sandboxErrors, type GuestError } from './errors.js';
+export { sandboxErrors, SandboxCrashed, type GuestError } from './errors.js';

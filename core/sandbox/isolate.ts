@@ -1,231 +1,93 @@
-import { Buffer } from 'node:buffer';
-import ivm from 'isolated-vm';
-import type { PersonalityView, ProcessorGenerateOptions, SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
-import {
-  errorMessage,
-  type LollmsHostError,
-  SandboxBusy,
-  SandboxDisposed,
-  SandboxLoad,
-  SandboxNodeSnapshot,
-  SandboxNoHook,
-} from '../errors.js';
-import {
-  BadPayload,
-  BOOTSTRAP_SOURCE,
-  decodeDetokenize,
-  decodeEmit,
-  decodeGenerate,
-  decodeLog,
-  decodeTokenize,
-  type GuestLogLevel,
-  wrapGuestBundle,
-} from './bootstrap.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
+import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
+import { guestSafeError, type RunJson } from './engine.js';
 import { sandboxErrors, toGuestError } from './errors.js';
-import { intrinsicGuards, resolveLimits, type SandboxLimits } from './limits.js';
+import { resolveLimits, type SandboxLimits } from './limits.js';
+import { assertNoNodeSnapshot } from './process-guards.js';
+import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
+import {
+  createSandboxBudget,
+  PROCESSOR_HOOKS,
+  type ProcessorHook,
+  type ProcessorSandboxOptions,
+  type SandboxCall,
+  type SandboxLogger,
+} from './types.js';
 
-export type ProcessorHook = 'processModelInput' | 'runWorkflow' | 'processModelOutput';
-export const PROCESSOR_HOOKS: readonly ProcessorHook[] = ['processModelInput', 'runWorkflow', 'processModelOutput'];
+export { assertNoNodeSnapshot, CATASTROPHIC_EXIT_CODE, installCatastrophicErrorHandler } from './process-guards.js';
+export {
+  createSandboxBudget,
+  PROCESSOR_HOOKS,
+  type ProcessorHook,
+  type ProcessorSandboxOptions,
+  type SandboxBudget,
+  type SandboxCall,
+  type SandboxHostApi,
+  type SandboxLogger,
+} from './types.js';
 
-/** What the guest's `ctx` reaches, per call. The host side of every `ctx` function. */
-export interface SandboxHostApi {
-  /** Generate with the loaded model; the host applies the personality's anti-prompts and streams chunks when asked. */
-  generate(prompt: string, options: ProcessorGenerateOptions, signal: AbortSignal): Promise<string>;
-  tokenize(text: string): Promise<number[]>;
-  detokenize(tokens: number[]): Promise<string>;
-  /** Every ctx message helper (chunk = 0 ... finishedMessage = 17, numbers of `MSG_TYPE`). */
-  emit(type: number, content: string, metadata: Record<string, unknown>): void;
-  log(level: GuestLogLevel, message: string): void;
-}
-
-/** One hook call. */
-export interface SandboxCall {
-  host: SandboxHostApi;
-  /** The personality's current settings values; copied into the isolate and frozen there. */
-  settings: Record<string, unknown>;
-  /** The personality's config; copied into the isolate and frozen there. */
-  personality: PersonalityView;
-  /** Aborting cancels the in-flight `ctx.generate`; every further ctx call then throws a `CancelledError`. */
-  signal: AbortSignal;
-}
-
-/** The subset of a pino logger the sandbox writes to. */
-export interface SandboxLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  fatal?(obj: object, msg?: string): void;
-}
-
-export interface ProcessorSandboxOptions {
-  /** The personality's name: every error message and log line carries it. */
-  name: string;
-  /** The bundle from `compileProcessor`. */
-  code: string;
-  /** The limits (defaults fill fields left out); a breach fails the call and rebuilds the isolate. */
-  limits: SandboxLimits;
-  /** Where the guest's log lines and sandbox faults go; silent when left out. */
-  logger?: SandboxLogger;
-  /**
-   * Calls that may wait while another call of this sandbox runs (calls are served one at a time); one more is
-   * refused with `LH_ERR_SANDBOX_BUSY`. Default 32.
-   */
-  maxQueuedCalls?: number;
-}
-
-const WATCHDOG_INTERVAL_MS = 10;
-/** How far past its CPU budget a call may get before the watchdog disposes the isolate. */
-const WATCHDOG_GRACE_MS = 20;
-const OK_NULL = JSON.stringify({ ok: true, value: null });
-const FATAL_REPLY = JSON.stringify({
-  ok: false,
-  error: { name: 'SandboxLimitError', message: 'the processor exceeded a sandbox limit and is being stopped' },
-});
-const CANCELLED_ERROR = { name: 'CancelledError', message: 'The generation was cancelled', code: 'LH_ERR_CANCELLED' };
-const CANCELLED_REPLY = JSON.stringify({ ok: false, error: CANCELLED_ERROR });
-const replyError = (name: string, message: string) => JSON.stringify({ ok: false, error: { name, message } });
 const noop = () => {};
+/** How long past its own wall limit a call may stay unanswered before the host kills the sandbox process. */
+const BACKSTOP_GRACE_MS = 5_000;
+/** How long a sandbox process may take to start and trial-load, beyond the CPU limit. */
+const START_GRACE_MS = 30_000;
 
-type EntryFn = (op: string, ...args: unknown[]) => unknown;
-/** A call's input, settings and personality, already serialized by the host. */
-type RunJson = { input: string; settings: string; personality: string };
-type RunKind = ProcessorHook | 'describe';
-type AsyncOp = { op: 'generate'; prompt: string; options: ProcessorGenerateOptions } | { op: 'tokenize'; text: string } | { op: 'detokenize'; tokens: number[] };
-
-/** One isolate and the processor compiled in it. Thrown away after any timeout, memory overflow or breach. */
-class Vm {
-  killed: string | undefined;
-
-  constructor(
-    readonly isolate: ivm.Isolate,
-    readonly script: ivm.Script,
-  ) {}
-
-  get alive(): boolean {
-    return this.killed === undefined && !this.isolate.isDisposed;
-  }
-
-  /** CPU time spent in the isolate, in ns (0 once disposed). */
-  cpuTime(): bigint {
-    try {
-      return this.isolate.isDisposed ? 0n : this.isolate.cpuTime;
-    } catch {
-      return 0n;
-    }
-  }
-
-  kill(reason: string): void {
-    if (this.killed !== undefined) return;
-    this.killed = reason;
-    // Deferred: kill can be reached from a bridge callback, while the isolate thread waits for its reply.
-    setImmediate(() => {
-      try {
-        if (!this.isolate.isDisposed) this.isolate.dispose();
-      } catch {
-        // already gone
-      }
-    });
-  }
+/** The worker entry next to this file: `.ts` when the host runs from source, `.js` from the build. */
+function workerEntry(): string {
+  const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] === '.ts' ? '.ts' : '.js';
+  return fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
 }
 
-/** Host-side state of one hook call (or of the trial load). Nothing here is shared between calls. */
-class Run {
-  readonly controller = new AbortController();
-  readonly outcome: Promise<string>;
-  resolve!: (text: string) => void;
-  reject!: (error: Error) => void;
-  done = false;
-  started = false;
-  cancelled = false;
-  hostCalls = 0;
-  emitBytes = 0;
-  pendingOps = 0;
-  nextOpId = 1;
-  /** Entries into the isolate queued or running; they run one at a time. */
-  segmentsQueued = 0;
-  segments: Promise<void> = Promise.resolve();
-  ops: Promise<void> = Promise.resolve();
-  cpuStart = 0n;
-  /** The hook's report, applied when the entry that sent it ends without error. */
-  reported: (() => void) | undefined;
-  context: ivm.Context | undefined;
-  entry: ivm.Reference<EntryFn> | undefined;
-  loaded: ivm.Reference<unknown> | undefined;
-  timers: { watchdog?: NodeJS.Timeout; wall?: NodeJS.Timeout } = {};
-  detachAbort: () => void = noop;
-  unbridge: () => void = noop;
-
-  constructor(
-    readonly vm: Vm,
-    readonly kind: RunKind,
-    readonly call: SandboxCall | undefined,
-  ) {
-    this.outcome = new Promise<string>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.outcome.catch(noop); // the caller gets it; never an unhandled rejection here
-  }
+/** Node flags of the sandbox process: the host's own (loaders, conditions), minus debugger flags, plus the snapshot flag. */
+function workerExecArgv(): string[] {
+  const args = process.execArgv.filter((a) => !/^--(inspect|debug)/.test(a));
+  if (!args.includes('--no-node-snapshot')) args.unshift('--no-node-snapshot');
+  return args;
 }
 
-type CatastrophicHandler = (message: string, personality: string) => void;
+/** The environment of a sandbox process: the few variables node and its loaders read, nothing else. */
+function sandboxEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of ['PATH', 'TMPDIR', 'TMP', 'TEMP', 'TZ', 'LANG', 'LC_ALL', 'SYSTEMROOT']) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
 
-/** Exit code after an isolated-vm catastrophic error (EX_SOFTWARE), so that a supervisor restarts the host. */
-export const CATASTROPHIC_EXIT_CODE = 70;
-
-let catastrophicHandler: CatastrophicHandler = (message, personality) => {
-  process.stderr.write(`lollms-host: isolated-vm catastrophic error in personality "${personality}": ${message}; exiting\n`);
-  process.exit(CATASTROPHIC_EXIT_CODE);
-};
-
-/**
- * Route isolated-vm's `onCatastrophicError` (v8 lost control of an isolate: a script that ignored termination
- * for 5 s, or an out-of-memory inside v8) to `logger`, then exit non-zero: the isolate's thread and memory are
- * unrecoverable, so only a restart makes the host healthy again. Until this is called, such an error is
- * written to stderr and the process exits the same way. Returns the installed handler (for tests).
- */
-export function installCatastrophicErrorHandler(
-  logger: SandboxLogger,
-  exit: (code: number) => void = (code) => process.exit(code),
-): CatastrophicHandler {
-  catastrophicHandler = (message, personality) => {
-    try {
-      const log = logger.fatal ?? logger.error;
-      log.call(logger, { personality, error: message }, `isolated-vm catastrophic error in personality "${personality}": ${message}; exiting so that a supervisor restarts the host`);
-    } finally {
-      exit(CATASTROPHIC_EXIT_CODE);
-    }
-  };
-  return catastrophicHandler;
+/** One call in flight in a sandbox process. */
+interface Pending {
+  id: number;
+  call: SandboxCall;
+  budget: WireBudget;
+  resolve(text: string): void;
+  reject(error: Error): void;
+  ops: Map<number, AbortController>;
+  detach(): void;
+  backstop: NodeJS.Timeout;
 }
 
 /**
- * Throw `LH_ERR_SANDBOX_NODE_SNAPSHOT` unless node runs with `--no-node-snapshot` (on the command line or in
- * NODE_OPTIONS): isolated-vm 7 on Node 24 can crash without it.
+ * One sandbox process: a child node process that holds the isolate (`worker.ts`). Everything that can take a
+ * process down (a V8 fatal error in a builtin fed a huge string, a builtin that ignores termination, an
+ * allocation far past the heap limit) happens there, never in the host.
  */
-export function assertNoNodeSnapshot(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env['NODE_OPTIONS']): void {
-  if (execArgv.includes('--no-node-snapshot')) return;
-  if (/(^|\s)--no-node-snapshot(\s|$)/.test(nodeOptions ?? '')) return;
-  throw SandboxNodeSnapshot(
-    'processor sandboxes need node started with --no-node-snapshot (isolated-vm crashes without it); run `node --no-node-snapshot ...`',
-  );
-}
-
-/**
- * The isolate, queue and bridge behind a `ProcessorSandbox`.
- *
- * Every call gets a fresh context in the sandbox's isolate: the bootstrap runs, then the processor's module
- * code, then the hook. Module-level state therefore lives for one call only and never leaks between clients
- * or calls; the isolate (and its compiled code) is reused until a fault, then replaced before the next call.
- */
-class SandboxEngine {
-  readonly #wrapped: string;
-  readonly #filename: string;
-  readonly #config: string;
-  #vm: Vm | undefined;
-  #isolates = 0;
-  active: Run | undefined;
+class SandboxProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  dead = false;
+  isolates = 0;
+  /** Why the process ended itself, as it said before exiting. */
+  fatal: { reason: string; error: Error } | undefined;
+  described: Promise<string>;
+  pending: Pending | undefined;
+  /** Settles once the process finished its last call (the isolate is idle again) or ended. */
+  idle: Promise<void> = Promise.resolve();
+  #markIdle: () => void = noop;
+  #nextId = 1;
+  #stderr = '';
 
   constructor(
     readonly name: string,
@@ -233,401 +95,222 @@ class SandboxEngine {
     readonly limits: Readonly<Required<SandboxLimits>>,
     readonly logger: SandboxLogger | undefined,
   ) {
-    this.#wrapped = wrapGuestBundle(code);
-    this.#filename = `file:///personalities/${encodeURIComponent(name)}/scripts/processor.js`;
-    this.#config = JSON.stringify({ ...intrinsicGuards(limits), maxPayloadBytes: limits.maxPayloadBytes, maxEmitBytes: limits.maxEmitBytes });
-  }
-
-  get isolatesCreated(): number {
-    return this.#isolates;
-  }
-
-  /** Start a call; `outcome` settles when the hook is done, `drained` once the isolate is idle again. */
-  start(kind: RunKind, json: RunJson, call: SandboxCall | undefined): { outcome: Promise<string>; drained: Promise<void> } {
-    const ready = this.#ensureVm();
-    let outcomeOf: (run: Run) => void = noop;
-    const outcome = new Promise<string>((resolve, reject) => {
-      outcomeOf = (run) => run.outcome.then(resolve, reject);
-      ready.catch(reject);
+    this.child = fork(workerEntry(), [], {
+      execArgv: workerExecArgv(),
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'json',
+      // The sandbox process gets no secrets of the host's environment (API keys, tokens): only what node needs.
+      env: sandboxEnv(),
     });
-    const drained = ready.then(
-      async (vm) => {
-        const run = new Run(vm, kind, call);
-        outcomeOf(run);
-        await this.#drive(run, json);
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => {
+      // Kept short: V8 fatal errors print a native stack here.
+      if (this.#stderr.length < 4000) this.#stderr += chunk;
+    });
+    let described: (json: string) => void = noop;
+    let notDescribed: (error: Error) => void = noop;
+    this.described = new Promise<string>((resolve, reject) => {
+      described = resolve;
+      notDescribed = reject;
+    });
+    this.described.catch(noop);
+    const startTimer = setTimeout(() => {
+      notDescribed(SandboxLoad(`personality "${name}": the processor's sandbox process did not start in time`));
+      this.kill();
+    }, limits.cpuTimeMs + START_GRACE_MS);
+    this.exited = new Promise<void>((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        clearTimeout(startTimer);
+        this.dead = true;
+        const why = this.fatal?.reason ?? (signal ? `killed by ${signal}` : `exit code ${String(code)}`);
+        if (this.#stderr.trim()) this.logger?.warn({ personality: name, stderr: this.#stderr.trim().slice(0, 2000) }, 'sandbox process wrote to stderr');
+        if (this.fatal || code !== 0) this.logger?.warn({ personality: name, reason: why }, 'sandbox process ended');
+        const error = this.fatal?.error ?? sandboxErrors.crashed(name, why);
+        notDescribed(this.fatal ? SandboxLoad(`personality "${name}": the processor failed to load: ${error.message}`) : error);
+        const pending = this.pending;
+        if (pending) this.#settle(pending, () => pending.reject(error));
+        this.#markIdle();
+        resolve();
+      });
+    });
+    this.child.on('error', (error) => this.logger?.warn({ personality: name, err: errorMessage(error) }, 'sandbox process error'));
+    this.child.on('message', (message: FromWorker) => {
+      if (message?.t === 'described') {
+        clearTimeout(startTimer);
+        this.isolates = message.isolates;
+        if (message.ok) described(message.json);
+        else notDescribed(fromWireError(message.error));
+        return;
+      }
+      this.#onMessage(message);
+    });
+    this.#send({ t: 'init', name, code, limits: { ...limits } });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  #send(message: ToWorker): void {
+    if (this.dead || !this.child.connected) return;
+    this.child.send(message, (error) => {
+      if (error) this.logger?.debug({ personality: this.name, err: errorMessage(error) }, 'sandbox process message not sent');
+    });
+  }
+
+  kill(): void {
+    if (!this.dead) this.child.kill('SIGKILL');
+  }
+
+  /** Run one hook call; the process serves one at a time (the caller queues). */
+  run(kind: ProcessorHook, json: RunJson, call: SandboxCall): Promise<string> {
+    if (this.dead) return Promise.reject(sandboxErrors.crashed(this.name, 'not running'));
+    const id = this.#nextId++;
+    this.idle = new Promise<void>((resolve) => (this.#markIdle = resolve));
+    const budget = call.budget ?? createSandboxBudget();
+    const wire: WireBudget = { hostCalls: budget.hostCalls, emitBytes: budget.emitBytes, startedAt: budget.startedAt };
+    return new Promise<string>((resolve, reject) => {
+      const onAbort = () => this.#send({ t: 'cancel', id });
+      call.signal.addEventListener('abort', onAbort, { once: true });
+      const wallLeft = Math.max(0, budget.startedAt + this.limits.wallTimeMs - Date.now());
+      const pending: Pending = {
+        id,
+        call,
+        budget: wire,
+        resolve,
+        reject,
+        ops: new Map(),
+        detach: () => call.signal.removeEventListener('abort', onAbort),
+        // The process answers every call within its limits; one that does not is killed.
+        backstop: setTimeout(() => {
+          this.logger?.warn({ personality: this.name }, 'sandbox process did not answer within its limits; killing it');
+          this.fatal ??= { reason: 'no answer within the wall time limit', error: sandboxErrors.wall(this.name, this.limits.wallTimeMs) };
+          this.kill();
+        }, wallLeft + this.limits.cpuTimeMs + BACKSTOP_GRACE_MS),
+      };
+      this.pending = pending;
+      this.#send({ t: 'run', id, kind, json, budget: wire });
+      if (call.signal.aborted) onAbort();
+    }).finally(() => {
+      // Counters of the turn, as the process left them (or as far as we know after a crash).
+      if (call.budget) {
+        call.budget.hostCalls = Math.max(call.budget.hostCalls, this.#lastBudget?.hostCalls ?? 0);
+        call.budget.emitBytes = Math.max(call.budget.emitBytes, this.#lastBudget?.emitBytes ?? 0);
+      }
+    });
+  }
+
+  #lastBudget: WireBudget | undefined;
+
+  #settle(pending: Pending, finish: () => void): void {
+    if (this.pending !== pending) return;
+    this.pending = undefined;
+    clearTimeout(pending.backstop);
+    pending.detach();
+    for (const controller of pending.ops.values()) controller.abort();
+    pending.ops.clear();
+    finish();
+  }
+
+  #onMessage(message: FromWorker): void {
+    if (!message || typeof message !== 'object') return;
+    if (message.t === 'fatal') {
+      this.fatal = { reason: String(message.reason), error: fromWireError(message.error) };
+      return;
+    }
+    if (message.t === 'logger') {
+      const level = ['debug', 'info', 'warn', 'error', 'fatal'].includes(message.level) ? message.level : 'warn';
+      const log = level === 'fatal' ? (this.logger?.fatal ?? this.logger?.error) : this.logger?.[level];
+      log?.call(this.logger, { ...message.obj, personality: this.name }, String(message.msg));
+      return;
+    }
+    const pending = this.pending;
+    const current = pending !== undefined && 'id' in message && message.id === pending.id;
+    switch (message.t) {
+      case 'idle':
+        if (message.id === this.#nextId - 1) this.#markIdle();
+        return;
+      case 'result':
+        this.isolates = message.isolates;
+        if (!current) return;
+        this.#lastBudget = message.budget;
+        if (message.ok) this.#settle(pending, () => pending.resolve(message.text));
+        else this.#settle(pending, () => pending.reject(fromWireError(message.error)));
+        return;
+      case 'emit':
+        if (current && typeof message.content === 'string' && typeof message.type === 'number') {
+          pending.call.host.emit(message.type, message.content, message.metadata ?? {});
+        }
+        return;
+      case 'log':
+        if (current && typeof message.message === 'string') pending.call.host.log(message.level, message.message);
+        else if (typeof message.message === 'string') this.logger?.info({ personality: this.name, source: 'processor' }, message.message);
+        return;
+      case 'op':
+        if (current) this.#perform(pending, message);
+        else this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: { name: 'Error', message: 'this processor call has finished' } });
+        return;
+      case 'op-abort':
+        if (current) pending.ops.get(message.opId)?.abort();
+        return;
+    }
+  }
+
+  #perform(pending: Pending, message: Extract<FromWorker, { t: 'op' }>): void {
+    const controller = new AbortController();
+    pending.ops.set(message.opId, controller);
+    const { host } = pending.call;
+    const [a, b] = Array.isArray(message.args) ? message.args : [];
+    const work = (async (): Promise<unknown> => {
+      if (message.op === 'generate') {
+        if (typeof a !== 'string') throw new TypeError('generate: bad prompt');
+        const options = b !== null && typeof b === 'object' ? (b as Parameters<typeof host.generate>[1]) : {};
+        return host.generate(a, options, controller.signal);
+      }
+      if (message.op === 'tokenize') {
+        if (typeof a !== 'string') throw new TypeError('tokenize: bad text');
+        return Array.from(await host.tokenize(a), Number);
+      }
+      if (!Array.isArray(a)) throw new TypeError('detokenize: bad tokens');
+      return host.detokenize(a as number[]);
+    })();
+    work.then(
+      (value) => {
+        pending.ops.delete(message.opId);
+        this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: true, value });
       },
-      noop,
+      (error: unknown) => {
+        pending.ops.delete(message.opId);
+        const safe = guestSafeError(error);
+        if (safe.code === undefined) this.logger?.warn({ personality: this.name, op: message.op, err: errorMessage(error) }, 'processor host operation failed');
+        this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: safe });
+      },
     );
-    return { outcome, drained };
   }
 
+  /** Ask the process to end; kill it when it does not. */
   dispose(): void {
-    if (this.active) this.#fail(this.active, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
-    this.#vm?.kill('disposed');
-  }
-
-  async #ensureVm(): Promise<Vm> {
-    if (this.#vm?.alive) return this.#vm;
-    this.#vm?.kill('replaced');
-    const isolate = new ivm.Isolate({
-      memoryLimit: this.limits.memoryLimitMb,
-      onCatastrophicError: (message: string) => catastrophicHandler(message, this.name),
-    });
-    try {
-      const script = await isolate.compileScript(this.#wrapped, { filename: this.#filename });
-      this.#isolates++;
-      this.#vm = new Vm(isolate, script);
-      return this.#vm;
-    } catch (error) {
-      isolate.dispose();
-      throw SandboxLoad(`personality "${this.name}": the processor does not compile in the isolate: ${errorMessage(error)}`, { cause: error });
-    }
-  }
-
-  async #drive(run: Run, json: RunJson): Promise<void> {
-    this.active = run;
-    this.#attach(run);
-    try {
-      const { vm } = run;
-      const context = await vm.isolate.createContext();
-      run.context = context;
-      const bridge = this.#bridge(run);
-      await this.#enter(run, async (timeout) => {
-        run.entry = (await context.evalClosure(BOOTSTRAP_SOURCE, [bridge, this.#config], {
-          result: { reference: true },
-          timeout,
-          filename: 'lollms-host:bootstrap',
-        })) as ivm.Reference<EntryFn>;
-      });
-      await this.#enter(run, async (timeout) => {
-        run.loaded = (await vm.script.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
-      });
-      if (run.kind === 'describe') {
-        await this.#enter(run, async (timeout) => {
-          const json = await run.entry!.apply(undefined, ['describe', run.loaded!.derefInto()], { result: { copy: true }, timeout });
-          this.#finish(run, typeof json === 'string' ? json : '');
-        });
-      } else {
-        await this.#enter(run, (timeout) =>
-          run.entry!.apply(undefined, ['start', run.loaded!.derefInto(), run.kind, json.input, json.settings, json.personality], { timeout }),
-        );
-        run.started = true;
-        this.#checkStalled(run);
-      }
-    } catch (error) {
-      this.#onSegmentError(run, error);
-    }
-    await run.outcome.catch(noop);
-    // The isolate may still be finishing (an abort push, code after the result was reported): wait, bounded
-    // by the watchdog, so the next call starts on an idle isolate.
-    for (let seen = run.segments; ; seen = run.segments) {
-      await seen;
-      if (seen === run.segments) break;
-    }
-    this.#detach(run);
-    if (this.active === run) this.active = undefined;
-  }
-
-  /**
-   * The guest's only way out. The isolate may keep the callback alive until its next full GC, long after
-   * the call ended, so it reaches the call through a slot that `#detach` empties: a finished call (its
-   * input, results, timers) is not retained by a stale callback.
-   */
-  #bridge(run: Run): ivm.Callback {
-    const slot: { run: Run | undefined } = { run };
-    run.unbridge = () => (slot.run = undefined);
-    return new ivm.Callback((op: unknown, payload: unknown) =>
-      slot.run ? this.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
-    );
-  }
-
-  /** Timers and the cancel listener of one call. */
-  #attach(run: Run): void {
-    run.cpuStart = run.vm.cpuTime();
-    const budgetNs = BigInt(this.limits.cpuTimeMs + WATCHDOG_GRACE_MS) * 1_000_000n;
-    // The watchdog covers what the per-entry timeout cannot: code isolated-vm runs outside it (copying an
-    // unhandled rejection's message, microtasks after a task), and CPU summed over many entries.
-    run.timers.watchdog = setInterval(() => {
-      if (!run.vm.alive) return;
-      if (run.vm.cpuTime() - run.cpuStart > budgetNs) this.#breach(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs), 'cpu');
-    }, WATCHDOG_INTERVAL_MS);
-    run.timers.wall = setTimeout(() => this.#breach(run, sandboxErrors.wall(this.name, this.limits.wallTimeMs), 'wall'), this.limits.wallTimeMs);
-    const signal = run.call?.signal;
-    if (signal) {
-      const onAbort = () => this.#cancel(run);
-      signal.addEventListener('abort', onAbort, { once: true });
-      run.detachAbort = () => signal.removeEventListener('abort', onAbort);
-      if (signal.aborted) this.#cancel(run);
-    }
-  }
-
-  #detach(run: Run): void {
-    clearInterval(run.timers.watchdog);
-    clearTimeout(run.timers.wall);
-    run.detachAbort();
-    run.unbridge();
-    run.controller.abort();
-    if (!run.vm.isolate.isDisposed) {
-      for (const handle of [run.loaded, run.entry, run.context]) {
-        try {
-          handle?.release();
-        } catch {
-          // the isolate went away meanwhile
-        }
-      }
-    }
-  }
-
-  #cancel(run: Run): void {
-    if (run.done || run.cancelled) return;
-    run.cancelled = true;
-    run.controller.abort();
-    // Flip ctx.signal.aborted inside the isolate; ctx calls are refused host-side from now on anyway.
-    void this.#enter(run, (timeout) => run.entry?.apply(undefined, ['abort'], { timeout }) ?? Promise.resolve()).then(() =>
-      this.#checkStalled(run),
-    );
-  }
-
-  /** Run one entry into the isolate, after the previous ones, with what is left of the CPU budget as timeout. */
-  #enter(run: Run, fn: (timeoutMs: number) => Promise<unknown>): Promise<void> {
-    run.segmentsQueued++;
-    const next = run.segments.then(async () => {
-      try {
-        if (run.done) return;
-        if (!run.vm.alive) throw new Error('Isolate is disposed');
-        const usedMs = Number(run.vm.cpuTime() - run.cpuStart) / 1e6;
-        await fn(Math.max(1, Math.ceil(this.limits.cpuTimeMs - usedMs)));
-        // The hook's result counts only once its entry ended cleanly: isolated-vm reports an unhandled
-        // rejection at the end of the entry, after the result was sent.
-        const settle = run.reported;
-        run.reported = undefined;
-        settle?.();
-      } catch (error) {
-        run.reported = undefined;
-        this.#onSegmentError(run, error);
-      } finally {
-        run.segmentsQueued--;
-      }
-    });
-    run.segments = next;
-    return next;
-  }
-
-  #onSegmentError(run: Run, error: unknown): void {
-    const { vm } = run;
-    const message = errorMessage(error);
-    // isolated-vm's own messages; a guest can only imitate them in a rejection, which costs it its isolate.
-    if (message === 'Isolate was disposed during execution due to memory limit') {
-      vm.kill('memory');
-      this.#fail(run, sandboxErrors.memory(this.name, this.limits.memoryLimitMb));
-    } else if (message === 'Script execution timed out.') {
-      vm.kill('cpu');
-      this.#fail(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs));
-    } else if (vm.killed === 'disposed') {
-      this.#fail(run, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
-    } else if (vm.killed === undefined && vm.isolate.isDisposed) {
-      // isolated-vm disposes an isolate by itself only when it runs out of memory.
-      vm.kill('memory');
-      this.#fail(run, sandboxErrors.memory(this.name, this.limits.memoryLimitMb));
-    } else if (vm.killed !== undefined) {
-      // Killed for a breach already reported on this run.
-    } else {
-      // The bootstrap never throws, so this is isolated-vm reporting an unhandled rejection (or a v8 failure).
-      const guest = toGuestError({ name: (error as Error | undefined)?.name, message });
-      this.#fail(
-        run,
-        run.cancelled
-          ? sandboxErrors.cancelled(this.name, guest)
-          : run.kind === 'describe'
-          ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
-          : sandboxErrors.script(this.name, `had an unhandled promise rejection in ${run.kind}`, guest),
-      );
-    }
-  }
-
-  /** A limit breach: fail the call and throw the isolate away. */
-  #breach(run: Run, error: LollmsHostError, reason: string): void {
-    run.vm.kill(reason);
-    this.#fail(run, error);
-  }
-
-  #fail(run: Run, error: Error): void {
-    if (run.done) return;
-    run.done = true;
-    run.controller.abort();
-    clearTimeout(run.timers.wall);
-    this.logger?.debug({ personality: this.name, hook: run.kind, err: error }, 'processor call failed');
-    run.reject(error);
-  }
-
-  #finish(run: Run, text: string): void {
-    if (run.done) return;
-    run.done = true;
-    run.controller.abort();
-    clearTimeout(run.timers.wall);
-    run.resolve(text);
-  }
-
-  /** Fail a call whose hook awaits something that can never settle (nothing pending on the host side). */
-  #checkStalled(run: Run): void {
-    if (run.done || !run.started || run.segmentsQueued > 0 || run.pendingOps > 0) return;
-    this.#fail(
-      run,
-      sandboxErrors.script(this.name, `never finished ${run.kind}`, {
-        name: 'Error',
-        message: 'the hook awaits a promise that can never settle (no host call is pending)',
-      }),
-    );
-  }
-
-  /** The bridge: every ctx call of the guest lands here, synchronously. Never throws. */
-  #onGuestCall(run: Run, op: unknown, payload: unknown): string {
-    try {
-      if (typeof op !== 'string' || typeof payload !== 'string') return replyError('TypeError', 'malformed host call');
-      if (op === 'done') {
-        this.#onDone(run, payload);
-        return '';
-      }
-      if (op === 'oversize') {
-        const [what, length] = safeParse(payload) as [unknown, unknown];
-        const name = typeof what === 'string' ? what : 'value';
-        const error =
-          name === 'emit' || name === 'log'
-            ? sandboxErrors.emit(this.name, this.limits.maxEmitBytes)
-            : sandboxErrors.payload(this.name, name === 'result' ? 'result' : `ctx.${name} argument`, this.limits.maxPayloadBytes);
-        this.logger?.debug({ personality: this.name, op: name, length }, 'processor payload refused by size');
-        this.#breach(run, error, 'payload');
-        return FATAL_REPLY;
-      }
-      if (run.done) return run.cancelled ? CANCELLED_REPLY : replyError('Error', 'this processor call has finished');
-      if (run.cancelled) return CANCELLED_REPLY;
-      if (++run.hostCalls > this.limits.maxHostCalls) {
-        this.#breach(run, sandboxErrors.hostCalls(this.name, this.limits.maxHostCalls), 'host-calls');
-        return FATAL_REPLY;
-      }
-      if (op === 'emit' || op === 'log') return this.#onMessage(run, op, payload);
-      if (op === 'generate' || op === 'tokenize' || op === 'detokenize') return this.#onAsyncCall(run, op, payload);
-      return replyError('TypeError', 'unknown host call');
-    } catch (error) {
-      if (error instanceof BadPayload) return replyError('TypeError', error.message);
-      this.logger?.warn({ personality: this.name, err: error }, 'processor host call failed');
-      return replyError('Error', `the host failed: ${errorMessage(error)}`);
-    }
-  }
-
-  #onMessage(run: Run, op: 'emit' | 'log', payload: string): string {
-    // Counted as the JSON that crossed (text plus metadata), so the host's work is bounded by it.
-    const bytes = payload.length > this.limits.maxEmitBytes ? payload.length : Buffer.byteLength(payload);
-    if (run.emitBytes + bytes > this.limits.maxEmitBytes) {
-      this.#breach(run, sandboxErrors.emit(this.name, this.limits.maxEmitBytes), 'emit');
-      return FATAL_REPLY;
-    }
-    run.emitBytes += bytes;
-    if (op === 'log') {
-      const { level, message } = decodeLog(payload);
-      if (run.call) run.call.host.log(level, message);
-      else this.logger?.[level]({ personality: this.name }, message);
-      return OK_NULL;
-    }
-    if (!run.call) return replyError('Error', 'messages cannot be sent while the processor loads');
-    const { type, content, metadata } = decodeEmit(payload);
-    run.call.host.emit(type, content, metadata);
-    return OK_NULL;
-  }
-
-  #onAsyncCall(run: Run, op: AsyncOp['op'], payload: string): string {
-    if (!run.call) return replyError('Error', 'ctx is not available while the processor loads');
-    const max = this.limits.maxPayloadBytes;
-    if (payload.length > max || (payload.length * 3 > max && Buffer.byteLength(payload) > max)) {
-      this.#breach(run, sandboxErrors.payload(this.name, `ctx.${op} argument`, max), 'payload');
-      return FATAL_REPLY;
-    }
-    let request: AsyncOp;
-    if (op === 'generate') request = { op, ...decodeGenerate(payload) };
-    else if (op === 'tokenize') request = { op, text: decodeTokenize(payload) };
-    else request = { op, tokens: decodeDetokenize(payload) };
-    const id = run.nextOpId++;
-    run.pendingOps++;
-    // One host operation at a time per call: a workflow cannot start many generations at once.
-    run.ops = run.ops.then(() => this.#perform(run, id, request));
-    return JSON.stringify({ ok: true, value: id });
-  }
-
-  async #perform(run: Run, id: number, request: AsyncOp): Promise<void> {
-    let ok = true;
-    let value: unknown;
-    try {
-      if (run.done) return;
-      if (run.cancelled) throw new Error('cancelled');
-      const host = run.call!.host;
-      if (request.op === 'generate') {
-        value = await host.generate(request.prompt, request.options, run.controller.signal);
-        if (typeof value !== 'string') throw new TypeError('the host generate returned no text');
-      } else if (request.op === 'tokenize') {
-        const tokens = await host.tokenize(request.text);
-        value = Array.from(tokens, Number);
-      } else {
-        value = await host.detokenize(request.tokens);
-        if (typeof value !== 'string') throw new TypeError('the host detokenize returned no text');
-      }
-      if (run.cancelled) throw new Error('cancelled');
-    } catch (error) {
-      ok = false;
-      const code = (error as { code?: unknown } | undefined)?.code;
-      value = run.cancelled ? CANCELLED_ERROR : { name: 'Error', message: errorMessage(error), ...(typeof code === 'string' ? { code } : {}) };
-    } finally {
-      if (!run.done) {
-        const json = JSON.stringify(value ?? null);
-        await this.#enter(run, (timeout) => run.entry!.apply(undefined, ['settle', id, ok, json], { timeout }));
-      }
-      run.pendingOps--;
-      this.#checkStalled(run);
-    }
-  }
-
-  #onDone(run: Run, payload: string): void {
-    if (run.done || run.reported) return;
-    const report = safeParse(payload) as { ok?: unknown; value?: unknown; error?: unknown; phase?: unknown } | undefined;
-    run.reported = () => {
-      if (run.cancelled) {
-        this.#fail(run, sandboxErrors.cancelled(this.name, report?.ok === true ? undefined : toGuestError(report?.error)));
-      } else if (report?.ok === true && typeof report.value === 'string') {
-        if (Buffer.byteLength(report.value) > this.limits.maxPayloadBytes) {
-          this.#breach(run, sandboxErrors.payload(this.name, 'result', this.limits.maxPayloadBytes), 'payload');
-        } else {
-          this.#finish(run, report.value);
-        }
-      } else {
-        const guest = toGuestError(report?.error);
-        this.#fail(
-          run,
-          report?.phase === 'load'
-            ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
-            : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest),
-        );
-      }
-    };
-  }
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value));
-  } catch {
-    return undefined;
+    if (this.dead) return;
+    this.#send({ t: 'dispose' });
+    const timer = setTimeout(() => this.kill(), 1000);
+    timer.unref();
+    void this.exited.then(() => clearTimeout(timer));
   }
 }
 
 /**
- * A personality's processor script, running in its own isolated-vm isolate with hard limits.
+ * A personality's processor script, running in an isolated-vm isolate with hard limits, inside a sandbox
+ * process of its own.
  *
- * - `create` compiles nothing (give it `compileProcessor`'s bundle); it builds the isolate and does a trial
- *   load, which reads the hooks and the settings template.
+ * - `create` compiles nothing (give it `compileProcessor`'s bundle); it starts the sandbox process, which
+ *   builds the isolate and does a trial load that reads the hooks and the settings template.
  * - `run` calls one hook. Calls are served one at a time per sandbox, in order; each gets a fresh context, so
  *   module-level state of the processor lasts for one call (it never leaks between clients).
  * - After a timeout, a memory overflow, a limit breach or `dispose`, the isolate is thrown away; the next call
- *   builds a new one. A guest exception only fails its call.
- * - `dispose()` frees the isolate; calls waiting or running fail with `LH_ERR_SANDBOX_DISPOSED`.
+ *   builds a new one. A guest exception only fails its call. When the sandbox process itself ends (a V8
+ *   fatal error, a builtin that ignored termination, memory far past the limit), the call fails with a coded
+ *   error and the next call starts a new process.
+ * - `dispose()` ends the process; calls waiting or running fail with `LH_ERR_SANDBOX_DISPOSED`.
  */
 export class ProcessorSandbox {
   readonly name: string;
@@ -636,39 +319,48 @@ export class ProcessorSandbox {
   readonly hooks: Readonly<Record<ProcessorHook, boolean>>;
   /** The processor's `settings` template, as the guest declared it (validate it with the personality's rules). */
   readonly settingsTemplate: Readonly<Record<string, SettingTemplate>>;
-  readonly #engine: SandboxEngine;
+  readonly #code: string;
+  readonly #logger: SandboxLogger | undefined;
   readonly #maxQueued: number;
+  #process: SandboxProcess;
+  #isolatesBefore = 0;
+  #processes = 1;
   #tail: Promise<void> = Promise.resolve();
   #waiting = 0;
   #disposed = false;
+  #disposeError: Error | undefined;
+  #rejectRunning: ((error: Error) => void) | undefined;
 
-  private constructor(engine: SandboxEngine, hooks: Record<ProcessorHook, boolean>, settings: Record<string, SettingTemplate>, maxQueued: number) {
-    this.#engine = engine;
-    this.name = engine.name;
-    this.limits = engine.limits;
+  private constructor(process: SandboxProcess, code: string, options: ProcessorSandboxOptions, hooks: Record<ProcessorHook, boolean>, settings: Record<string, SettingTemplate>) {
+    this.#process = process;
+    this.#code = code;
+    this.#logger = options.logger;
+    this.name = options.name;
+    this.limits = process.limits;
     this.hooks = Object.freeze(hooks);
     this.settingsTemplate = Object.freeze(settings);
-    this.#maxQueued = maxQueued;
+    this.#maxQueued = options.maxQueuedCalls ?? 32;
   }
 
   /**
-   * Build the isolate and trial-load the processor. Fails with `LH_ERR_SANDBOX_LOAD` when the script throws
-   * while loading or its default export is not an object, or with the limit's code when loading breaches one.
+   * Start the sandbox process and trial-load the processor. Fails with `LH_ERR_SANDBOX_LOAD` when the script
+   * throws while loading or its default export is not an object, or with the limit's code when loading
+   * breaches one; with `LH_ERR_SANDBOX_NODE_SNAPSHOT` when node runs without `--no-node-snapshot`.
    */
   static async create(options: ProcessorSandboxOptions): Promise<ProcessorSandbox> {
     assertNoNodeSnapshot();
     const limits = resolveLimits(options.limits);
-    const engine = new SandboxEngine(options.name, options.code, limits, options.logger);
+    const proc = new SandboxProcess(options.name, options.code, limits, options.logger);
     let json: string;
     try {
-      json = await engine.start('describe', { input: 'null', settings: '{}', personality: '{}' }, undefined).outcome;
+      json = await proc.described;
     } catch (error) {
-      engine.dispose();
+      proc.dispose();
       throw error;
     }
     const described = safeParse(json) as { ok?: unknown; hooks?: Record<string, unknown>; settings?: unknown; error?: unknown } | undefined;
     if (described?.ok !== true) {
-      engine.dispose();
+      proc.dispose();
       const guest = toGuestError(described?.error);
       throw SandboxLoad(`personality "${options.name}": the processor failed to load: ${guest.name}: ${guest.message}`);
     }
@@ -676,15 +368,25 @@ export class ProcessorSandbox {
     const settings = safeParse(typeof described.settings === 'string' ? described.settings : '{}');
     const problem = settingsShapeProblem(settings);
     if (problem) {
-      engine.dispose();
+      proc.dispose();
       throw SandboxLoad(`personality "${options.name}": the processor's settings template is invalid: ${problem}`);
     }
-    return new ProcessorSandbox(engine, hooks, settings as Record<string, SettingTemplate>, options.maxQueuedCalls ?? 32);
+    return new ProcessorSandbox(proc, options.code, { ...options, limits }, hooks, settings as Record<string, SettingTemplate>);
   }
 
-  /** Isolates built so far: 1 after `create`, one more after each fault that threw an isolate away. */
+  /** Isolates built so far: 1 after `create`, one more after each fault that threw an isolate (or its process) away. */
   get isolatesCreated(): number {
-    return this.#engine.isolatesCreated;
+    return this.#isolatesBefore + this.#process.isolates;
+  }
+
+  /** Sandbox processes started so far (1 after `create`). */
+  get processesStarted(): number {
+    return this.#processes;
+  }
+
+  /** Process id of the current sandbox process (diagnostics and tests). */
+  get pid(): number | undefined {
+    return this.#process.pid;
   }
 
   get disposed(): boolean {
@@ -695,7 +397,8 @@ export class ProcessorSandbox {
    * Call one hook and return its text. `input` is the text for `processModelInput`/`processModelOutput`, and
    * `{prompt, previousDiscussion}` for `runWorkflow`. Rejects with a coded error: the limit's code on a breach,
    * `LH_ERR_SANDBOX_SCRIPT` when the hook throws, `LH_ERR_ABORTED` when `call.signal` aborted,
-   * `LH_ERR_SANDBOX_NO_HOOK`, `LH_ERR_SANDBOX_BUSY` or `LH_ERR_SANDBOX_DISPOSED`.
+   * `LH_ERR_SANDBOX_CRASHED` when the sandbox process died, `LH_ERR_SANDBOX_NO_HOOK`, `LH_ERR_SANDBOX_BUSY` or
+   * `LH_ERR_SANDBOX_DISPOSED`.
    */
   async run(hook: ProcessorHook, input: string | WorkflowInput, call: SandboxCall): Promise<string> {
     if (this.#disposed) throw SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
@@ -723,20 +426,56 @@ export class ProcessorSandbox {
     } finally {
       this.#waiting--;
     }
-    if (this.#disposed) {
+    try {
+      if (this.#disposed) throw SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
+      const proc = await this.#live();
+      return await new Promise<string>((resolve, reject) => {
+        this.#rejectRunning = reject;
+        proc.run(hook, json, call).then(resolve, reject);
+      });
+    } finally {
+      this.#rejectRunning = undefined;
       release();
-      throw SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
     }
-    const { outcome, drained } = this.#engine.start(hook, json, call);
-    void drained.then(release, release);
-    return outcome;
   }
 
-  /** Free the isolate. Idempotent. */
+  /** The sandbox process, started anew (with its trial load) when the last one ended. */
+  async #live(): Promise<SandboxProcess> {
+    // A stuck isolate ends its process shortly after its call failed: wait for the verdict.
+    await this.#process.idle;
+    if (!this.#process.dead) return this.#process;
+    this.#isolatesBefore += this.#process.isolates;
+    this.#process = new SandboxProcess(this.name, this.#code, this.limits, this.#logger);
+    this.#processes++;
+    const proc = this.#process;
+    try {
+      await proc.described;
+    } catch (error) {
+      proc.kill();
+      throw SandboxLoad(`personality "${this.name}": the processor's sandbox process could not be restarted: ${errorMessage(error)}`, { cause: error });
+    }
+    if (this.#disposed) {
+      proc.dispose();
+      throw this.#disposeError ?? SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
+    }
+    return proc;
+  }
+
+  /** End the sandbox process. Idempotent. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#engine.dispose();
+    this.#disposeError = SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
+    this.#rejectRunning?.(this.#disposeError);
+    this.#process.dispose();
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value));
+  } catch {
+    return undefined;
   }
 }
 

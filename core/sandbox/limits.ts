@@ -9,11 +9,11 @@ export interface SandboxLimits {
   memoryLimitMb: number;
   /** CPU time one hook call may spend inside the isolate, in ms. Time spent awaiting the host does not count. */
   cpuTimeMs: number;
-  /** Wall-clock time one hook call may take, host calls (model generation) included, in ms. */
+  /** Wall-clock time one turn may take (all its hook calls, see `SandboxBudget`), model calls included, in ms. */
   wallTimeMs: number;
-  /** Calls to `ctx` functions (generate, tokenize, detokenize, message helpers, log) per hook call. */
+  /** Calls to `ctx` functions (generate, tokenize, detokenize, message helpers, log) per turn (see `SandboxBudget`; per hook call without one). */
   maxHostCalls: number;
-  /** Bytes (UTF-8) that the message helpers and `log` may send per hook call, all messages together. */
+  /** Bytes (UTF-8) that the message helpers and `log` may send per hook call, all messages together, per turn (see `SandboxBudget`). */
   maxEmitBytes: number;
   /**
    * Largest single value that may cross from the guest to the host other than a message: a `generate`

@@ -9,7 +9,8 @@ export type BindingErrorCode =
   | 'LH_ERR_ABORTED'
   | 'LH_ERR_MODEL_DISPOSED'
   | 'LH_ERR_EMBEDDING_UNSUPPORTED'
-  | 'LH_ERR_GENERATE';
+  | 'LH_ERR_GENERATE'
+  | 'LH_ERR_BAD_TOKEN';
 
 export class BindingError extends Error {
   readonly code: BindingErrorCode;

@@ -99,7 +99,22 @@ export class LlamaCppModel implements LoadedModel {
 
   async detokenize(tokens: readonly number[]): Promise<string> {
     this.ensureLive();
+    // llama.cpp aborts the whole process (std::out_of_range) on an id outside the vocabulary: refuse it here.
+    const vocab = this.vocabularySize();
+    const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
+    if (bad !== undefined) throw new BindingError('LH_ERR_BAD_TOKEN', `model ${this.name}: token ${bad} is not in the vocabulary (0..${vocab - 1})`);
     return this.model.detokenize(tokens as readonly Token[]);
+  }
+
+  #vocabularySize: number | undefined;
+
+  /** Tokens in the model's vocabulary, from its GGUF metadata (read once). */
+  private vocabularySize(): number {
+    if (this.#vocabularySize === undefined) {
+      const tokenizer = (this.model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer;
+      this.#vocabularySize = tokenizer?.ggml?.tokens?.length ?? 0;
+    }
+    return this.#vocabularySize;
   }
 
   async embed(text: string): Promise<number[]> {

@@ -1,0 +1,598 @@
+import { Buffer } from 'node:buffer';
+import ivm from 'isolated-vm';
+import type { ProcessorGenerateOptions } from '../../plugin-api/processor.js';
+import { errorMessage, type LollmsHostError, SandboxDisposed, SandboxLoad } from '../errors.js';
+import {
+  BadPayload,
+  BOOTSTRAP_SOURCE,
+  decodeDetokenize,
+  decodeEmit,
+  decodeGenerate,
+  decodeLog,
+  decodeTokenize,
+  wrapGuestBundle,
+} from './bootstrap.js';
+import { sandboxErrors, toGuestError } from './errors.js';
+import { intrinsicGuards, type SandboxLimits } from './limits.js';
+import { onCatastrophicError } from './process-guards.js';
+import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
+
+/**
+ * The isolate side of a processor sandbox. It runs inside a sandbox process (`worker.ts`), never in the host
+ * process: see `ProcessorSandbox` in `isolate.ts` for why and for the host side.
+ */
+
+const WATCHDOG_INTERVAL_MS = 10;
+/** How far past its CPU budget a call may get before the watchdog disposes the isolate. */
+const WATCHDOG_GRACE_MS = 20;
+/**
+ * How long an isolate may keep running after it was told to stop. A few V8 builtins (BigInt toString, some
+ * string and ICU operations on huge strings) do not check for termination; isolated-vm would wait 5 s and
+ * then raise a catastrophic error. We give up earlier and let the sandbox process end itself.
+ */
+export const STUCK_AFTER_KILL_MS = 750;
+/** ctx.generate/tokenize/detokenize calls that may be in flight at once in one hook call. */
+export const MAX_PENDING_OPS = 16;
+const OK_NULL = JSON.stringify({ ok: true, value: null });
+const FATAL_REPLY = JSON.stringify({
+  ok: false,
+  error: { name: 'SandboxLimitError', message: 'the processor exceeded a sandbox limit and is being stopped' },
+});
+const CANCELLED_ERROR = { name: 'CancelledError', message: 'The generation was cancelled', code: 'LH_ERR_CANCELLED' };
+const CANCELLED_REPLY = JSON.stringify({ ok: false, error: CANCELLED_ERROR });
+const replyError = (name: string, message: string) => JSON.stringify({ ok: false, error: { name, message } });
+const noop = () => {};
+
+type EntryFn = (op: string, ...args: unknown[]) => unknown;
+/** A call's input, settings and personality, already serialized by the host. */
+export type RunJson = { input: string; settings: string; personality: string };
+export type RunKind = ProcessorHook | 'describe';
+type AsyncOp = { op: 'generate'; prompt: string; options: ProcessorGenerateOptions } | { op: 'tokenize'; text: string } | { op: 'detokenize'; tokens: number[] };
+
+/** What the engine reports up besides results: a stuck isolate, which only a new process can clear. */
+export interface EngineHooks {
+  onStuck(reason: string): void;
+}
+
+/** An error a host operation (generate, tokenize, detokenize) answers the guest with. Never a host path or stack. */
+export interface HostOpError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+/** One isolate and the processor compiled in it. Thrown away after any timeout, memory overflow or breach. */
+class Vm {
+  killed: string | undefined;
+  /** When `kill` was called (ms since epoch). */
+  killedAt = 0;
+
+  constructor(
+    readonly isolate: ivm.Isolate,
+    readonly script: ivm.Script,
+  ) {}
+
+  get alive(): boolean {
+    return this.killed === undefined && !this.isolate.isDisposed;
+  }
+
+  /** CPU time spent in the isolate, in ns (0 once disposed). */
+  cpuTime(): bigint {
+    try {
+      return this.isolate.isDisposed ? 0n : this.isolate.cpuTime;
+    } catch {
+      return 0n;
+    }
+  }
+
+  kill(reason: string): void {
+    if (this.killed !== undefined) return;
+    this.killed = reason;
+    this.killedAt = Date.now();
+    // Deferred: kill can be reached from a bridge callback, while the isolate thread waits for its reply.
+    setImmediate(() => {
+      try {
+        if (!this.isolate.isDisposed) this.isolate.dispose();
+      } catch {
+        // already gone
+      }
+    });
+  }
+}
+
+/** Host-side state of one hook call (or of the trial load). Nothing here is shared between calls. */
+class Run {
+  readonly controller = new AbortController();
+  readonly outcome: Promise<string>;
+  resolve!: (text: string) => void;
+  reject!: (error: Error) => void;
+  done = false;
+  started = false;
+  cancelled = false;
+  pendingOps = 0;
+  nextOpId = 1;
+  /** Entries into the isolate queued or running; they run one at a time. */
+  segmentsQueued = 0;
+  segments: Promise<void> = Promise.resolve();
+  ops: Promise<void> = Promise.resolve();
+  cpuStart = 0n;
+  /** The hook's report, applied when the entry that sent it ends without error. */
+  reported: (() => void) | undefined;
+  context: ivm.Context | undefined;
+  entry: ivm.Reference<EntryFn> | undefined;
+  loaded: ivm.Reference<unknown> | undefined;
+  timers: { watchdog?: NodeJS.Timeout; wall?: NodeJS.Timeout } = {};
+  detachAbort: () => void = noop;
+  unbridge: () => void = noop;
+
+  constructor(
+    readonly vm: Vm,
+    readonly kind: RunKind,
+    readonly call: SandboxCall | undefined,
+    /** Counters shared by the hook calls of one turn; updated in place. */
+    readonly budget: SandboxBudget,
+  ) {
+    this.outcome = new Promise<string>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.outcome.catch(noop); // the caller gets it; never an unhandled rejection here
+  }
+}
+
+/**
+ * The isolate, queue and bridge behind a `ProcessorSandbox`.
+ *
+ * Every call gets a fresh context in the sandbox's isolate: the bootstrap runs, then the processor's module
+ * code, then the hook. Module-level state therefore lives for one call only and never leaks between clients
+ * or calls; the isolate (and its compiled code) is reused until a fault, then replaced before the next call.
+ */
+export class SandboxEngine {
+  readonly #wrapped: string;
+  readonly #filename: string;
+  readonly #config: string;
+  #vm: Vm | undefined;
+  #isolates = 0;
+  #heapCeiling = Infinity;
+  active: Run | undefined;
+
+  constructor(
+    readonly name: string,
+    code: string,
+    readonly limits: Readonly<Required<SandboxLimits>>,
+    readonly logger: SandboxLogger | undefined,
+    readonly hooks: EngineHooks = { onStuck: noop },
+  ) {
+    this.#wrapped = wrapGuestBundle(code);
+    this.#filename = `file:///personalities/${encodeURIComponent(name)}/scripts/processor.js`;
+    this.#config = JSON.stringify({ ...intrinsicGuards(limits), maxPayloadBytes: limits.maxPayloadBytes, maxEmitBytes: limits.maxEmitBytes });
+  }
+
+  get isolatesCreated(): number {
+    return this.#isolates;
+  }
+
+  /** Start a call; `outcome` settles when the hook is done, `drained` once the isolate is idle again. */
+  start(kind: RunKind, json: RunJson, call: SandboxCall | undefined, budget: SandboxBudget = { hostCalls: 0, emitBytes: 0, startedAt: Date.now() }): { outcome: Promise<string>; drained: Promise<void> } {
+    const ready = this.#ensureVm();
+    let outcomeOf: (run: Run) => void = noop;
+    const outcome = new Promise<string>((resolve, reject) => {
+      outcomeOf = (run) => run.outcome.then(resolve, reject);
+      ready.catch(reject);
+    });
+    const drained = ready.then(
+      async (vm) => {
+        const run = new Run(vm, kind, call, budget);
+        outcomeOf(run);
+        await this.#drive(run, json);
+      },
+      noop,
+    );
+    return { outcome, drained };
+  }
+
+  dispose(): void {
+    if (this.active) this.#fail(this.active, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
+    this.#vm?.kill('disposed');
+  }
+
+  async #ensureVm(): Promise<Vm> {
+    if (this.#vm?.alive) return this.#vm;
+    this.#vm?.kill('replaced');
+    const isolate = new ivm.Isolate({
+      memoryLimit: this.limits.memoryLimitMb,
+      onCatastrophicError: (message: string) => onCatastrophicError(message, this.name),
+    });
+    try {
+      const script = await isolate.compileScript(this.#wrapped, { filename: this.#filename });
+      this.#isolates++;
+      this.#vm = new Vm(isolate, script);
+      // What isolated-vm itself allows the heap before it terminates the isolate at a full GC.
+      this.#heapCeiling = Math.max(isolate.getHeapStatisticsSync().heap_size_limit, this.limits.memoryLimitMb * 1024 * 1024);
+      return this.#vm;
+    } catch (error) {
+      isolate.dispose();
+      throw SandboxLoad(`personality "${this.name}": the processor does not compile in the isolate: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async #drive(run: Run, json: RunJson): Promise<void> {
+    this.active = run;
+    this.#attach(run);
+    try {
+      const { vm } = run;
+      const context = await vm.isolate.createContext();
+      run.context = context;
+      const bridge = this.#bridge(run);
+      await this.#enter(run, async (timeout) => {
+        run.entry = (await context.evalClosure(BOOTSTRAP_SOURCE, [bridge, this.#config], {
+          result: { reference: true },
+          timeout,
+          filename: 'lollms-host:bootstrap',
+        })) as ivm.Reference<EntryFn>;
+      });
+      await this.#enter(run, async (timeout) => {
+        run.loaded = (await vm.script.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
+      });
+      if (run.kind === 'describe') {
+        await this.#enter(run, async (timeout) => {
+          const json = await run.entry!.apply(undefined, ['describe', run.loaded!.derefInto()], { result: { copy: true }, timeout });
+          this.#finish(run, typeof json === 'string' ? json : '');
+        });
+      } else {
+        await this.#enter(run, (timeout) =>
+          run.entry!.apply(undefined, ['start', run.loaded!.derefInto(), run.kind, json.input, json.settings, json.personality], { timeout }),
+        );
+        run.started = true;
+        this.#checkStalled(run);
+      }
+    } catch (error) {
+      this.#onSegmentError(run, error);
+    }
+    await run.outcome.catch(noop);
+    // The isolate may still be finishing (an abort push, code after the result was reported): wait, bounded
+    // by the watchdog, so the next call starts on an idle isolate.
+    for (let seen = run.segments; ; seen = run.segments) {
+      await seen;
+      if (seen === run.segments) break;
+    }
+    this.#detach(run);
+    if (this.active === run) this.active = undefined;
+  }
+
+  /**
+   * The guest's only way out. The isolate may keep the callback alive until its next full GC, long after
+   * the call ended, so it reaches the call through a slot that `#detach` empties: a finished call (its
+   * input, results, timers) is not retained by a stale callback.
+   */
+  #bridge(run: Run): ivm.Callback {
+    const slot: { run: Run | undefined } = { run };
+    run.unbridge = () => (slot.run = undefined);
+    return new ivm.Callback((op: unknown, payload: unknown) =>
+      slot.run ? this.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
+    );
+  }
+
+  /** Timers and the cancel listener of one call. */
+  #attach(run: Run): void {
+    run.cpuStart = run.vm.cpuTime();
+    const budgetNs = BigInt(this.limits.cpuTimeMs + WATCHDOG_GRACE_MS) * 1_000_000n;
+    // The watchdog covers what the per-entry timeout cannot: code isolated-vm runs outside it (copying an
+    // unhandled rejection's message, microtasks after a task), and CPU summed over many entries.
+    run.timers.watchdog = setInterval(() => {
+      const { vm } = run;
+      if (vm.killed !== undefined) {
+        // Told to stop, and still inside an entry well after: a builtin that ignores termination.
+        if (run.segmentsQueued > 0 && Date.now() - vm.killedAt > STUCK_AFTER_KILL_MS) {
+          clearInterval(run.timers.watchdog);
+          this.#fail(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs));
+          this.hooks.onStuck(`personality "${this.name}": the isolate ignored termination for ${STUCK_AFTER_KILL_MS} ms after "${vm.killed}"`);
+        }
+        return;
+      }
+      if (vm.cpuTime() - run.cpuStart > budgetNs) this.#breach(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs), 'cpu');
+    }, WATCHDOG_INTERVAL_MS);
+    // Wall time counts from the start of the turn, shared by its hook calls.
+    const wallLeft = Math.max(0, run.budget.startedAt + this.limits.wallTimeMs - Date.now());
+    run.timers.wall = setTimeout(() => this.#breach(run, sandboxErrors.wall(this.name, this.limits.wallTimeMs), 'wall'), wallLeft);
+    const signal = run.call?.signal;
+    if (signal) {
+      const onAbort = () => this.#cancel(run);
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.detachAbort = () => signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) this.#cancel(run);
+    }
+  }
+
+  #detach(run: Run): void {
+    clearInterval(run.timers.watchdog);
+    clearTimeout(run.timers.wall);
+    run.detachAbort();
+    run.unbridge();
+    run.controller.abort();
+    if (!run.vm.isolate.isDisposed) {
+      for (const handle of [run.loaded, run.entry, run.context]) {
+        try {
+          handle?.release();
+        } catch {
+          // the isolate went away meanwhile
+        }
+      }
+    }
+  }
+
+  #cancel(run: Run): void {
+    if (run.done || run.cancelled) return;
+    run.cancelled = true;
+    run.controller.abort();
+    // Flip ctx.signal.aborted inside the isolate; ctx calls are refused host-side from now on anyway.
+    void this.#enter(run, (timeout) => run.entry?.apply(undefined, ['abort'], { timeout }) ?? Promise.resolve()).then(() =>
+      this.#checkStalled(run),
+    );
+  }
+
+  /** Run one entry into the isolate, after the previous ones, with what is left of the CPU budget as timeout. */
+  #enter(run: Run, fn: (timeoutMs: number) => Promise<unknown>): Promise<void> {
+    run.segmentsQueued++;
+    const next = run.segments.then(async () => {
+      try {
+        if (run.done) return;
+        if (!run.vm.alive) throw new Error('Isolate is disposed');
+        const usedMs = Number(run.vm.cpuTime() - run.cpuStart) / 1e6;
+        await fn(Math.max(1, Math.ceil(this.limits.cpuTimeMs - usedMs)));
+        // A single allocation can overshoot the heap limit without a GC noticing (`[].constructor(3e7)` holds
+        // 240 MB and returns): check after every entry, so such an isolate never serves another entry.
+        if (run.vm.alive) {
+          const heap = await run.vm.isolate.getHeapStatistics().catch(() => undefined);
+          if (heap && heap.used_heap_size + heap.externally_allocated_size > this.#heapCeiling) {
+            run.reported = undefined;
+            this.#breach(run, sandboxErrors.memory(this.name, this.limits.memoryLimitMb), 'memory');
+            return;
+          }
+        }
+        // The hook's result counts only once its entry ended cleanly: isolated-vm reports an unhandled
+        // rejection at the end of the entry, after the result was sent.
+        const settle = run.reported;
+        run.reported = undefined;
+        settle?.();
+      } catch (error) {
+        run.reported = undefined;
+        this.#onSegmentError(run, error);
+      } finally {
+        run.segmentsQueued--;
+      }
+    });
+    run.segments = next;
+    return next;
+  }
+
+  #onSegmentError(run: Run, error: unknown): void {
+    const { vm } = run;
+    const message = errorMessage(error);
+    // isolated-vm's own messages; a guest can only imitate them in a rejection, which costs it its isolate.
+    if (message === 'Isolate was disposed during execution due to memory limit') {
+      vm.kill('memory');
+      this.#fail(run, sandboxErrors.memory(this.name, this.limits.memoryLimitMb));
+    } else if (message === 'Script execution timed out.') {
+      vm.kill('cpu');
+      this.#fail(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs));
+    } else if (vm.killed === 'disposed') {
+      this.#fail(run, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
+    } else if (vm.killed === undefined && vm.isolate.isDisposed) {
+      // isolated-vm disposes an isolate by itself only when it runs out of memory.
+      vm.kill('memory');
+      this.#fail(run, sandboxErrors.memory(this.name, this.limits.memoryLimitMb));
+    } else if (vm.killed !== undefined) {
+      // Killed for a breach already reported on this run.
+    } else {
+      // The bootstrap never throws, so this is isolated-vm reporting an unhandled rejection (or a v8 failure).
+      const guest = toGuestError({ name: (error as Error | undefined)?.name, message });
+      this.#fail(
+        run,
+        run.cancelled
+          ? sandboxErrors.cancelled(this.name, guest)
+          : run.kind === 'describe'
+          ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
+          : sandboxErrors.script(this.name, `had an unhandled promise rejection in ${run.kind}`, guest),
+      );
+    }
+  }
+
+  /** A limit breach: fail the call and throw the isolate away. */
+  #breach(run: Run, error: LollmsHostError, reason: string): void {
+    run.vm.kill(reason);
+    this.#fail(run, error);
+  }
+
+  #fail(run: Run, error: Error): void {
+    if (run.done) return;
+    run.done = true;
+    run.controller.abort();
+    clearTimeout(run.timers.wall);
+    this.logger?.debug({ personality: this.name, hook: run.kind, err: error }, 'processor call failed');
+    run.reject(error);
+  }
+
+  #finish(run: Run, text: string): void {
+    if (run.done) return;
+    run.done = true;
+    run.controller.abort();
+    clearTimeout(run.timers.wall);
+    run.resolve(text);
+  }
+
+  /** Fail a call whose hook awaits something that can never settle (nothing pending on the host side). */
+  #checkStalled(run: Run): void {
+    if (run.done || !run.started || run.segmentsQueued > 0 || run.pendingOps > 0) return;
+    this.#fail(
+      run,
+      sandboxErrors.script(this.name, `never finished ${run.kind}`, {
+        name: 'Error',
+        message: 'the hook awaits a promise that can never settle (no host call is pending)',
+      }),
+    );
+  }
+
+  /** The bridge: every ctx call of the guest lands here, synchronously. Never throws. */
+  #onGuestCall(run: Run, op: unknown, payload: unknown): string {
+    try {
+      if (typeof op !== 'string' || typeof payload !== 'string') return replyError('TypeError', 'malformed host call');
+      if (op === 'done') {
+        this.#onDone(run, payload);
+        return '';
+      }
+      if (op === 'oversize') {
+        const [what, length] = safeParse(payload) as [unknown, unknown];
+        const name = typeof what === 'string' ? what : 'value';
+        const error =
+          name === 'emit' || name === 'log'
+            ? sandboxErrors.emit(this.name, this.limits.maxEmitBytes)
+            : sandboxErrors.payload(this.name, name === 'result' ? 'result' : `ctx.${name} argument`, this.limits.maxPayloadBytes);
+        this.logger?.debug({ personality: this.name, op: name, length }, 'processor payload refused by size');
+        this.#breach(run, error, 'payload');
+        return FATAL_REPLY;
+      }
+      if (run.done) return run.cancelled ? CANCELLED_REPLY : replyError('Error', 'this processor call has finished');
+      if (run.cancelled) return CANCELLED_REPLY;
+      if (++run.budget.hostCalls > this.limits.maxHostCalls) {
+        this.#breach(run, sandboxErrors.hostCalls(this.name, this.limits.maxHostCalls), 'host-calls');
+        return FATAL_REPLY;
+      }
+      if (op === 'emit' || op === 'log') return this.#onMessage(run, op, payload);
+      if (op === 'generate' || op === 'tokenize' || op === 'detokenize') return this.#onAsyncCall(run, op, payload);
+      return replyError('TypeError', 'unknown host call');
+    } catch (error) {
+      if (error instanceof BadPayload) return replyError('TypeError', error.message);
+      this.logger?.warn({ personality: this.name, err: errorMessage(error) }, 'processor host call failed');
+      return replyError('Error', 'the host failed to serve this ctx call (details are in the host log)');
+    }
+  }
+
+  #onMessage(run: Run, op: 'emit' | 'log', payload: string): string {
+    // Counted as the JSON that crossed (text plus metadata), so the host's work is bounded by it.
+    const bytes = payload.length > this.limits.maxEmitBytes ? payload.length : Buffer.byteLength(payload);
+    if (run.budget.emitBytes + bytes > this.limits.maxEmitBytes) {
+      this.#breach(run, sandboxErrors.emit(this.name, this.limits.maxEmitBytes), 'emit');
+      return FATAL_REPLY;
+    }
+    run.budget.emitBytes += bytes;
+    if (op === 'log') {
+      const { level, message } = decodeLog(payload);
+      if (run.call) run.call.host.log(level, message);
+      else this.logger?.[level]({ personality: this.name }, message);
+      return OK_NULL;
+    }
+    if (!run.call) return replyError('Error', 'messages cannot be sent while the processor loads');
+    const { type, content, metadata } = decodeEmit(payload);
+    run.call.host.emit(type, content, metadata);
+    return OK_NULL;
+  }
+
+  #onAsyncCall(run: Run, op: AsyncOp['op'], payload: string): string {
+    if (!run.call) return replyError('Error', 'ctx is not available while the processor loads');
+    const max = this.limits.maxPayloadBytes;
+    if (payload.length > max || (payload.length * 3 > max && Buffer.byteLength(payload) > max)) {
+      this.#breach(run, sandboxErrors.payload(this.name, `ctx.${op} argument`, max), 'payload');
+      return FATAL_REPLY;
+    }
+    let request: AsyncOp;
+    if (op === 'generate') request = { op, ...decodeGenerate(payload) };
+    else if (op === 'tokenize') request = { op, text: decodeTokenize(payload) };
+    else request = { op, tokens: decodeDetokenize(payload) };
+    if (run.pendingOps >= MAX_PENDING_OPS) {
+      // Each waiting operation holds its payload on the host side: refuse rather than queue without end.
+      this.#breach(run, sandboxErrors.pendingOps(this.name, MAX_PENDING_OPS), 'pending-ops');
+      return FATAL_REPLY;
+    }
+    const id = run.nextOpId++;
+    run.pendingOps++;
+    // One host operation at a time per call: a workflow cannot start many generations at once.
+    run.ops = run.ops.then(() => this.#perform(run, id, request));
+    return JSON.stringify({ ok: true, value: id });
+  }
+
+  async #perform(run: Run, id: number, request: AsyncOp): Promise<void> {
+    let ok = true;
+    let value: unknown;
+    try {
+      if (run.done) return;
+      if (run.cancelled) throw new Error('cancelled');
+      const host = run.call!.host;
+      if (request.op === 'generate') {
+        value = await host.generate(request.prompt, request.options, run.controller.signal);
+        if (typeof value !== 'string') throw new TypeError('the host generate returned no text');
+      } else if (request.op === 'tokenize') {
+        const tokens = await host.tokenize(request.text);
+        value = Array.from(tokens, Number);
+      } else {
+        value = await host.detokenize(request.tokens);
+        if (typeof value !== 'string') throw new TypeError('the host detokenize returned no text');
+      }
+      if (run.cancelled) throw new Error('cancelled');
+    } catch (error) {
+      ok = false;
+      value = run.cancelled ? CANCELLED_ERROR : guestSafeError(error);
+    } finally {
+      if (!run.done) {
+        const json = JSON.stringify(value ?? null);
+        await this.#enter(run, (timeout) => run.entry!.apply(undefined, ['settle', id, ok, json], { timeout }));
+      }
+      run.pendingOps--;
+      this.#checkStalled(run);
+    }
+  }
+
+  #onDone(run: Run, payload: string): void {
+    if (run.done || run.reported) return;
+    const report = safeParse(payload) as { ok?: unknown; value?: unknown; error?: unknown; phase?: unknown } | undefined;
+    run.reported = () => {
+      if (run.cancelled) {
+        this.#fail(run, sandboxErrors.cancelled(this.name, report?.ok === true ? undefined : toGuestError(report?.error)));
+      } else if (report?.ok === true && typeof report.value === 'string') {
+        if (Buffer.byteLength(report.value) > this.limits.maxPayloadBytes) {
+          this.#breach(run, sandboxErrors.payload(this.name, 'result', this.limits.maxPayloadBytes), 'payload');
+        } else {
+          this.#finish(run, report.value);
+        }
+      } else {
+        const guest = toGuestError(report?.error);
+        this.#fail(
+          run,
+          report?.phase === 'load'
+            ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
+            : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest),
+        );
+      }
+    };
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value));
+  } catch {
+    return undefined;
+  }
+}
+
+
+/** Absolute paths (POSIX or Windows) inside a message, replaced before the text reaches a guest. */
+const PATH_PATTERN = /(?:[A-Za-z]:[\\/]|(?<![\w.])\/)(?:[^\s'"`:;,()<>]+[\\/])*[^\s'"`:;,()<>]*/g;
+
+/** A message with absolute paths replaced by `<path>`. */
+export function redactPaths(message: string): string {
+  return message.replace(PATH_PATTERN, '<path>');
+}
+
+/**
+ * What a failed host operation tells the guest: a coded host error keeps its code and its message (paths
+ * redacted, length capped); anything else (an engine or library failure) is reported without details, which
+ * go to the host log instead.
+ */
+export function guestSafeError(error: unknown): HostOpError {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  if (typeof code === 'string' && /^LH_ERR_[A-Z0-9_]+$/.test(code)) {
+    return { name: 'Error', message: redactPaths(errorMessage(error)).slice(0, 1000), code };
+  }
+  return { name: 'Error', message: 'the host operation failed (details are in the host log)' };
+}

@@ -1,0 +1,69 @@
+import { LollmsHostError } from '../errors.js';
+import type { GuestLogLevel } from './bootstrap.js';
+import type { RunJson, RunKind } from './engine.js';
+import type { HostOpError } from './engine.js';
+import type { SandboxLimits } from './limits.js';
+
+/**
+ * Messages between the host and a sandbox process (`worker.ts`), over the child-process IPC channel (JSON).
+ * The sandbox process runs only host code; guest code reaches none of this (its only way out is the isolate
+ * bridge, whose ops the engine decodes and validates before anything is sent here).
+ */
+
+/** A coded error as it crosses the channel. */
+export interface WireError {
+  code: string;
+  message: string;
+  cause?: { name: string; message: string; stack?: string };
+}
+
+export interface WireBudget {
+  hostCalls: number;
+  emitBytes: number;
+  startedAt: number;
+}
+
+export type ToWorker =
+  | { t: 'init'; name: string; code: string; limits: Required<SandboxLimits> }
+  | { t: 'run'; id: number; kind: Exclude<RunKind, 'describe'>; json: RunJson; budget: WireBudget }
+  | { t: 'cancel'; id: number }
+  | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown }
+  | { t: 'op-result'; id: number; opId: number; ok: false; error: HostOpError }
+  | { t: 'dispose' };
+
+export type FromWorker =
+  | { t: 'described'; ok: true; json: string; isolates: number; rss: number }
+  | { t: 'described'; ok: false; error: WireError; isolates: number }
+  | { t: 'result'; id: number; ok: true; text: string; budget: WireBudget; isolates: number }
+  | { t: 'result'; id: number; ok: false; error: WireError; budget: WireBudget; isolates: number }
+  | { t: 'idle'; id: number }
+  | { t: 'emit'; id: number; type: number; content: string; metadata: Record<string, unknown> }
+  | { t: 'log'; id: number; level: GuestLogLevel; message: string }
+  | { t: 'logger'; level: 'debug' | 'info' | 'warn' | 'error' | 'fatal'; obj: Record<string, unknown>; msg: string }
+  | { t: 'op'; id: number; opId: number; op: 'generate' | 'tokenize' | 'detokenize'; args: unknown[] }
+  | { t: 'op-abort'; id: number; opId: number }
+  | { t: 'fatal'; reason: string; error: WireError };
+
+export function toWireError(error: unknown): WireError {
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined;
+  const out: WireError = {
+    code: typeof e?.code === 'string' ? e.code : 'LH_ERR_SANDBOX_SCRIPT',
+    message: typeof e?.message === 'string' ? e.message : String(error),
+  };
+  const cause = e?.cause as { name?: unknown; message?: unknown; stack?: unknown } | undefined;
+  if (cause && typeof cause === 'object') {
+    out.cause = { name: String(cause.name ?? 'Error'), message: String(cause.message ?? '') };
+    if (typeof cause.stack === 'string') out.cause.stack = cause.stack;
+  }
+  return out;
+}
+
+export function fromWireError(wire: WireError): LollmsHostError {
+  let cause: Error | undefined;
+  if (wire.cause) {
+    cause = new Error(wire.cause.message);
+    cause.name = wire.cause.name;
+    if (wire.cause.stack) cause.stack = wire.cause.stack;
+  }
+  return new LollmsHostError(wire.code, wire.message, cause ? { cause } : {});
+}

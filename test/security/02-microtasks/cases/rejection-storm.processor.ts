@@ -1,0 +1,7 @@
+// @ts-nocheck -- hostile processor of the adversarial suite (test/security).
+export default { async runWorkflow(input) {
+  if (input.prompt === 'ok') return 'fine';
+  const storm = () => Promise.reject(new Error('x')).catch(storm);
+  storm();
+  return new Promise(() => {});
+} };

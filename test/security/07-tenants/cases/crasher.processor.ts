@@ -1,0 +1,2 @@
+// @ts-nocheck -- hostile processor of the adversarial suite (test/security).
+export default { async runWorkflow() { let s = 'ab'; while (s.length < 2 ** 28) s += s; return String(s.split('').length); } };

@@ -1,0 +1,3 @@
+// @ts-nocheck -- hostile processor of the adversarial suite (test/security).
+import secret from '../../outside.ts';
+export default { async runWorkflow() { return String(secret); } };
