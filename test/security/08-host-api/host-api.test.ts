@@ -56,6 +56,14 @@ describe('security 08: host API abuse', function () {
     await bench.expectContained(result, SECURITY_LIMITS.sandbox_wall_time_ms);
   });
 
+  it('token ids outside the vocabulary are refused, never abort the host', async () => {
+    const result = await bench.attack('detokenize-out-of-vocabulary');
+    const seen = report<string[]>(result);
+    expect(seen).to.have.length(3);
+    for (const message of seen) expect(message).to.match(/not in the vocabulary/);
+    await bench.expectContained(result, SECURITY_LIMITS.sandbox_wall_time_ms);
+  });
+
   it('host errors reach the processor without host paths', async () => {
     const result = await bench.attack('host-error-paths');
     const seen = report<string[]>(result);
