@@ -24,7 +24,7 @@ const SERVE_FLAGS: Array<{ names: [string, string]; type: 'string' | 'boolean'; 
   { names: ['models_path', 'models-path'], type: 'string', key: 'models_path', arg: 'DIR', help: 'models folder (default <data dir>/models)' },
   { names: ['binding_name', 'binding-name'], type: 'string', key: 'binding_name', arg: 'NAME', help: 'binding to load (default llama_cpp)' },
   { names: ['model_name', 'model-name'], type: 'string', key: 'model_name', arg: 'NAME', help: 'model file to load' },
-  { names: ['reset_config', 'reset-config'], type: 'boolean', help: 'replace the config file with the defaults' },
+  { names: ['reset_config', 'reset-config'], type: 'boolean', help: 'replace the config file with the defaults (the old one is kept as .bak)' },
   { names: ['threads', 'threads'], type: 'string', key: 'n_threads', arg: 'N', help: 'engine CPU threads (default cores - 1)' },
   { names: ['data_dir', 'data-dir'], type: 'string', arg: 'DIR', help: 'data dir (default $LOLLMS_HOST_HOME or ~/.lollms-host)' },
   { names: ['log_level', 'log-level'], type: 'string', key: 'log_level', arg: 'LEVEL', help: 'trace|debug|info|warn|error|fatal|silent' },

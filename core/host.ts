@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { EventEmitter } from 'node:events';
-import { mkdir, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rename } from 'node:fs/promises';
+import { writeFileAtomic } from './util/atomic-write.js';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -36,7 +37,7 @@ export interface HostOptions {
   host?: string;
   /** Environment read for `LOLLMS_HOST_<KEY>` (default `process.env`). */
   env?: NodeJS.ProcessEnv;
-  /** Replace the config file by the defaults before loading (`--reset_config`). */
+  /** Replace the config file by the defaults before loading (`--reset_config`); the old one becomes `<file>.bak`. */
   resetConfig?: boolean;
   /** Logger to use; default one is made from `log_level`. */
   logger?: Logger;
@@ -122,7 +123,9 @@ export class Host {
     const configFile = resolve(options.configFile ?? join(dataDir, 'config.yaml'));
     if (options.resetConfig || !existsSync(configFile)) {
       await mkdir(resolve(configFile, '..'), { recursive: true });
-      await writeFile(configFile, defaultConfigText());
+      // Nothing is lost: a reset keeps the previous file as <config>.bak.
+      if (existsSync(configFile)) await rename(configFile, `${configFile}.bak`);
+      await writeFileAtomic(configFile, defaultConfigText());
     }
     const cli: Partial<HostConfig> = { ...options.config };
     if (options.port !== undefined) cli.port = options.port;

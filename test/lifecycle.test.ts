@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestHost, request, generate, next, type TestHost } from './helpers/host.js';
 
 describe('host lifecycle', () => {
@@ -61,6 +64,21 @@ describe('host lifecycle', () => {
       expect(late.text).to.be.a('string');
     } finally {
       await queued.stop();
+    }
+  });
+
+  it('--reset_config replaces the config with the defaults and keeps the old one as .bak', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'lollms-reset-'));
+    try {
+      await writeFile(join(dataDir, 'config.yaml'), 'temperature: 0.123\nmy_key: kept\n');
+      const reset = await startTestHost({ dataDir, resetConfig: true });
+      await reset.stop();
+      expect(await readFile(join(dataDir, 'config.yaml.bak'), 'utf8')).to.contain('my_key: kept');
+      const fresh = await readFile(join(dataDir, 'config.yaml'), 'utf8');
+      expect(fresh).not.to.contain('my_key');
+      expect(fresh).to.match(/^temperature: 0.9$/m);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
