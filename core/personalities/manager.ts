@@ -5,6 +5,7 @@ import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
+import { stopSpareSandboxProcess } from '../sandbox/index.js';
 
 export const PersonalityIdInvalid = createError('LH_ERR_PERSONALITY_ID');
 
@@ -191,5 +192,6 @@ export class PersonalityManager {
   /** Dispose every version (host shutdown; generations were cancelled before). */
   async dispose(): Promise<void> {
     await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
+    stopSpareSandboxProcess();
   }
 }

@@ -11,6 +11,7 @@ export {
   installCatastrophicErrorHandler,
   PROCESSOR_HOOKS,
   ProcessorSandbox,
+  stopSpareSandboxProcess,
   type ProcessorHook,
   type ProcessorSandboxOptions,
   type SandboxBudget,

@@ -57,6 +57,53 @@ function sandboxEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+function forkSandboxChild(): ChildProcess {
+  return fork(workerEntry(), [], {
+    execArgv: workerExecArgv(),
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    serialization: 'json',
+    // The sandbox process gets no secrets of the host's environment (API keys, tokens): only what node needs.
+    env: sandboxEnv(),
+  });
+}
+
+/**
+ * One started, not yet initialised sandbox process kept ready, so that creating a sandbox (mounting or
+ * hot-reloading a personality) does not wait for node and isolated-vm to start. It is unref'd while it waits:
+ * it never keeps the host alive, and it exits when the host goes (its IPC channel closes).
+ */
+let spare: ChildProcess | undefined;
+
+function takeSandboxChild(): ChildProcess {
+  const ready = spare;
+  spare = undefined;
+  const child = ready && ready.exitCode === null && ready.signalCode === null && ready.connected ? ready : forkSandboxChild();
+  if (child === ready) {
+    child.ref();
+    (child.channel as { ref?: () => void } | undefined)?.ref?.();
+    (child.stderr as { ref?: () => void } | null)?.ref?.();
+  } else {
+    ready?.kill('SIGKILL');
+  }
+  // The next one starts now, in the background.
+  const next = forkSandboxChild();
+  next.unref();
+  (next.channel as { unref?: () => void } | undefined)?.unref?.();
+  next.stderr?.resume();
+  (next.stderr as { unref?: () => void } | null)?.unref?.();
+  next.once('exit', () => {
+    if (spare === next) spare = undefined;
+  });
+  spare = next;
+  return child;
+}
+
+/** Stop the spare sandbox process (host shutdown); a later sandbox starts a new one. */
+export function stopSpareSandboxProcess(): void {
+  spare?.kill('SIGKILL');
+  spare = undefined;
+}
+
 /** One call in flight in a sandbox process. */
 interface Pending {
   id: number;
@@ -95,13 +142,7 @@ class SandboxProcess {
     readonly limits: Readonly<Required<SandboxLimits>>,
     readonly logger: SandboxLogger | undefined,
   ) {
-    this.child = fork(workerEntry(), [], {
-      execArgv: workerExecArgv(),
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-      // The sandbox process gets no secrets of the host's environment (API keys, tokens): only what node needs.
-      env: sandboxEnv(),
-    });
+    this.child = takeSandboxChild();
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       // Kept short: V8 fatal errors print a native stack here.
