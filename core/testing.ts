@@ -212,6 +212,8 @@ export function nextEvent<E extends ServerEventName>(socket: TestSocket, event: 
       off.call(socket, event, onEvent);
       reject(new Error(`timed out after ${timeoutMs} ms waiting for "${event}"`));
     }, timeoutMs);
+    // A wait that lost a race (text_generated vs generation_error) must not keep the process alive.
+    timer.unref();
     const onEvent = (payload: ServerPayload<E>) => {
       clearTimeout(timer);
       resolveEvent(payload);
