@@ -1,9 +1,9 @@
 import { build, type BuildFailure, type Message, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
-import { createRequire, isBuiltin } from 'node:module';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isBuiltin } from 'node:module';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PluginCompile } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { formatLocation, fromEsbuildMessage } from './build-errors.js';
@@ -42,39 +42,9 @@ export function hostPluginApiUrl(): string {
   return new URL(`../../plugin-api/index${ext}`, import.meta.url).href;
 }
 
-/**
- * The URL plugins import for `lollms-host/plugin-api`. Normally `hostPluginApiUrl()`. When the host itself
- * was loaded as CommonJS (mocha 12 `require()`s test files and tsx then compiles `.ts` to CommonJS), the
- * host's plugin-api instance lives in `require.cache`, and an ESM import of the same file would make a second
- * instance; so the plugin gets a small ESM bridge that re-exports the host's `require()`d instance.
- */
-async function pluginApiTarget(cacheDir: string): Promise<string> {
-  const url = hostPluginApiUrl();
-  if (typeof require !== 'function') return url; // ESM host: the normal case, and always when built
-  const path = fileURLToPath(url);
-  const api = require(path) as Record<string, unknown>;
-  const names = Object.keys(api).filter((n) => n !== 'default' && n !== '__esModule' && /^[A-Za-z_$][\w$]*$/.test(n));
-  const text = [
-    `import { createRequire } from 'node:module';`,
-    `const api = createRequire(import.meta.url)(${JSON.stringify(path)});`,
-    ...names.map((n) => `export const ${n} = api.${n};`),
-    '',
-  ].join('\n');
-  // In a sub-folder, out of reach of `pruneCompiledBindings` whatever the bindings are called.
-  const bridge = join(cacheDir, '.host', `plugin-api-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
-  if (!(await stat(bridge).then((s) => s.isFile(), () => false))) {
-    await mkdir(dirname(bridge), { recursive: true });
-    await writeFileAtomic(bridge, text);
-  }
-  return pathToFileURL(bridge).href;
-}
-
 /** The host's node-llama-cpp (or a subpath of it), as an absolute `file://` URL. */
 function hostLlamaUrl(specifier: string): string {
-  // `import.meta.resolve` is missing when a loader runs this file as CommonJS (tsx under mocha's require);
-  // node-llama-cpp's exports map the same file for `node`/`default` as for `import`, so require.resolve agrees.
-  if (typeof import.meta.resolve === 'function') return import.meta.resolve(specifier);
-  return pathToFileURL(createRequire(import.meta.url).resolve(specifier)).href;
+  return import.meta.resolve(specifier);
 }
 
 /**
@@ -106,7 +76,7 @@ export async function compileBinding(folder: string, entry: string, options: Com
   const fileBase = safeFileName(name);
   const outfile = join(cacheDir, `${fileBase}.mjs`);
 
-  const pluginApi = await pluginApiTarget(cacheDir);
+  const pluginApi = hostPluginApiUrl();
   let text: string;
   let warnings: Message[];
   try {
