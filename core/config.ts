@@ -229,7 +229,8 @@ export async function saveConfigFile(file: string, changes: Record<string, unkno
   const doc = (await readDocument(file)) ?? new YAML.Document({ version: CONFIG_VERSION });
   if (doc.contents === null) doc.contents = doc.createNode({ version: CONFIG_VERSION }) as never;
   for (const [name, value] of Object.entries(changes)) doc.set(name, value);
-  await writeFileAtomic(file, doc.toString());
+  // Private by default: the config may hold the API key.
+  await writeFileAtomic(file, doc.toString(), { mode: 0o600 });
 }
 
 /** A fresh config file with every key and its doc as a comment. Used on first start and `--reset_config`. */

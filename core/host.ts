@@ -125,7 +125,7 @@ export class Host {
       await mkdir(resolve(configFile, '..'), { recursive: true });
       // Nothing is lost: a reset keeps the previous file as <config>.bak.
       if (existsSync(configFile)) await rename(configFile, `${configFile}.bak`);
-      await writeFileAtomic(configFile, defaultConfigText());
+      await writeFileAtomic(configFile, defaultConfigText(), { mode: 0o600 });
     }
     const cli: Partial<HostConfig> = { ...options.config };
     if (options.port !== undefined) cli.port = options.port;
@@ -275,6 +275,7 @@ export class Host {
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     this.scheduler.rejectQueued(new Error('host is shutting down'));
     await this.clients.cancelAll();
+    this.bindings.abortLoading();
     await this.#initialising?.catch(() => {});
     this.io.disconnectSockets(true);
     await new Promise<void>((r) => this.io.close(() => r()));

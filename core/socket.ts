@@ -1,6 +1,6 @@
 import { Server, type Socket } from 'socket.io';
 import type { Host } from './host.js';
-import { bearerToken, isLoopbackHost, isOriginAllowed, keyMatches } from './http/access.js';
+import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from './http/access.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './protocol/index.js';
 import { ClientState } from './generation/clients.js';
 import { registerHandlers } from './handlers/index.js';
@@ -25,9 +25,15 @@ export function attachSocketServer(host: Host): HostIo {
       credentials: true,
     },
     serveClient: false,
+    // DNS rebinding: a foreign Host header is refused before any engine.io session exists.
+    allowRequest: (req, callback) => callback(null, isHostHeaderAllowed(req.headers.host, host.config.values.host)),
   });
 
   io.use((socket, next) => {
+    if (!isHostHeaderAllowed(socket.handshake.headers.host, host.config.values.host)) {
+      next(new Error(`host name "${socket.handshake.headers.host}" is not allowed on a loopback bind (DNS rebinding protection)`));
+      return;
+    }
     const origin = socket.handshake.headers.origin;
     if (!isOriginAllowed(origin, origins())) {
       next(new Error(`origin "${origin}" is not allowed; add it to allowed_origins in the config`));

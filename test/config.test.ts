@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -69,6 +69,15 @@ describe('config', () => {
     expect(store.sources.port).to.equal('cli');
     expect(store.values.seed).to.equal(-1);
     expect(store.sources.seed).to.equal('default');
+  });
+
+  it('keeps a private config private across saves', async () => {
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'api_key: secret\n');
+    await chmod(file, 0o600);
+    const store = await ConfigStore.load({ file, env: {} });
+    await store.update({ temperature: 0.5 });
+    expect((await stat(file)).mode & 0o777).to.equal(0o600);
   });
 
   it('redacts the API key', async () => {

@@ -149,6 +149,15 @@ export default defineProcessor({
     expect((await removed).error.message).to.contain('removed');
     const answer = await generate(socket, { prompt: 'x', personality: added.id });
     expect(answer.error).to.contain('removed');
+    // Restored, the same path mounts again and serves.
+    await writePersonality(zoo, 'english/dev/newcomer', 'name: Newcomer\n');
+    await sleep(200);
+    const back = (await request(socket, 'add_personality', { path: 'english/dev/newcomer' }, 'personality_added')) as { id: number };
+    expect(back.id).to.equal(added.id);
+    expect((await generate(socket, { prompt: 'x', personality: back.id, n_predicts: 2 })).error).to.equal(undefined);
+    const gone = next(socket, 'plugin_error');
+    await rm(join(zoo, 'english/dev/newcomer'), { recursive: true, force: true });
+    await gone;
     await writePersonality(zoo, 'english/dev/third', 'name: Third\n');
     const third = (await request(socket, 'add_personality', { path: 'english/dev/third' }, 'personality_added')) as { id: number };
     expect(third.id).to.equal(added.id);

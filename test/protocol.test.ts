@@ -108,7 +108,13 @@ describe('LoLLMs socket.io protocol', function () {
       expect(added).to.deep.equal({ success: true, name: 'Prompt Fixture', id: 1 });
       const flat = await request(socket, 'add_personality', { path: 'twolevel/flat_one' }, 'personality_added');
       expect(flat).to.deep.equal({ success: true, name: 'Flat One', id: 2 });
-      const spaces = await request(socket, 'add_personality', { path: 'english/coaching/mental health advisor' }, 'personality_added');
+      // Two adds of one path at once mount it once.
+      const [a, b] = await Promise.all([
+        request(socket, 'add_personality', { path: 'english/coaching/mental health advisor' }, 'personality_added'),
+        new Promise((resolve) => (socket.emit as (e: string, p: unknown, cb: (r: unknown) => void) => void)('add_personality', { path: 'english/coaching/mental health advisor' }, resolve)),
+      ]);
+      expect(b).to.deep.equal(a);
+      const spaces = a;
       expect(spaces).to.deep.include({ success: true, id: 3 });
       expect(host.host.config.values.personalities).to.deep.equal(['english/generic/lollms', 'english/fixtures/prompt_fixture', 'twolevel/flat_one', 'english/coaching/mental health advisor']);
       const active = await request(socket, 'list_active_personalities', undefined, 'active_personalities_list');
@@ -436,6 +442,26 @@ describe('access control', function () {
       expect(fromDisk.connected).to.equal(true);
       const cors = await fetch(`${host.url}/health`, { headers: { origin: 'http://evil.example' } });
       expect(cors.status).to.equal(403);
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('refuses foreign host names on a loopback bind (DNS rebinding)', async () => {
+    const host = await startTestHost();
+    try {
+      const { request: httpRequest } = await import('node:http');
+      const statusOf = (path: string, hostHeader: string) =>
+        new Promise<number>((resolve) => {
+          httpRequest({ host: '127.0.0.1', port: host.port, path, headers: { host: hostHeader } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          }).end();
+        });
+      expect(await statusOf('/health', 'evil.example')).to.equal(403);
+      expect(await statusOf('/socket.io/?EIO=4&transport=polling', 'evil.example:9600')).to.equal(403);
+      expect(await statusOf('/socket.io/?EIO=4&transport=polling', `localhost:${host.port}`)).to.equal(200);
+      expect((await fetch(`http://localhost:${host.port}/health`)).status).to.equal(200);
     } finally {
       await host.stop();
     }

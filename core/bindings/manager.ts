@@ -215,9 +215,14 @@ export class BindingManager {
     await this.#reloading;
   }
 
+  /** Abort a model load in progress (shutdown must not wait for a large model to finish loading). */
+  abortLoading(): void {
+    this.#loading?.controller.abort();
+  }
+
   /** Abort a load in progress and dispose every model (host shutdown). */
   async dispose(): Promise<void> {
-    this.#loading?.controller.abort();
+    this.abortLoading();
     await this.#queue.catch(() => {});
     await this.#models.disposeAll();
     const active = this.#active;

@@ -40,7 +40,8 @@ export const installHandlers: HandlerMap = {
         // A client that cancelled its own install already got its answer from cancel_install.
         const reason: unknown = controller.signal.reason;
         if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
-        ctx.reply('model_installed', { success: false, filename: source.filename, error: errorMessage(error) });
+        const message = reason instanceof InstallCanceled ? reason.message : errorMessage(error);
+        ctx.reply('model_installed', { success: false, filename: source.filename, error: message });
       } finally {
         ctx.host.installs.finish(source.filename, controller);
       }

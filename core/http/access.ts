@@ -39,3 +39,15 @@ export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
   return match?.[1]?.trim();
 }
+
+/**
+ * Whether a request's `Host` header may reach a host bound to `bindHost`. On a loopback bind only loopback
+ * names are accepted: a web page that rebinds its own domain's DNS to 127.0.0.1 (DNS rebinding) sends its
+ * domain here and is refused. Non-loopback binds are guarded by the API key instead.
+ */
+export function isHostHeaderAllowed(hostHeader: string | undefined, bindHost: string): boolean {
+  if (!isLoopbackHost(bindHost)) return true;
+  if (hostHeader === undefined) return true; // HTTP/1.0 clients; browsers always send Host
+  const name = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d+$/, '');
+  return isLoopbackHost(name) || name.toLowerCase() === bindHost.toLowerCase();
+}

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { statfs, stat } from 'node:fs/promises';
 import { totalmem, freemem } from 'node:os';
 import { extname } from 'node:path';
 import { z } from 'zod';
 import type { Host } from '../host.js';
-import { bearerToken, isLoopbackHost, isOriginAllowed, keyMatches } from './access.js';
+import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from './access.js';
 import { isConfigKey, validateValue, type ConfigKey } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
@@ -155,7 +156,8 @@ async function serveAsset(host: Host, res: ServerResponse, pathname: string): Pr
   if (!file || !type) throw new HttpError(404, 'not found');
   const info = await stat(file);
   res.writeHead(200, { 'content-type': type, 'content-length': info.size, 'cache-control': 'no-cache' });
-  createReadStream(file).pipe(res);
+  // pipeline, not pipe: a read error (file replaced meanwhile, EMFILE) must end this response, not the host.
+  await pipeline(createReadStream(file), res);
 }
 
 /** Every HTTP request: CORS, the API key on non-loopback binds, then the route. Errors become JSON. */
@@ -164,6 +166,7 @@ export async function handleHttpRequest(host: Host, req: IncomingMessage, res: S
   if (req.url?.startsWith('/socket.io')) return;
   try {
     const { allowed_origins, host: bindHost, api_key } = host.config.values;
+    if (!isHostHeaderAllowed(req.headers.host, bindHost)) throw new HttpError(403, `host name "${req.headers.host}" is not allowed on a loopback bind`);
     const origin = req.headers.origin;
     if (origin !== undefined) {
       if (!isOriginAllowed(origin, allowed_origins)) throw new HttpError(403, `origin "${origin}" is not allowed`);

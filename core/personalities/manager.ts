@@ -36,11 +36,6 @@ export class MountedPersonality {
   get name(): string {
     return this.current?.config.name ?? this.path;
   }
-
-  /** Whether a turn can run on it now. */
-  get ready(): boolean {
-    return this.current !== undefined;
-  }
 }
 
 /**
@@ -52,6 +47,7 @@ export class PersonalityManager {
   readonly #host: Host;
   readonly #mounted: MountedPersonality[] = [];
   readonly settings: PersonalitySettingsStore;
+  #adding: Promise<unknown> = Promise.resolve();
 
   constructor(host: Host) {
     this.#host = host;
@@ -112,9 +108,16 @@ export class PersonalityManager {
    * `add_personality {path}`: resolve inside the personalities paths (escapes refused), load, append, persist.
    * Mounting a path that is already mounted returns its existing id.
    */
-  async add(path: string): Promise<{ id: number; name: string }> {
+  add(path: string): Promise<{ id: number; name: string }> {
+    // One add at a time: two requests for one path must not both pass the "already mounted" check.
+    const run = this.#adding.then(() => this.#add(path));
+    this.#adding = run.catch(() => {});
+    return run;
+  }
+
+  async #add(path: string): Promise<{ id: number; name: string }> {
     const folder = await resolvePersonalityPath(this.#host.paths.personalities, path);
-    const existing = this.#mounted.findIndex((m) => m.folder === folder);
+    const existing = this.#mounted.findIndex((m) => !m.removed && m.folder === folder);
     if (existing >= 0) return { id: existing, name: this.#mounted[existing]!.name };
     const version = await this.load(folder);
     const mounted = new MountedPersonality(path);

@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -13,7 +13,10 @@ export type AtomicData = string | Uint8Array | AsyncIterable<Uint8Array | string
 export async function writeFileAtomic(path: string, data: AtomicData, options: { mode?: number } = {}): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', options.mode ?? 0o644);
+  // A replaced file keeps its permissions (an operator's chmod 600 on a config with an API key survives saves).
+  const existingMode = await stat(path).then((s) => s.mode & 0o777, () => undefined);
+  const mode = existingMode ?? options.mode ?? 0o644;
+  const handle = await open(temp, 'wx', mode);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) {
       await handle.writeFile(data);
@@ -22,6 +25,8 @@ export async function writeFileAtomic(path: string, data: AtomicData, options: {
         await (typeof chunk === 'string' ? handle.write(chunk) : handle.write(chunk));
       }
     }
+    // open()'s mode is filtered by the umask; set it exactly.
+    await handle.chmod(mode);
     await handle.sync();
     await handle.close();
   } catch (error) {
