@@ -85,8 +85,11 @@ export class StopStringFilter {
   /** Length of the longest suffix of `folded` that is a proper prefix of some stop string. */
   private longestPrefixSuffix(folded: string): number {
     let best = 0;
+    const last = folded.charCodeAt(folded.length - 1);
     for (const stop of this.stops) {
       for (let k = Math.min(stop.length - 1, folded.length); k > best; k--) {
+        // Cheap first test: the candidate prefix must end with the text's last character.
+        if (stop.charCodeAt(k - 1) !== last) continue;
         if (folded.startsWith(stop.slice(0, k), folded.length - k)) {
           best = k;
           break;

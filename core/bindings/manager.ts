@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { BindingContext, LoadedModel, ModelFile } from '../../plugin-api/index.js';
-import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, LollmsHostError, errorMessage } from '../errors.js';
+import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, NoModelLoaded, LollmsHostError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pluginLogger } from '../logger.js';
 import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
@@ -60,6 +60,11 @@ export class BindingManager {
     this.#options = options;
   }
 
+  /** Where compiled binding modules go (also used by hot reload). */
+  get cacheDir(): string {
+    return join(this.#options.dataDir, 'cache', 'bindings');
+  }
+
   /** Name of the active binding. */
   get activeBinding(): string | undefined {
     return this.#active?.plugin.name;
@@ -82,6 +87,13 @@ export class BindingManager {
   /** Take a lease on the current model for one operation; the model is not disposed before `release`. */
   acquireModel(): Lease<ActiveModel> | undefined {
     return this.#models.acquire();
+  }
+
+  /** `acquireModel`, or a `NoModelLoaded` error that tells the client what to do. */
+  requireModel(): Lease<ActiveModel> {
+    const lease = this.#models.acquire();
+    if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
+    return lease;
   }
 
   /** Every binding folder with its card and models (broken ones are logged and left out). */
@@ -117,7 +129,7 @@ export class BindingManager {
     return this.#serial(async () => {
       if (this.#active?.plugin.name === name) return this.#active.plugin;
       const folder = await this.#findFolder(name);
-      const plugin = await loadBindingPlugin(folder.folder, { cacheDir: join(this.#options.dataDir, 'cache', 'bindings'), logger: this.#options.logger });
+      const plugin = await loadBindingPlugin(folder.folder, { cacheDir: this.cacheDir, logger: this.#options.logger });
       const previous = this.#active;
       this.#active = { plugin, ctx: await this.#contextFor(plugin) };
       if (previous && previous.plugin.name !== name) {

@@ -1,7 +1,7 @@
 import type { Host } from '../host.js';
 import type { ClientState } from './clients.js';
 import type { RequestPayload, ServerEventName, ServerPayload } from '../protocol/index.js';
-import { ContextOverflow, NoModelLoaded, createError } from '../errors.js';
+import { ContextOverflow, createError } from '../errors.js';
 import { PersonalityIdInvalid, type MountedPersonality } from '../personalities/manager.js';
 import type { PersonalityVersion } from '../personalities/version.js';
 import { assemblePrompt, recordAnswer } from '../personalities/prompt.js';
@@ -110,9 +110,9 @@ export async function runPersonalityTurn(turn: PersonalityTurn): Promise<string>
     throw PersonalityIdInvalid(`personality ${turn.personalityId} is not mounted (ids 0..${count - 1}; see list_active_personalities)`);
   }
   const { mounted, lease } = held;
-  const modelLease = host.bindings.acquireModel();
+  let modelLease: ReturnType<typeof host.bindings.requireModel> | undefined;
   try {
-    if (!modelLease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
+    modelLease = host.bindings.requireModel();
     const version = lease.value;
     const personality = version.config;
     const hooks = enabledHooks(mounted, version);

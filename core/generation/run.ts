@@ -4,7 +4,7 @@ import type { ClientState, RunningGeneration } from './clients.js';
 import type { HandlerContext } from '../handlers/dispatch.js';
 import type { RequestPayload } from '../protocol/index.js';
 import { WIRE_TEXT } from '../protocol/index.js';
-import { NoModelLoaded, errorMessage, createError } from '../errors.js';
+import { errorMessage, createError } from '../errors.js';
 import type { Slot } from './scheduler.js';
 import { runPersonalityTurn } from './personality-mode.js';
 
@@ -86,8 +86,7 @@ async function generate(host: Host, client: ClientState, request: GenerateReques
     return;
   }
 
-  const lease = host.bindings.acquireModel();
-  if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
+  const lease = host.bindings.requireModel();
   try {
     const model = lease.value.model;
     const prompt = await cropRawPrompt(model, request.prompt, nPredicts, request.n_crop);

@@ -1,12 +1,9 @@
-import { NoModelLoaded } from '../errors.js';
 import type { HandlerMap, HandlerContext } from './dispatch.js';
-import type { Lease } from '../plugins/drain.js';
 import type { ActiveModel } from '../bindings/manager.js';
 
 /** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
 export async function withModel<T>(ctx: Pick<HandlerContext, 'host'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease: Lease<ActiveModel> | undefined = ctx.host.bindings.acquireModel();
-  if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
+  const lease = ctx.host.bindings.requireModel();
   try {
     return await task(lease.value);
   } finally {

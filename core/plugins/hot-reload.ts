@@ -116,7 +116,7 @@ export class HotReloader {
       return;
     }
     try {
-      const plugin = await loadBindingPlugin(folder, { cacheDir: join(this.#host.paths.cacheDir, 'bindings'), logger: this.#host.logger });
+      const plugin = await loadBindingPlugin(folder, { cacheDir: bindings.cacheDir, logger: this.#host.logger });
       if (isActive) await bindings.reloadActive(plugin);
       this.#broadcastReloaded('binding', plugin.name, plugin.version);
     } catch (error) {
