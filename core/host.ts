@@ -102,6 +102,7 @@ export class Host {
       bindingsPaths: () => this.paths.bindings,
       modelsPath: paths.modelsPath,
       dataDir: paths.dataDir,
+      cacheDir: join(paths.cacheDir, 'bindings'),
       engine: this.engine,
       gpu: values.enable_gpu,
       loadDefaults: () => ({ contextSize: values.ctx_size, sequences: values.parallel, threads: effectiveThreads(values) }),

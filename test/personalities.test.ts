@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { codedRejection } from './helpers/assert.js';
 import { mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,16 +22,6 @@ import { samplingFor } from '../core/personalities/sampling.js';
 import { PersonalitySettingsStore, settingsFileName, validateSettings, validateTemplate } from '../core/personalities/settings.js';
 import type { SettingsTemplate } from '../plugin-api/processor.js';
 
-/** The coded error a promise rejects with (fails the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<LollmsHostError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(LollmsHostError);
-    return error as LollmsHostError;
-  }
-  expect.fail('expected a rejection');
-}
 
 function thrown(fn: () => unknown): LollmsHostError {
   try {
@@ -157,12 +148,12 @@ describe('personalities', () => {
 
     it('refuses broken YAML with the file and line', async () => {
       const folder = await personality(dir, 'broken', 'name: ok\nanti_prompts: [unclosed\nlink_text: x\n');
-      const error = await rejection(loadPersonalityConfig(folder));
+      const error = await codedRejection(loadPersonalityConfig(folder));
       expect(error.code).to.equal('LH_ERR_PERSONALITY_CONFIG_SYNTAX');
       expect(error.file).to.equal(join(folder, 'config.yaml'));
       expect(error.line).to.be.a('number').and.be.greaterThan(1);
       expect(error.message).to.contain(`${join(folder, 'config.yaml')}:${error.line}`);
-      expect((await rejection(loadPersonalityConfig(join(dir, 'missing')))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
+      expect((await codedRejection(loadPersonalityConfig(join(dir, 'missing')))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
     });
 
     it('fills {{date}}, {{time}} and {{date_time}} at access time, leaving unknown keys', () => {
@@ -291,8 +282,8 @@ describe('personalities', () => {
       expect(await listNames(paths, { language: 'english', category: 'generic' })).to.deep.equal(['chain.of.thoughts', 'lollms', 'no_name', 'two_level']);
       expect(await listNames(paths, { category: 'coaching' })).to.deep.equal(['mental health advisor']);
       expect(await listNames([two], { category: 'art' })).to.deep.equal(['peintre']);
-      expect((await rejection(listCategories(paths, 'klingon'))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
-      expect((await rejection(listNames(paths, { language: 'french', category: 'coaching' }))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
+      expect((await codedRejection(listCategories(paths, 'klingon'))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
+      expect((await codedRejection(listNames(paths, { language: 'french', category: 'coaching' }))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
     });
 
     it('resolves add_personality paths with 3 or 2 segments, spaces included', async () => {
@@ -305,16 +296,16 @@ describe('personalities', () => {
       expect(await resolvePersonalityPath(paths, 'generic/bonjour')).to.equal(join(three, 'french', 'generic', 'bonjour'));
       // ...and an older client's language/category/name finds a two-level one listed under that language.
       expect(await resolvePersonalityPath(paths, 'french/art/peintre')).to.equal(join(two, 'art', 'peintre'));
-      expect((await rejection(resolvePersonalityPath(paths, 'english/art/peintre'))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
+      expect((await codedRejection(resolvePersonalityPath(paths, 'english/art/peintre'))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
       for (const missing of ['english/generic/nope', 'generic/nope', 'english/generic', 'a/b/c/d', 'lollms', 'english/empty_category/x']) {
-        expect((await rejection(resolvePersonalityPath(paths, missing))).code, missing).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
+        expect((await codedRejection(resolvePersonalityPath(paths, missing))).code, missing).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
       }
     });
 
     it('refuses path escapes with PathOutsideRoot', async () => {
       const paths = [three, two];
       for (const bad of ['../outside/evil', 'english/../../outside/evil', '..', `${outside}/evil`, '/etc/passwd', 'english/generic/lollms\0', 'english\\generic\\lollms', 'english//lollms', 'english/generic/', 'english/generic/evil']) {
-        const error = await rejection(resolvePersonalityPath(paths, bad));
+        const error = await codedRejection(resolvePersonalityPath(paths, bad));
         expect(error.code, JSON.stringify(bad)).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
       }
     });
@@ -337,7 +328,7 @@ describe('personalities', () => {
         '/personalities/english/generic/lollms/assets/%E0%A4%A',
         '/personalities/english/generic/lollms/assets/a%5Cb',
       ];
-      for (const url of refused) expect((await rejection(resolvePersonalityAsset(paths, url))).code, url).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
+      for (const url of refused) expect((await codedRejection(resolvePersonalityAsset(paths, url))).code, url).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
       const missing = [
         '/personalities/english/generic/lollms/secret.yaml',
         '/personalities/english/generic/lollms/config.yaml',
@@ -346,7 +337,7 @@ describe('personalities', () => {
         '/personalities/english/generic/nope/assets/logo.png',
         '/elsewhere/english/generic/lollms/assets/logo.png',
       ];
-      for (const url of missing) expect((await rejection(resolvePersonalityAsset(paths, url))).code, url).to.match(/^LH_ERR_(PATH|PERSONALITY)_NOT_FOUND$/);
+      for (const url of missing) expect((await codedRejection(resolvePersonalityAsset(paths, url))).code, url).to.match(/^LH_ERR_(PATH|PERSONALITY)_NOT_FOUND$/);
     });
   });
 
@@ -412,7 +403,7 @@ describe('personalities', () => {
       expect(turn.modelInput.startsWith(C)).to.equal(true);
       expect(turn.discussion).to.have.length(Math.ceil(room / 4));
       expect(turn.maxTokens).to.equal(2048 - turn.promptTokens);
-      const error = await rejection(assemblePrompt({ ...base(), blocks: [], prompt: 'a', ctxSize: 100 }));
+      const error = await codedRejection(assemblePrompt({ ...base(), blocks: [], prompt: 'a', ctxSize: 100 }));
       expect(error.code).to.equal('LH_ERR_CONTEXT_OVERFLOW');
     });
 
@@ -499,7 +490,7 @@ describe('personalities', () => {
       expect((await again.get('english/generic/lollms', template)).values.nb_ideas).to.equal(3);
 
       // A bad value is refused and nothing is written.
-      expect((await rejection(store.set(id, template, { nb_ideas: 1000 }))).code).to.equal('LH_ERR_SETTING_INVALID');
+      expect((await codedRejection(store.set(id, template, { nb_ideas: 1000 }))).code).to.equal('LH_ERR_SETTING_INVALID');
       expect(YAML.parse(await readFile(store.fileFor(id), 'utf8'))).to.deep.equal({ nb_ideas: 7, tags: ['x', 'y'] });
       // Concurrent sets never lose each other's values.
       await Promise.all([store.set(id, template, { verbose: true }), store.set(id, template, { style: 'long' })]);

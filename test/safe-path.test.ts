@@ -1,20 +1,11 @@
 import { expect } from 'chai';
+import { codedRejection } from './helpers/assert.js';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LollmsHostError } from '../core/errors.js';
 import { isInside, resolveInside, splitRelativePath } from '../core/util/safe-path.js';
 
-/** The coded error a promise rejects with (fails the test when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<LollmsHostError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(LollmsHostError);
-    return error as LollmsHostError;
-  }
-  expect.fail('expected a rejection');
-}
 
 describe('safe-path', () => {
   let dir: string;
@@ -44,7 +35,7 @@ describe('safe-path', () => {
 
   for (const bad of ['..', '../sibling.txt', 'a/../../sibling.txt', 'a/./b c', 'a//b c', 'a/', '/etc/passwd', 'C:/Windows', 'C:x', 'a\\..\\..\\x', 'a/b c/file.txt\0.png']) {
     it(`refuses ${JSON.stringify(bad)} with PathOutsideRoot`, async () => {
-      const error = await rejection(resolveInside(root, bad));
+      const error = await codedRejection(resolveInside(root, bad));
       expect(error.code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
       expect(() => splitRelativePath(bad)).to.throw(LollmsHostError);
     });
@@ -53,9 +44,9 @@ describe('safe-path', () => {
   it('refuses a symlink that leads outside the root, also as a middle segment', async () => {
     await symlink(join(outside, 'secret.txt'), join(root, 'a', 'leak.txt'));
     await symlink(outside, join(root, 'a', 'out'));
-    expect((await rejection(resolveInside(root, 'a/leak.txt'))).code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
-    expect((await rejection(resolveInside(root, 'a/out/secret.txt'))).code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
-    expect((await rejection(resolveInside(root, 'a/out'))).code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
+    expect((await codedRejection(resolveInside(root, 'a/leak.txt'))).code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
+    expect((await codedRejection(resolveInside(root, 'a/out/secret.txt'))).code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
+    expect((await codedRejection(resolveInside(root, 'a/out'))).code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
   });
 
   it('follows a symlink that stays inside the root', async () => {
@@ -64,14 +55,14 @@ describe('safe-path', () => {
   });
 
   it('reports a missing target or root as PathNotFound', async () => {
-    expect((await rejection(resolveInside(root, 'a/nope.txt'))).code).to.equal('LH_ERR_PATH_NOT_FOUND');
-    expect((await rejection(resolveInside(join(dir, 'no-root'), 'x'))).code).to.equal('LH_ERR_PATH_NOT_FOUND');
+    expect((await codedRejection(resolveInside(root, 'a/nope.txt'))).code).to.equal('LH_ERR_PATH_NOT_FOUND');
+    expect((await codedRejection(resolveInside(join(dir, 'no-root'), 'x'))).code).to.equal('LH_ERR_PATH_NOT_FOUND');
   });
 
   it('with mustExist: false checks the deepest existing ancestor', async () => {
     expect(await resolveInside(root, 'a/new/deeper.txt', { mustExist: false })).to.equal(join(root, 'a', 'new', 'deeper.txt'));
     await symlink(outside, join(root, 'out'));
-    const error = await rejection(resolveInside(root, 'out/new.txt', { mustExist: false }));
+    const error = await codedRejection(resolveInside(root, 'out/new.txt', { mustExist: false }));
     expect(error.code).to.equal('LH_ERR_PATH_OUTSIDE_ROOT');
   });
 

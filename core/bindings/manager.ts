@@ -26,8 +26,10 @@ export interface BindingManagerOptions {
   bindingsPaths: () => string[];
   /** `<models_path>`; each binding gets `<models_path>/<binding>/`. */
   modelsPath: string;
-  /** Where compiled plugin bundles and binding settings go. */
+  /** Where binding settings go (`<dataDir>/settings/bindings/`). */
   dataDir: string;
+  /** Where compiled binding modules go. */
+  cacheDir: string;
   /** The host's shared llama.cpp engine. */
   engine: LlamaEngine;
   /** Whether the engine may use a GPU. */
@@ -62,7 +64,7 @@ export class BindingManager {
 
   /** Where compiled binding modules go (also used by hot reload). */
   get cacheDir(): string {
-    return join(this.#options.dataDir, 'cache', 'bindings');
+    return this.#options.cacheDir;
   }
 
   /** Name of the active binding. */
