@@ -212,8 +212,8 @@ export default defineProcessor({
       (globalThis as { gc?: () => void }).gc?.();
       return process.memoryUsage();
     };
-    // Warm up, so caches that fill once are not counted as growth.
-    for (let i = 0; i < 20; i++) await reloader.reloadPersonality(folder);
+    // Warm up until the allocator's pools have settled (about 100 reloads), so they are not counted as growth.
+    for (let i = 0; i < 100; i++) await reloader.reloadPersonality(folder);
     const before = heap();
     for (let i = 0; i < 200; i++) await reloader.reloadPersonality(folder);
     await sleep(100);
