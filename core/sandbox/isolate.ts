@@ -40,11 +40,24 @@ function workerEntry(): string {
   return fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
 }
 
-/** Node flags of the sandbox process: the host's own (loaders, conditions), minus debugger flags, plus the snapshot flag. */
+/**
+ * Node flags of the sandbox process: an allowlist of the host's own (module loaders and resolution conditions,
+ * so the worker loads like the host), plus the snapshot flag. Never a V8 flag: `--expose-gc` or
+ * `--allow-natives-syntax` on the host would otherwise reach every guest isolate as globals or syntax.
+ */
 function workerExecArgv(): string[] {
-  const args = process.execArgv.filter((a) => !/^--(inspect|debug)/.test(a));
-  if (!args.includes('--no-node-snapshot')) args.unshift('--no-node-snapshot');
-  return args;
+  const valueFlags = new Set(['--import', '--loader', '--experimental-loader', '--conditions', '-C']);
+  const plainFlags = new Set(['--enable-source-maps', '--no-experimental-require-module']);
+  const argv = process.execArgv;
+  const out = ['--no-node-snapshot'];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.split('=')[0]!;
+    if (plainFlags.has(arg)) out.push(arg);
+    else if (valueFlags.has(name) && arg.includes('=')) out.push(arg);
+    else if (valueFlags.has(arg) && i + 1 < argv.length) out.push(arg, argv[++i]!);
+  }
+  return out;
 }
 
 /** The environment of a sandbox process: the few variables node and its loaders read, nothing else. */
