@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEST_MODEL_FORMAT, writeTestModel } from '../core/models/gguf-writer.js';
+import { TEST_MODEL_FORMAT, writeTestModel } from '../core/bindings/test-model.js';
 
 /** Median of a non-empty list. */
 export function median(values: readonly number[]): number {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { startHost } from '../core/host.js';
 import { median } from './common.js';
-import { DEFAULT_DEBOUNCE_MS as DEBOUNCE_MS } from '../core/plugins/watcher.js';
+import { DEFAULT_DEBOUNCE_MS as DEBOUNCE_MS } from '../core/hot-reload/watcher.js';
 
 
 /** Time between two edits. */

@@ -4,7 +4,7 @@ import { ConfigStore, resolveDataDir, type HostConfig } from './config.js';
 import { CliUsage, LollmsHostError, errorMessage } from './errors.js';
 import { PACKAGE_VERSION } from './util/package-root.js';
 import { Host } from './host.js';
-import { writeTestModel } from './models/gguf-writer.js';
+import { writeTestModel } from './bindings/test-model.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage error (unknown flag, bad value). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;

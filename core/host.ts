@@ -9,19 +9,19 @@ import { ConfigStore, defaultConfigText, effectiveThreads, resolveDataDir, type 
 import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
-import { isLoopbackHost } from './http/access.js';
+import { isLoopbackHost } from './transports/access.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
 import { GenerationScheduler } from './generation/scheduler.js';
-import { ClientRegistry } from './generation/clients.js';
+import { ClientRegistry } from './transports/socket/clients.js';
 import { PersonalityManager } from './personalities/manager.js';
 import { InstallRegistry } from './bindings/installs.js';
-import { attachSocketServer, type HostIo } from './socket.js';
-import { handleHttpRequest } from './http/routes.js';
-import { writeTestModel } from './models/gguf-writer.js';
+import { attachSocketServer, type HostIo } from './transports/socket/server.js';
+import { handleHttpRequest } from './transports/http/routes.js';
+import { writeTestModel } from './bindings/test-model.js';
 import { installCatastrophicErrorHandler } from './sandbox/index.js';
-import { HotReloader } from './plugins/hot-reload.js';
-import { PluginWatcher } from './plugins/watcher.js';
+import { HotReloader } from './hot-reload/reloader.js';
+import { PluginWatcher } from './hot-reload/watcher.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {

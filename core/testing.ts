@@ -27,7 +27,7 @@ import { startHost, TINY_MODEL_NAME, type Host, type HostHandle } from './host.j
 import type { HostConfig } from './config.js';
 import { errorMessage } from './errors.js';
 import type { LoadedModel } from '../plugin-api/index.js';
-import { TEST_MODEL_FORMAT, writeTestModel } from './models/gguf-writer.js';
+import { TEST_MODEL_FORMAT, writeTestModel } from './bindings/test-model.js';
 import type {
   BindingsListEntry,
   ClientToServerEvents,

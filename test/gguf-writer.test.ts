@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GgmlType, LlamaCompletion, readGgufFileInfo, type Llama } from 'node-llama-cpp';
-import { TEST_MODEL_PRESETS, writeTestModel } from '../core/models/gguf-writer.js';
+import { TEST_MODEL_PRESETS, writeTestModel } from '../core/bindings/test-model.js';
 import { testEngine, tinyModel } from './helpers/models.js';
 
 const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');

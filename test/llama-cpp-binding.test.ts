@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Token } from 'node-llama-cpp';
 import type { BindingContext, GenerateOptions, LoadedModel, PluginLogger } from 'lollms-host/plugin-api';
-import { writeTestModel } from '../core/models/gguf-writer.js';
+import { writeTestModel } from '../core/bindings/test-model.js';
 import binding from '../plugins/llama_cpp/index.js';
 import { TokenTextStream } from '../plugins/llama_cpp/token-text.js';
 import { testEngine, tinyModel } from './helpers/models.js';

@@ -9,7 +9,7 @@ import { pluginLogger } from '../logger.js';
 import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
 import { readBindingManifest, type BindingManifest } from '../plugins/manifest.js';
 import { loadBindingPlugin, type LoadedBindingPlugin } from '../plugins/load-binding.js';
-import { Versioned, type Lease } from '../plugins/drain.js';
+import { Versioned, type Lease } from '../util/versioned.js';
 import type { LlamaEngine } from './engine.js';
 
 /** A loaded model together with the binding version that loaded it. */

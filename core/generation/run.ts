@@ -1,12 +1,12 @@
 import type { GenerateOptions } from '../../plugin-api/index.js';
 import type { Host } from '../host.js';
-import type { ClientState, RunningGeneration } from './clients.js';
-import type { HandlerContext } from '../handlers/dispatch.js';
+import type { ClientState, RunningGeneration } from '../transports/socket/clients.js';
+import type { HandlerContext } from '../transports/socket/dispatch.js';
 import type { RequestPayload } from '../protocol/index.js';
 import { WIRE_TEXT } from '../protocol/index.js';
 import { errorMessage, createError } from '../errors.js';
 import type { Slot } from './scheduler.js';
-import { runPersonalityTurn } from './personality-mode.js';
+import { runPersonalityTurn } from './personality-turn.js';
 
 export const BadRequest = createError('LH_ERR_BAD_REQUEST');
 

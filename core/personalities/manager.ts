@@ -1,6 +1,6 @@
 import type { Host } from '../host.js';
 import { errorMessage, createError } from '../errors.js';
-import { Versioned, type Lease } from '../plugins/drain.js';
+import { Versioned, type Lease } from '../util/versioned.js';
 import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';

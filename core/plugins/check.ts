@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BINDING_CARD_FILE, MODELS_FILE } from './discovery.js';
 import { loadBindingPlugin } from './load-binding.js';
-import { errorLocation } from './hot-reload.js';
+import { errorLocation } from '../hot-reload/reloader.js';
 import { formatLocation } from './build-errors.js';
 import { PERSONALITY_CONFIG_FILE } from '../personalities/config.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits } from '../personalities/version.js';

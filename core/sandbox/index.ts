@@ -18,7 +18,7 @@ export {
   type SandboxCall,
   type SandboxHostApi,
   type SandboxLogger,
-} from './isolate.js';
+} from './processor-sandbox.js';
 export type { GuestLogLevel } from './bootstrap.js';
 export { DEFAULT_SANDBOX_LIMITS, resolveLimits, type SandboxLimits } from './limits.js';
 export { sandboxErrors, SandboxCrashed, type GuestError } from './errors.js';

@@ -1,7 +1,7 @@
 import { LollmsHostError } from '../errors.js';
 import type { GuestLogLevel } from './bootstrap.js';
-import type { RunJson, RunKind } from './engine.js';
-import type { HostOpError } from './engine.js';
+import type { RunJson, RunKind } from './isolate-engine.js';
+import type { HostOpError } from './isolate-engine.js';
 import type { SandboxLimits } from './limits.js';
 
 /**

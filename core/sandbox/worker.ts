@@ -5,8 +5,8 @@
  * exit, fails the call with a coded error and starts a new sandbox process for the next call.
  */
 import { SandboxMemory, SandboxTimeout } from '../errors.js';
-import { SandboxEngine } from './engine.js';
-import type { HostOpError } from './engine.js';
+import { SandboxEngine } from './isolate-engine.js';
+import type { HostOpError } from './isolate-engine.js';
 import { sandboxErrors } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { hardExit, installCatastrophicErrorHandler, CATASTROPHIC_EXIT_CODE } from './process-guards.js';

@@ -7,7 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLlamaEngine, type LlamaEngine } from '../../core/bindings/engine.js';
-import { TEST_MODEL_FORMAT, writeTestModel } from '../../core/models/gguf-writer.js';
+import { TEST_MODEL_FORMAT, writeTestModel } from '../../core/bindings/test-model.js';
 
 /** Seed of the shared tiny model. */
 export const TINY_MODEL_SEED = 1;
@@ -47,7 +47,7 @@ export function testEngine(): LlamaEngine {
   return createLlamaEngine({
     gpu: false,
     threads: 1,
-    // A test that makes llama.cpp fail a load may leave node-llama-cpp unable to dispose (see engine.ts).
+    // A test that makes llama.cpp fail a load may leave node-llama-cpp unable to dispose (see core/bindings/engine.ts).
     disposeTimeoutMs: 2000,
     logger: {
       debug() {},

@@ -1,8 +1,8 @@
 import { Server, type Socket } from 'socket.io';
-import type { Host } from './host.js';
-import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from './http/access.js';
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './protocol/index.js';
-import { ClientState } from './generation/clients.js';
+import type { Host } from '../../host.js';
+import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from '../access.js';
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../protocol/index.js';
+import { ClientState } from './clients.js';
 import { registerHandlers } from './handlers/index.js';
 
 export type HostIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -1,4 +1,4 @@
-import { WIRE_TEXT, type ServerEventName, type ServerPayload } from '../protocol/index.js';
+import { WIRE_TEXT, type ServerEventName, type ServerPayload } from '../../protocol/index.js';
 
 /** A generation in flight for one client. */
 export interface RunningGeneration {

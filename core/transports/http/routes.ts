@@ -5,11 +5,11 @@ import { statfs, stat } from 'node:fs/promises';
 import { totalmem, freemem } from 'node:os';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import type { Host } from '../host.js';
-import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from './access.js';
-import { isConfigKey, validateValue, type ConfigKey } from '../config.js';
-import { errorMessage } from '../errors.js';
-import { PACKAGE_VERSION } from '../util/package-root.js';
+import type { Host } from '../../host.js';
+import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from '../access.js';
+import { isConfigKey, validateValue, type ConfigKey } from '../../config.js';
+import { errorMessage } from '../../errors.js';
+import { PACKAGE_VERSION } from '../../util/package-root.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 

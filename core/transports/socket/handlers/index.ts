@@ -1,7 +1,7 @@
-import type { Host } from '../host.js';
-import type { HostSocket } from '../socket.js';
-import type { ClientState } from '../generation/clients.js';
-import { register } from './dispatch.js';
+import type { Host } from '../../../host.js';
+import type { HostSocket } from '../server.js';
+import type { ClientState } from '../clients.js';
+import { register } from '../dispatch.js';
 import { modelHandlers } from './models.js';
 import { selectionHandlers } from './selection.js';
 import { personalityHandlers } from './personalities.js';

@@ -1,8 +1,8 @@
-import type { Host } from '../host.js';
-import type { HostSocket } from '../socket.js';
-import type { ClientState } from '../generation/clients.js';
-import { errorMessage } from '../errors.js';
-import { validateRequest, type ClientEventName, type RequestPayload, type ServerEventName, type ServerPayload } from '../protocol/index.js';
+import type { Host } from '../../host.js';
+import type { HostSocket } from './server.js';
+import type { ClientState } from './clients.js';
+import { errorMessage } from '../../errors.js';
+import { validateRequest, type ClientEventName, type RequestPayload, type ServerEventName, type ServerPayload } from '../../protocol/index.js';
 
 /** What a handler gets for one request. */
 export interface HandlerContext {

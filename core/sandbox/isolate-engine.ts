@@ -19,7 +19,7 @@ import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from '.
 
 /**
  * The isolate side of a processor sandbox. It runs inside a sandbox process (`worker.ts`), never in the host
- * process: see `ProcessorSandbox` in `isolate.ts` for why and for the host side.
+ * process: see `ProcessorSandbox` in `processor-sandbox.ts` for why and for the host side.
  */
 
 const WATCHDOG_INTERVAL_MS = 10;

@@ -5,7 +5,7 @@
  */
 import type { GenerateOptions } from '../../plugin-api/binding.js';
 import type { HostConfig } from '../config.js';
-import type { PersonalityConfig } from './config.js';
+import type { PersonalityConfig } from '../personalities/config.js';
 
 /** The host config keys sampling reads. */
 export type SamplingConfig = Pick<

@@ -1,7 +1,7 @@
-import { installModel, resolveInstallRequest, installSourceFromUrl } from '../bindings/install.js';
-import { InstallCanceled } from '../bindings/installs.js';
-import { NoBindingSelected, errorMessage } from '../errors.js';
-import { rawField, type HandlerMap } from './dispatch.js';
+import { installModel, resolveInstallRequest, installSourceFromUrl } from '../../../bindings/install.js';
+import { InstallCanceled } from '../../../bindings/installs.js';
+import { NoBindingSelected, errorMessage } from '../../../errors.js';
+import { rawField, type HandlerMap } from '../dispatch.js';
 
 const filenameOf = (raw: unknown) => {
   const name = rawField(raw, 'filename');

@@ -1,7 +1,7 @@
-import { WIRE_TEXT } from '../protocol/index.js';
-import { listCategories, listLanguages, listNames, listPersonalities } from '../personalities/zoo.js';
-import type { Host } from '../host.js';
-import { rawField, type HandlerMap } from './dispatch.js';
+import { WIRE_TEXT } from '../../../protocol/index.js';
+import { listCategories, listLanguages, listNames, listPersonalities } from '../../../personalities/zoo.js';
+import type { Host } from '../../../host.js';
+import { rawField, type HandlerMap } from '../dispatch.js';
 
 function zooOptions(host: Host) {
   return { onError: (folder: string, error: unknown) => host.logger.warn({ folder, err: error instanceof Error ? error.message : String(error) }, 'personality left out of the listing') };

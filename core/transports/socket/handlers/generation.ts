@@ -1,6 +1,6 @@
-import { WIRE_TEXT } from '../protocol/index.js';
-import { startGeneration } from '../generation/run.js';
-import type { HandlerMap, Handler } from './dispatch.js';
+import { WIRE_TEXT } from '../../../protocol/index.js';
+import { startGeneration } from '../../../generation/run.js';
+import type { HandlerMap, Handler } from '../dispatch.js';
 
 /** Both cancel names answer at once, whether or not anything runs (lollms-reference §1.3.17, §1.4). */
 function cancel<E extends 'cancel_generation' | 'cancel_text_generation'>(): Handler<E> {

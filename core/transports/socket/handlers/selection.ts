@@ -1,6 +1,6 @@
-import { WIRE_TEXT } from '../protocol/index.js';
-import { errorMessage } from '../errors.js';
-import { rawField, type HandlerMap } from './dispatch.js';
+import { WIRE_TEXT } from '../../../protocol/index.js';
+import { errorMessage } from '../../../errors.js';
+import { rawField, type HandlerMap } from '../dispatch.js';
 
 const asString = (v: unknown) => (typeof v === 'string' ? v : '');
 

@@ -1,5 +1,5 @@
-import type { HandlerMap, HandlerContext } from './dispatch.js';
-import type { ActiveModel } from '../bindings/manager.js';
+import type { HandlerMap, HandlerContext } from '../dispatch.js';
+import type { ActiveModel } from '../../../bindings/manager.js';
 
 /** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
 export async function withModel<T>(ctx: Pick<HandlerContext, 'host'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
 import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
-import { guestSafeError, type RunJson } from './engine.js';
+import { guestSafeError, type RunJson } from './isolate-engine.js';
 import { sandboxErrors, toGuestError } from './errors.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { assertNoNodeSnapshot } from './process-guards.js';

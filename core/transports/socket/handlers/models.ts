@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AvailableModel } from '../protocol/index.js';
-import { WIRE_TEXT } from '../protocol/index.js';
-import type { HandlerMap } from './dispatch.js';
+import type { AvailableModel } from '../../../protocol/index.js';
+import { WIRE_TEXT } from '../../../protocol/index.js';
+import type { HandlerMap } from '../dispatch.js';
 
 const str = (value: unknown, fallback: string) => (typeof value === 'string' ? value : value == null ? fallback : String(value));
 
