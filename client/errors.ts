@@ -74,7 +74,7 @@ export class BusyError extends LollmsClientError {
 
 /** The request was canceled: its `signal` aborted, `cancel()` was called, or the host canceled it. */
 export class CanceledError extends LollmsClientError {
-  static readonly code = 'LH_ERR_CLIENT_CANCELED';
+  static readonly code = 'LH_ERR_CLIENT_CANCELLED';
   /** The request that was canceled, e.g. `"generate_text"`. */
   readonly event: string;
   /** The server's confirmation, when there was one (`"Generation is canceled."`, `"Install canceled"`). */

@@ -5,6 +5,7 @@
  */
 export { PLUGIN_API_VERSION } from './version.js';
 export { StopStringFilter, foldCase, type StopFilterResult } from './stop-strings.js';
+export { ERRORS, formatErrorMessage, isErrorCode, PluginError, type ErrorCode, type ErrorDefinition } from './errors.js';
 export { MSG_TYPE, msgTypeName, type MsgType, type MsgTypeName } from './messages.js';
 export {
   defineBinding,

@@ -350,7 +350,7 @@ describe('typed client (lollms-host/client)', function () {
         })());
         const error = (await rejection(generation.text)) as CanceledError;
         expect(error).to.be.instanceOf(CanceledError);
-        expect(error.code).to.equal('LH_ERR_CLIENT_CANCELED');
+        expect(error.code).to.equal('LH_ERR_CLIENT_CANCELLED');
         // The server's confirmation: it sent generation_canceled.
         expect(error.serverMessage).to.equal('Generation is canceled.');
         expect(await iterated).to.equal(error);

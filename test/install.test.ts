@@ -198,7 +198,7 @@ describe('model install', function () {
         if (p.bytes > 20_000) controller.abort();
       },
     }));
-    expect(error.code).to.equal('LH_ERR_ABORTED');
+    expect(error.code).to.equal('LH_ERR_CANCELLED');
     expect(existsSync(join(target, 'slow.gguf'))).to.equal(false);
     const part = (await stat(join(target, 'slow.gguf.part'))).size;
     expect(part).to.be.above(0).and.below(DATA.length);
@@ -208,7 +208,7 @@ describe('model install', function () {
       modelsDir: target,
       signal: AbortSignal.abort(),
     }));
-    expect(again.code).to.equal('LH_ERR_ABORTED');
+    expect(again.code).to.equal('LH_ERR_CANCELLED');
   });
 
   it('fails on HTTP 404 with the status in the message', async function () {

@@ -270,7 +270,7 @@ describe('llama_cpp binding (real engine, tiny model)', function () {
   it('cancels a load whose signal is aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await rejectsWithCode(load('tiny.gguf', { signal: controller.signal }), 'LH_ERR_ABORTED');
+    await rejectsWithCode(load('tiny.gguf', { signal: controller.signal }), 'LH_ERR_CANCELLED');
   });
 
   it('embeds text into a vector of the model width', async () => {

@@ -333,7 +333,7 @@ describe('sandbox: ProcessorSandbox', () => {
     controller.abort();
     const { error } = await rejection(pending);
     expect(generateSignal.aborted).to.equal(true);
-    expect(error.code).to.equal('LH_ERR_ABORTED');
+    expect(error.code).to.equal('LH_ERR_CANCELLED');
     expect(JSON.parse((error.cause as Error).message)).to.deep.equal([
       'generate:CancelledError',
       'aborted:true',
@@ -657,7 +657,7 @@ describe('sandbox: ProcessorSandbox', () => {
     const third = sandbox.run('processModelInput', 'third', callWith(host));
     controller.abort();
     const { error, ms } = await rejection(second);
-    expect(error.code).to.equal('LH_ERR_ABORTED');
+    expect(error.code).to.equal('LH_ERR_CANCELLED');
     expect(ms).to.be.below(40);
     expect(await first).to.equal('first');
     expect(await third).to.equal('third');

@@ -1,7 +1,7 @@
 import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
-import { createError } from '../errors.js';
+import { EngineUnavailable } from '../errors.js';
 
-export const EngineUnavailable = createError('LH_ERR_ENGINE');
+export { EngineUnavailable };
 
 /** The logger calls the engine makes: pino's call shape. */
 export interface EngineLogger {

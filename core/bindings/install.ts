@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
-  Aborted,
+  Cancelled,
   ChecksumMismatch,
   InstallExists,
   InstallFailed,
@@ -47,7 +47,7 @@ export interface InstallOptions {
   /** Minimum time between two progress reports, in ms. Default 250. */
   progressIntervalMs?: number;
   /**
-   * Cancels the download: the promise rejects with an `Aborted` error and the `.part` file is KEPT, so that
+   * Cancels the download: the promise rejects with a `Cancelled` error and the `.part` file is KEPT, so that
    * installing the same file again resumes where this one stopped.
    */
   signal?: AbortSignal;
@@ -85,7 +85,7 @@ const running = new Set<string>();
  *   (200) restarts from zero; a 416 means the part may already be complete (it is checked, else restarted).
  * - The sha256 is computed while downloading (a resumed part is hashed first) and compared when known. A
  *   mismatch deletes the file and throws `ChecksumMismatch`.
- * - Errors: `Aborted` (signal; `.part` kept), `InstallHttpStatus` (status >= 400, in the message),
+ * - Errors: `Cancelled` (signal; `.part` kept), `InstallHttpStatus` (status >= 400, in the message),
  *   `InstallExists`, `PathOutsideRoot` (a filename that would leave the models dir), `InstallFailed`
  *   (bad URL, network failure, too many redirects; a `.part` is kept for a retry).
  */
@@ -274,7 +274,7 @@ async function hashFile(path: string, signal: AbortSignal | undefined, filename:
 
 function throwIfAborted(signal: AbortSignal | undefined, filename: string, cause?: unknown): void {
   if (signal?.aborted) {
-    throw Aborted(`install of ${filename} cancelled (the partial download is kept, installing again resumes it)`, {
+    throw Cancelled(`install of ${filename} cancelled (the partial download is kept, installing again resumes it)`, {
       cause: signal.reason ?? cause,
     });
   }

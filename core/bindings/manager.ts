@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { BindingContext, LoadedModel, ModelFile } from '../../plugin-api/index.js';
-import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, NoModelLoaded, LollmsHostError, errorMessage } from '../errors.js';
+import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, NoModelLoaded, LollmsHostError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pluginLogger } from '../logger.js';
 import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
@@ -180,9 +180,8 @@ export class BindingManager {
         return entry;
       } catch (error) {
         if (error instanceof LollmsHostError) throw error;
-        const code = (error as { code?: unknown }).code;
         // Bindings raise plain errors with our codes (they cannot import core); keep the code.
-        throw new LollmsHostError(typeof code === 'string' && code.startsWith('LH_ERR_') ? code : ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
+        throw new LollmsHostError(errorCode(error) ?? ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
       } finally {
         this.#loading = undefined;
       }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { Aborted, InstallExists, LollmsHostError, errorMessage } from '../errors.js';
+import { Cancelled, InstallExists, LollmsHostError, errorMessage } from '../errors.js';
 import { installModel, installSourceFromEntry, installSourceFromUrl, findModelEntry, type InstallProgress, type InstallSource } from './install.js';
 
 /** Options of `runPull`. */
@@ -64,7 +64,7 @@ export async function runPull(target: string, options: PullOptions): Promise<num
       say(`pull: ${errorMessage(error)}`);
       return PULL_EXIT.ok;
     }
-    if (code === Aborted.code) {
+    if (code === Cancelled.code) {
       say(`pull: ${errorMessage(error)}`);
       return PULL_EXIT.cancelled;
     }

@@ -1,16 +1,14 @@
 import type { Host } from '../host.js';
 import type { ClientState } from '../transports/socket/clients.js';
 import type { RequestPayload, ServerEventName, ServerPayload } from '../protocol/index.js';
-import { ContextOverflow, createError } from '../errors.js';
-import { PersonalityIdInvalid, type MountedPersonality } from '../personalities/manager.js';
+import { ContextOverflow, PersonalityIdInvalid, ProcessorUnavailable } from '../errors.js';
+import type { MountedPersonality } from '../personalities/manager.js';
 import type { PersonalityVersion } from '../personalities/version.js';
 import { assemblePrompt, recordAnswer } from '../personalities/prompt.js';
 import { samplingFor, type PersonalitySampling } from './sampling.js';
 import type { ActiveModel } from '../bindings/manager.js';
 import { createSandboxBudget, type SandboxCall, type SandboxHostApi, type ProcessorHook } from '../sandbox/index.js';
 import { msgTypeName, MSG_TYPE, type ProcessorGenerateOptions } from '../../plugin-api/index.js';
-
-export const ProcessorUnavailable = createError('LH_ERR_PROCESSOR_UNAVAILABLE');
 
 export interface PersonalityTurn {
   host: Host;

@@ -4,11 +4,9 @@ import type { ClientState, RunningGeneration } from '../transports/socket/client
 import type { HandlerContext } from '../transports/socket/dispatch.js';
 import type { RequestPayload } from '../protocol/index.js';
 import { WIRE_TEXT } from '../protocol/index.js';
-import { errorMessage, createError } from '../errors.js';
+import { errorMessage, BadRequest } from '../errors.js';
 import type { Slot } from './scheduler.js';
 import { runPersonalityTurn } from './personality-turn.js';
-
-export const BadRequest = createError('LH_ERR_BAD_REQUEST');
 
 type GenerateRequest = RequestPayload<'generate_text'>;
 

@@ -1,13 +1,11 @@
 import type { Host } from '../host.js';
-import { errorMessage, createError } from '../errors.js';
+import { errorMessage, PersonalityIdInvalid } from '../errors.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
 import { stopSpareSandboxProcess } from '../sandbox/index.js';
-
-export const PersonalityIdInvalid = createError('LH_ERR_PERSONALITY_ID');
 
 /**
  * A mounted personality. Its id is its index in the mounted list (= `config.personalities`). Its loaded

@@ -1,6 +1,6 @@
 import {
-  Aborted,
-  createError,
+  Cancelled,
+  SandboxCrashed,
   type LollmsHostError,
   SandboxEmit,
   SandboxHostCalls,
@@ -10,11 +10,7 @@ import {
   SandboxTimeout,
 } from '../errors.js';
 
-/**
- * A sandbox process that ended while it served a call (a V8 fatal error in a builtin, a kill from outside).
- * Defined here until `core/errors.ts` lists it with the other sandbox codes.
- */
-export const SandboxCrashed = createError('LH_ERR_SANDBOX_CRASHED');
+export { SandboxCrashed };
 
 /**
  * The coded errors of a hook call, with messages that name the personality and the limit, e.g.
@@ -38,7 +34,7 @@ export const sandboxErrors = {
     SandboxScript(`personality "${name}": processor ${where}: ${guest.name}: ${guest.message}`, { cause: guestCause(guest) }),
   /** `guest`: what the hook threw after the cancel (usually the CancelledError), kept as the cause. */
   cancelled: (name: string, guest?: GuestError) =>
-    Aborted(`personality "${name}": the processor call was cancelled`, guest ? { cause: guestCause(guest) } : {}),
+    Cancelled(`personality "${name}": the processor call was cancelled`, guest ? { cause: guestCause(guest) } : {}),
 } satisfies Record<string, (...args: never[]) => LollmsHostError>;
 
 /** An error as the guest described it (strings only, made inside the isolate). */

@@ -450,7 +450,7 @@ export class ProcessorSandbox {
   /**
    * Call one hook and return its text. `input` is the text for `processModelInput`/`processModelOutput`, and
    * `{prompt, previousDiscussion}` for `runWorkflow`. Rejects with a coded error: the limit's code on a breach,
-   * `LH_ERR_SANDBOX_SCRIPT` when the hook throws, `LH_ERR_ABORTED` when `call.signal` aborted,
+   * `LH_ERR_SANDBOX_SCRIPT` when the hook throws, `LH_ERR_CANCELLED` when `call.signal` aborted,
    * `LH_ERR_SANDBOX_CRASHED` when the sandbox process died, `LH_ERR_SANDBOX_NO_HOOK`, `LH_ERR_SANDBOX_BUSY` or
    * `LH_ERR_SANDBOX_DISPOSED`.
    */

@@ -1,4 +1,4 @@
-import { LollmsHostError } from '../errors.js';
+import { LollmsHostError, isErrorCode, type ErrorCode } from '../errors.js';
 import type { GuestLogLevel } from './bootstrap.js';
 import type { RunJson, RunKind } from './isolate-engine.js';
 import type { HostOpError } from './isolate-engine.js';
@@ -12,7 +12,7 @@ import type { SandboxLimits } from './limits.js';
 
 /** A coded error as it crosses the channel. */
 export interface WireError {
-  code: string;
+  code: ErrorCode;
   message: string;
   cause?: { name: string; message: string; stack?: string };
 }
@@ -47,7 +47,7 @@ export type FromWorker =
 export function toWireError(error: unknown): WireError {
   const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined;
   const out: WireError = {
-    code: typeof e?.code === 'string' ? e.code : 'LH_ERR_SANDBOX_SCRIPT',
+    code: isErrorCode(e?.code) ? e.code : 'LH_ERR_SANDBOX_SCRIPT',
     message: typeof e?.message === 'string' ? e.message : String(error),
   };
   const cause = e?.cause as { name?: unknown; message?: unknown; stack?: unknown } | undefined;
@@ -65,5 +65,6 @@ export function fromWireError(wire: WireError): LollmsHostError {
     cause.name = wire.cause.name;
     if (wire.cause.stack) cause.stack = wire.cause.stack;
   }
-  return new LollmsHostError(wire.code, wire.message, cause ? { cause } : {});
+  // The channel is the sandbox process's: a code it made up is not passed on as one of ours.
+  return new LollmsHostError(isErrorCode(wire.code) ? wire.code : 'LH_ERR_SANDBOX_SCRIPT', wire.message, cause ? { cause } : {});
 }

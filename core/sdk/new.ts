@@ -13,7 +13,9 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 
 import { userInfo } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CliUsage, createError, errorMessage } from '../errors.js';
+import { CliUsage, ScaffoldExists, errorMessage } from '../errors.js';
+
+export { ScaffoldExists };
 import { PACKAGE_ROOT } from '../util/package-root.js';
 
 /** The folder `new` copies from. */
@@ -23,7 +25,6 @@ export const TEMPLATES_DIR = join(PACKAGE_ROOT, 'sdk-templates');
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
 
 /** The target folder exists and `--force` was not given. */
-export const ScaffoldExists = createError('LH_ERR_SCAFFOLD_EXISTS');
 
 export type PluginKind = 'personality' | 'binding';
 

@@ -79,7 +79,7 @@ export async function checkGguf(path: string, name: string, signal?: AbortSignal
   try {
     info = await readGgufFileInfo(path, { sourceType: 'filesystem', logWarnings: false, ...(signal ? { signal } : {}) });
   } catch (error) {
-    if (signal?.aborted) throw new BindingError('LH_ERR_ABORTED', `loading model ${name} was cancelled`, { cause: error });
+    if (signal?.aborted) throw new BindingError('LH_ERR_CANCELLED', `loading model ${name} was cancelled`, { cause: error });
     throw new BindingError('LH_ERR_MODEL_CORRUPT', `model ${name} is not a valid GGUF file: ${messageOf(error)}`, { cause: error });
   }
   const corrupt = (what: string) => new BindingError('LH_ERR_MODEL_CORRUPT', `model ${name} (${path}) cannot be loaded: ${what}`);

@@ -72,7 +72,7 @@ function gpuLayers(ctx: BindingContext): number | 'auto' | 'max' {
 }
 
 function aborted(name: string, cause?: unknown): BindingError {
-  return new BindingError('LH_ERR_ABORTED', `loading model ${name} was cancelled`, { cause });
+  return new BindingError('LH_ERR_CANCELLED', `loading model ${name} was cancelled`, { cause });
 }
 
 async function loadModel(ctx: BindingContext, request: LoadModelRequest): Promise<LlamaCppModel> {

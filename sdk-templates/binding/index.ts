@@ -95,7 +95,7 @@ async function loadModel(ctx: BindingContext, request: LoadModelRequest): Promis
   const path = await resolveModel(ctx, name);
   const failed = (what: string, error: unknown) =>
     signal?.aborted
-      ? codedError('LH_ERR_ABORTED', `loading model ${name} was cancelled`, error)
+      ? codedError('LH_ERR_CANCELLED', `loading model ${name} was cancelled`, error)
       : codedError('LH_ERR_MODEL_LOAD', `model ${name}: ${what}: ${messageOf(error)}`, error);
   request.onProgress?.(0);
 
