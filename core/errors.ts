@@ -105,6 +105,7 @@ export const PersonalityConfigSyntax = createError('LH_ERR_PERSONALITY_CONFIG_SY
 export const PersonalityConfigInvalid = createError('LH_ERR_PERSONALITY_CONFIG_INVALID');
 export const PersonalityNotFound = createError('LH_ERR_PERSONALITY_NOT_FOUND');
 export const PersonalityIdInvalid = createError('LH_ERR_PERSONALITY_ID');
+export const PersonalityUnavailable = createError('LH_ERR_PERSONALITY_UNAVAILABLE');
 export const SettingInvalid = createError('LH_ERR_SETTING_INVALID');
 export const SettingUnknown = createError('LH_ERR_SETTING_UNKNOWN');
 export const ProcessorUnavailable = createError('LH_ERR_PROCESSOR_UNAVAILABLE');

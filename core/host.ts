@@ -12,13 +12,16 @@ import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/packag
 import { isLoopbackHost } from './transports/access.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
-import { GenerationScheduler } from './generation/scheduler.js';
-import { ClientRegistry } from './transports/socket/clients.js';
-import { PersonalityManager } from './personalities/manager.js';
+import { Selection } from './bindings/selection.js';
 import { InstallRegistry } from './bindings/installs.js';
-import { attachSocketServer, type HostIo } from './transports/socket/server.js';
-import { handleHttpRequest } from './transports/http/routes.js';
 import { writeTestModel } from './bindings/test-model.js';
+import { GenerationScheduler } from './generation/scheduler.js';
+import { GenerationService, type PromptEvent } from './generation/service.js';
+import { PersonalityManager } from './personalities/manager.js';
+import { SocketTransport, type HostIo } from './transports/socket/server.js';
+import type { ClientRegistry } from './transports/socket/clients.js';
+import { handleHttpRequest } from './transports/http/routes.js';
+import type { HttpDeps } from './transports/http/deps.js';
 import { installCatastrophicErrorHandler } from './sandbox/index.js';
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
@@ -70,24 +73,38 @@ export async function startHost(options: HostOptions = {}): Promise<HostHandle> 
   return { url: host.url, port: host.port, host, close: () => host.close() };
 }
 
-/** The composition root: owns the config, the plugins, the clients and the servers. */
+/**
+ * Requests of HTTP clients that may wait for a slot, at least: they wait even with `max_queue: 0` (an OpenAI
+ * client expects its request to be served, not refused), and past this many waiting (or `max_queue`, when
+ * larger) they are refused with `LH_ERR_QUEUE_FULL`.
+ */
+export const HTTP_WAITING_MIN = 64;
+
+/**
+ * The composition root: it builds every part with the few things that part uses, and wires them. Nothing
+ * below imports this file (a test checks); the CLI, `lollms-host/testing`, the public index and the benches do.
+ */
 export class Host {
   readonly config: ConfigStore;
   readonly logger: Logger;
   readonly paths: HostPaths;
   readonly engine: LlamaEngine;
   readonly bindings: BindingManager;
+  /** Select a binding or model and save the choice (`select_*` events, `update_setting`). */
+  readonly selection: Selection;
   readonly personalities: PersonalityManager;
   readonly scheduler: GenerationScheduler;
-  readonly clients = new ClientRegistry();
+  /** Every generation of every transport goes through it. */
+  readonly generation: GenerationService;
   readonly installs: InstallRegistry;
   readonly reloader: HotReloader;
   /** The plugin watcher, when `watch` is on (after `initialise`). */
   watcher: PluginWatcher | undefined;
   readonly http: HttpServer;
-  readonly io: HostIo;
+  /** The LoLLMs socket.io transport. */
+  readonly socket: SocketTransport;
   readonly startedAt = Date.now();
-  /** Diagnostics for tests and tools: `prompt` {client, personality, prompt} is emitted with each model input. */
+  /** Diagnostics for tests and tools: `prompt` ({@link PromptEvent}) is emitted with each model input. */
   readonly events = new EventEmitter();
   #closing: Promise<void> | undefined;
   #initialising: Promise<void> | undefined;
@@ -96,24 +113,88 @@ export class Host {
     this.config = config;
     this.logger = logger;
     this.paths = paths;
-    const values = config.values;
-    this.engine = createLlamaEngine({ gpu: values.enable_gpu, threads: effectiveThreads(values), logger });
-    this.bindings = new BindingManager({
-      bindingsPaths: () => this.paths.bindings,
+    const values = () => config.values;
+    const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
+    const bindings = new BindingManager({
+      bindingsPaths: () => paths.bindings,
       modelsPath: paths.modelsPath,
       dataDir: paths.dataDir,
       cacheDir: join(paths.cacheDir, 'bindings'),
-      engine: this.engine,
-      gpu: values.enable_gpu,
-      loadDefaults: () => ({ contextSize: values.ctx_size, sequences: values.parallel, threads: effectiveThreads(values) }),
+      engine,
+      gpu: values().enable_gpu,
+      loadDefaults: () => ({ contextSize: values().ctx_size, sequences: values().parallel, threads: effectiveThreads(values()) }),
       logger,
     });
-    this.personalities = new PersonalityManager(this);
-    this.scheduler = new GenerationScheduler(() => ({ slots: values.parallel, maxQueue: values.max_queue }));
-    this.installs = new InstallRegistry();
-    this.reloader = new HotReloader(this);
-    this.http = createServer((req, res) => handleHttpRequest(this, req, res));
-    this.io = attachSocketServer(this);
+    const selection = new Selection({ bindings, config });
+    const personalities = new PersonalityManager({ personalitiesPaths: paths.personalities, dataDir: paths.dataDir, config, logger });
+    const scheduler = new GenerationScheduler(() => ({
+      slots: values().parallel,
+      maxQueue: values().max_queue,
+      maxWaiting: Math.max(values().max_queue, HTTP_WAITING_MIN),
+    }));
+    const generation = new GenerationService({
+      scheduler,
+      models: bindings,
+      personalities,
+      settings: values,
+      logger,
+      onPrompt: (event: PromptEvent) => this.events.emit('prompt', event),
+    });
+    const installs = new InstallRegistry();
+    // The HTTP server first (socket.io attaches to it); its handler reads `httpDeps`, complete before any request.
+    let httpDeps: HttpDeps | undefined;
+    const http = createServer((req, res) => void handleHttpRequest(httpDeps!, req, res));
+    const socket = new SocketTransport(http, {
+      generation,
+      bindings,
+      selection,
+      personalities,
+      personalitiesPaths: paths.personalities,
+      installs,
+      access: values,
+      logger,
+    });
+    const reloader = new HotReloader({
+      bindings,
+      personalities,
+      notify: {
+        pluginError: (event) => socket.broadcast('plugin_error', event),
+        pluginReloaded: (event) => socket.broadcast('plugin_reloaded', event),
+      },
+      logger,
+    });
+    httpDeps = {
+      config,
+      bindings,
+      selection,
+      personalities,
+      generation,
+      reloads: reloader,
+      engine,
+      modelsPath: paths.modelsPath,
+      isTestModel: (name) => name === TINY_MODEL_NAME,
+      logger,
+    };
+    this.engine = engine;
+    this.bindings = bindings;
+    this.selection = selection;
+    this.personalities = personalities;
+    this.scheduler = scheduler;
+    this.generation = generation;
+    this.installs = installs;
+    this.http = http;
+    this.socket = socket;
+    this.reloader = reloader;
+  }
+
+  /** The socket.io server. */
+  get io(): HostIo {
+    return this.socket.io;
+  }
+
+  /** The connected socket clients. */
+  get clients(): ClientRegistry {
+    return this.socket.clients;
   }
 
   /** Load and validate the config, prepare the data dir. Refuses unsafe or broken settings. */
@@ -262,8 +343,9 @@ export class Host {
   }
 
   /**
-   * Graceful stop: stop accepting connections, cancel running generations (their clients get
-   * `generation_canceled`), disconnect clients, then dispose models, isolates and the engine.
+   * Graceful stop: no generation starts from the first moment (new ones fail with `LH_ERR_CLOSED`); running and
+   * queued ones are cancelled (their socket clients get `generation_canceled`) and waited for; then the
+   * servers stop, and models, sandboxes and the engine are disposed.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -272,14 +354,15 @@ export class Host {
 
   async #close(): Promise<void> {
     this.logger.info('shutting down');
+    // In one tick, before anything awaits: the clients are told, and the gate closes behind them.
+    this.socket.cancelGenerations();
+    const generationsEnded = this.generation.close();
+    this.bindings.abortLoading();
     await this.watcher?.close();
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
-    this.scheduler.rejectQueued(new Error('host is shutting down'));
-    await this.clients.cancelAll();
-    this.bindings.abortLoading();
+    await generationsEnded;
     await this.#initialising?.catch(() => {});
-    this.io.disconnectSockets(true);
-    await new Promise<void>((r) => this.io.close(() => r()));
+    await this.socket.close();
     this.http.closeAllConnections();
     await httpClosed;
     this.installs.cancelAll();

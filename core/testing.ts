@@ -272,10 +272,9 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     });
     const host = handle.host;
     if (binding !== null) {
-      await host.bindings.selectBinding(binding).catch((error: unknown) => {
+      await host.selection.selectBinding(binding).catch((error: unknown) => {
         throw new Error(`binding "${binding}" failed to load: ${errorMessage(error)}`, { cause: error });
       });
-      await host.config.update({ binding_name: binding });
       let model = options.model;
       if (model === undefined) {
         await copyFile(await tinyTestModel(options.modelSeed ?? 1), join(host.bindings.modelsDir(binding), TEST_MODEL_NAME));
@@ -283,10 +282,9 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       }
       if (model !== null) {
         const name = model;
-        await host.bindings.selectModel(name).catch((error: unknown) => {
+        await host.selection.selectModel(name).catch((error: unknown) => {
           throw new Error(`model "${name}" of binding "${binding}" failed to load: ${errorMessage(error)}`, { cause: error });
         });
-        await host.config.update({ model_name: name });
       }
     }
     const socket = await connectTestClient(handle.url);

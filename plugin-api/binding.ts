@@ -60,8 +60,14 @@ export interface LoadedModel {
   /** Context size in tokens. */
   readonly contextSize: number;
   generate(prompt: string, options?: GenerateOptions): Promise<GenerateResult>;
-  tokenize(text: string): Promise<number[]>;
-  detokenize(tokens: readonly number[]): Promise<string>;
+  /**
+   * The model's tokens of `text`. Optional since plugin API 1.1: a binding that cannot tokenize (a remote engine
+   * without a tokenize route) leaves both methods out; the host then estimates token counts for cropping and
+   * answers `tokenize`/`detokenize` requests with `LH_ERR_TOKENIZER_UNAVAILABLE`.
+   */
+  tokenize?(text: string): Promise<number[]>;
+  /** The text of `tokens`; present exactly when `tokenize` is. */
+  detokenize?(tokens: readonly number[]): Promise<string>;
   /** An embedding of `text`; absent when the binding cannot embed. */
   embed?(text: string): Promise<number[]>;
   dispose(): Promise<void>;

@@ -64,6 +64,7 @@ export const ERRORS = defineErrors({
   LH_ERR_PERSONALITY_CONFIG_SYNTAX: { status: 400, summary: "A personality's config.yaml is not valid YAML; the error carries its line and column." },
   LH_ERR_PERSONALITY_CONFIG_INVALID: { status: 400, summary: "A personality's config.yaml has a value of the wrong type or out of range; the message names the key." },
   LH_ERR_PERSONALITY_NOT_FOUND: { status: 404, summary: 'No personality at that path in the personalities paths.' },
+  LH_ERR_PERSONALITY_UNAVAILABLE: { status: 503, summary: 'The mounted personality cannot serve: it failed to load or its folder was removed; the message says why.' },
   LH_ERR_PERSONALITY_ID: { status: 404, summary: 'No personality is mounted under that id (see list_active_personalities).' },
   LH_ERR_SETTING_INVALID: { status: 400, summary: "A personality setting value does not fit the processor's template (type, min/max, options)." },
   LH_ERR_SETTING_UNKNOWN: { status: 400, summary: "A personality setting name that the processor's template does not declare." },

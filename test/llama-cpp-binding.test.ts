@@ -95,10 +95,10 @@ describe('llama_cpp binding (real engine, tiny model)', function () {
     expect(m.contextSize).to.equal(2048);
     expect(m.name).to.equal('tiny.gguf');
     const text = 'hello world, the end.\nÜber €5!';
-    const tokens = await m.tokenize(text);
+    const tokens = await m.tokenize!(text);
     expect(tokens.length).to.be.greaterThan(5);
-    expect(await m.detokenize(tokens)).to.equal(text);
-    expect(await m.tokenize('hello world')).to.have.length(2);
+    expect(await m.detokenize!(tokens)).to.equal(text);
+    expect(await m.tokenize!('hello world')).to.have.length(2);
   });
 
   it('streams chunks that join into exactly the returned text, and honours maxTokens', async () => {

@@ -17,7 +17,7 @@ import {
   resolvePersonalityAsset,
   resolvePersonalityPath,
 } from '../core/personalities/zoo.js';
-import { assemblePrompt, recordAnswer, type AssemblePromptOptions, type PromptTokenizer } from '../core/personalities/prompt.js';
+import { assemblePrompt, recordAnswer, type AssemblePromptOptions, type PromptTokenizer } from '../core/generation/prompt.js';
 import { samplingFor } from '../core/generation/sampling.js';
 import { PersonalitySettingsStore, settingsFileName, validateSettings, validateTemplate } from '../core/personalities/settings.js';
 import type { SettingsTemplate } from '../plugin-api/processor.js';

@@ -131,10 +131,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until the client's generation has fully ended (the sandbox call included). */
 async function idle(host: TestHost, socket: TestSocket, timeoutMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (host.host.clients.get(socket.id!)?.generation) {
-    if (Date.now() - start > timeoutMs) throw new Error('the generation did not end after the cancel');
-    await sleep(10);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the generation did not end after the cancel')), timeoutMs);
+  });
+  try {
+    await Promise.race([host.host.generation.whenIdle(socket.id!), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -9,6 +9,7 @@ import { pluginLogger } from '../logger.js';
 import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
 import { readBindingManifest, type BindingManifest } from '../plugins/manifest.js';
 import { loadBindingPlugin, type LoadedBindingPlugin } from '../plugins/load-binding.js';
+import { SerialQueue } from '../util/serial.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import type { LlamaEngine } from './engine.js';
 
@@ -51,15 +52,18 @@ interface ActiveBinding {
 export class BindingManager {
   readonly #options: BindingManagerOptions;
   #active: ActiveBinding | undefined;
-  readonly #models = new Versioned<ActiveModel>(async (m) => {
-    await m.model.dispose();
-  });
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #models: Versioned<ActiveModel>;
+  /** Selections, reloads and unloads run one at a time. */
+  readonly #queue = new SerialQueue();
   #loading: { model: string; controller: AbortController } | undefined;
   #reloading: Promise<void> | undefined;
 
   constructor(options: BindingManagerOptions) {
     this.#options = options;
+    this.#models = new Versioned<ActiveModel>(
+      (m) => m.model.dispose(),
+      (error, m) => options.logger.warn({ binding: m.binding, model: m.name, err: errorMessage(error) }, 'a model failed to dispose'),
+    );
   }
 
   /** Where compiled binding modules go (also used by hot reload). */
@@ -137,7 +141,7 @@ export class BindingManager {
       if (previous && previous.plugin.name !== name) {
         // The old binding's model can no longer be selected; let running work finish on it, then free it.
         this.#models.swap(undefined);
-        await previous.plugin.binding.dispose?.(previous.ctx).catch(() => {});
+        await this.#disposeBinding(previous);
       }
       return plugin;
     });
@@ -166,26 +170,40 @@ export class BindingManager {
         const known = models.map((m) => m.name).join(', ') || 'none installed';
         throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
       }
-      const controller = new AbortController();
-      this.#loading = { model: name, controller };
-      try {
-        const loaded = await active.plugin.binding.loadModel(active.ctx, {
-          model: name,
-          ...this.#options.loadDefaults(),
-          signal: controller.signal,
-          ...(onProgress ? { onProgress } : {}),
-        });
-        const entry: ActiveModel = { name, binding: active.plugin.name, model: loaded };
-        this.#models.swap(entry);
-        return entry;
-      } catch (error) {
-        if (error instanceof LollmsHostError) throw error;
-        // Bindings raise plain errors with our codes (they cannot import core); keep the code.
-        throw new LollmsHostError(errorCode(error) ?? ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
-      } finally {
-        this.#loading = undefined;
-      }
+      const entry = await this.#load(active, name, onProgress);
+      this.#models.swap(entry);
+      return entry;
     });
+  }
+
+  /** Load `name` through `active`, shown as `loading` (for `/health`) and abortable by `abortLoading`. */
+  async #load(active: ActiveBinding, name: string, onProgress?: (progress: number) => void): Promise<ActiveModel> {
+    const controller = new AbortController();
+    this.#loading = { model: name, controller };
+    try {
+      const loaded = await active.plugin.binding.loadModel(active.ctx, {
+        model: name,
+        ...this.#options.loadDefaults(),
+        signal: controller.signal,
+        ...(onProgress ? { onProgress } : {}),
+      });
+      return { name, binding: active.plugin.name, model: loaded };
+    } catch (error) {
+      if (error instanceof LollmsHostError) throw error;
+      // Bindings raise plain errors with our codes (they cannot import core); keep the code.
+      throw new LollmsHostError(errorCode(error) ?? ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
+    } finally {
+      if (this.#loading?.controller === controller) this.#loading = undefined;
+    }
+  }
+
+  /** Release what a binding holds beyond its models; a failure is logged, never thrown (the caller has moved on). */
+  async #disposeBinding(binding: ActiveBinding): Promise<void> {
+    try {
+      await binding.plugin.binding.dispose?.(binding.ctx);
+    } catch (error) {
+      this.#options.logger.warn({ binding: binding.plugin.name, err: errorMessage(error) }, 'a binding failed to dispose');
+    }
   }
 
   /**
@@ -197,17 +215,14 @@ export class BindingManager {
     const run = this.#serial(async () => {
       const previous = this.#active;
       if (!previous || previous.plugin.name !== plugin.name) return;
-      const ctx = await this.#contextFor(plugin);
+      const next: ActiveBinding = { plugin, ctx: await this.#contextFor(plugin) };
       const current = this.#models.current;
-      let next: ActiveModel | undefined;
-      if (current) {
-        const loaded = await plugin.binding.loadModel(ctx, { model: current.name, ...this.#options.loadDefaults() });
-        next = { name: current.name, binding: plugin.name, model: loaded };
-      }
-      this.#active = { plugin, ctx };
-      if (next) this.#models.swap(next);
+      // Loaded like a selection: `/health` shows it, and shutdown aborts it rather than wait.
+      const model = current ? await this.#load(next, current.name) : undefined;
+      this.#active = next;
+      if (model) this.#models.swap(model);
       // The old module's models drain through the Versioned; its own resources go once it is replaced.
-      await previous.plugin.binding.dispose?.(previous.ctx).catch(() => {});
+      await this.#disposeBinding(previous);
     });
     this.#reloading = run.catch(() => {});
     return run;
@@ -219,7 +234,7 @@ export class BindingManager {
       const previous = this.#active;
       this.#active = undefined;
       this.#models.swap(undefined);
-      if (previous) await previous.plugin.binding.dispose?.(previous.ctx).catch(() => {});
+      if (previous) await this.#disposeBinding(previous);
     });
   }
 
@@ -236,11 +251,11 @@ export class BindingManager {
   /** Abort a load in progress and dispose every model (host shutdown). */
   async dispose(): Promise<void> {
     this.abortLoading();
-    await this.#queue.catch(() => {});
+    await this.#queue.idle();
     await this.#models.disposeAll();
     const active = this.#active;
     this.#active = undefined;
-    if (active) await active.plugin.binding.dispose?.(active.ctx).catch(() => {});
+    if (active) await this.#disposeBinding(active);
   }
 
   #requireBinding(): ActiveBinding {
@@ -249,9 +264,7 @@ export class BindingManager {
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#queue.run(task);
   }
 
   async #contextFor(plugin: LoadedBindingPlugin): Promise<BindingContext> {

@@ -1,24 +1,23 @@
-import type { Host } from '../host.js';
-import type { ClientState } from '../transports/socket/clients.js';
-import type { RequestPayload, ServerEventName, ServerPayload } from '../protocol/index.js';
-import { ContextOverflow, PersonalityIdInvalid, ProcessorUnavailable } from '../errors.js';
-import type { MountedPersonality } from '../personalities/manager.js';
+/**
+ * One personality-mode turn (lollms-reference §5.1 with the fixes of issue 4): the processor's
+ * `processModelInput`, the prompt from the conditioning and the discussion, then either the model (the
+ * personality's sampling, its anti-prompts as stop strings) or the processor's `runWorkflow`, then
+ * `processModelOutput`; the answer is recorded in the discussion and returned.
+ */
+import { MSG_TYPE, msgTypeName, type ProcessorGenerateOptions } from '../../plugin-api/index.js';
+import { ContextOverflow, ProcessorUnavailable, TokenizerUnavailable } from '../errors.js';
+import type { HeldPersonality, MountedPersonality } from '../personalities/manager.js';
 import type { PersonalityVersion } from '../personalities/version.js';
-import { assemblePrompt, recordAnswer } from '../personalities/prompt.js';
-import { samplingFor, type PersonalitySampling } from './sampling.js';
-import type { ActiveModel } from '../bindings/manager.js';
-import { createSandboxBudget, type SandboxCall, type SandboxHostApi, type ProcessorHook } from '../sandbox/index.js';
-import { msgTypeName, MSG_TYPE, type ProcessorGenerateOptions } from '../../plugin-api/index.js';
+import { createSandboxBudget, type ProcessorHook, type SandboxCall, type SandboxHostApi } from '../sandbox/index.js';
+import { Discussion } from './discussion.js';
+import { assemblePrompt, recordAnswer } from './prompt.js';
+import { samplingFor, withOverrides, type PersonalitySampling } from './sampling.js';
+import { finishReasonOf, type Turn, type TurnResult } from './turn.js';
+import type { FinishReason } from './types.js';
 
-export interface PersonalityTurn {
-  host: Host;
-  client: ClientState;
-  request: RequestPayload<'generate_text'>;
-  personalityId: number;
-  signal: AbortSignal;
-  /** Sends a chunk as `text_chunk` unless the generation was cancelled. */
-  emitChunk(chunk: string): void;
-  emit<E extends ServerEventName>(event: E, payload: ServerPayload<E>): void;
+/** What the turn reads of the personality's processor settings. */
+export interface PersonalitySettingsSource {
+  readSettings(mounted: MountedPersonality): Promise<{ values: Record<string, unknown> }>;
 }
 
 type ProcessorCfgFlag = 'custom_workflow' | 'process_model_input' | 'process_model_output';
@@ -30,10 +29,12 @@ const HOOK_FLAGS: Record<ProcessorHook, ProcessorCfgFlag> = {
 
 /**
  * Which processor hooks run: those `processor_cfg` switches on, as in the original; without `processor_cfg`,
- * every hook the processor defines (the original failed with a KeyError there). A flag that asks for a hook
- * the personality cannot run is an error that says so.
+ * every hook the processor defines (the original failed with a KeyError there). A personality with no
+ * processor script at all runs as a plain personality whatever `processor_cfg` says (its load logged a
+ * warning). A Python-only processor, or a flag for a hook `processor.ts` does not define, is an error that
+ * says so.
  */
-function enabledHooks(mounted: MountedPersonality, version: PersonalityVersion): Record<ProcessorHook, boolean> {
+export function enabledHooks(mounted: MountedPersonality, version: PersonalityVersion): Record<ProcessorHook, boolean> {
   const cfg = version.config.processor_cfg;
   const asked = (hook: ProcessorHook) => (cfg ? cfg[HOOK_FLAGS[hook]] === true : version.processor?.hooks[hook] === true);
   const enabled = { runWorkflow: asked('runWorkflow'), processModelInput: asked('processModelInput'), processModelOutput: asked('processModelOutput') };
@@ -46,7 +47,7 @@ function enabledHooks(mounted: MountedPersonality, version: PersonalityVersion):
           'Port it to scripts/processor.ts: see docs/writing-a-personality.md, "Porting a Python processor".',
       );
     }
-    throw ProcessorUnavailable(`personality "${mounted.name}": processor_cfg asks for ${wanted.map((h) => HOOK_FLAGS[h]).join(', ')}, but it has no scripts/processor.ts`);
+    return { runWorkflow: false, processModelInput: false, processModelOutput: false };
   }
   const missing = wanted.filter((h) => !version.processor!.hooks[h]);
   if (missing.length > 0) throw ProcessorUnavailable(`personality "${mounted.name}": processor_cfg asks for ${missing.map((h) => HOOK_FLAGS[h]).join(', ')}, but scripts/processor.ts defines no ${missing.join(', ')}`);
@@ -55,36 +56,38 @@ function enabledHooks(mounted: MountedPersonality, version: PersonalityVersion):
 
 /**
  * The host side of a processor's `ctx` for one turn: model calls with the personality's sampling as
- * defaults and its anti-prompts as stop strings, and messages forwarded to this client only.
+ * defaults and its anti-prompts as stop strings; text and messages go to the turn's sink.
  */
-function sandboxHost(turn: PersonalityTurn, model: ActiveModel, sampling: PersonalitySampling, mounted: MountedPersonality): SandboxHostApi {
-  const { host, signal } = turn;
-  const log = host.logger.child({ personality: mounted.path, client: turn.client.id });
+function sandboxHost(turn: Turn, sampling: PersonalitySampling, mounted: MountedPersonality): SandboxHostApi {
+  const { model, counter } = turn;
+  const log = turn.logger.child({ personality: mounted.path });
+  const loaded = model.model;
   return {
     async generate(prompt: string, options: ProcessorGenerateOptions, callSignal: AbortSignal) {
-      const promptTokens = (await model.model.tokenize(prompt)).length;
-      const room = model.model.contextSize - promptTokens;
-      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${model.model.contextSize} tokens)`);
-      const result = await model.model.generate(prompt, {
-        maxTokens: Math.min(options.maxTokens ?? sampling.maxTokens, room),
-        temperature: options.temperature ?? sampling.temperature,
-        topK: options.topK ?? sampling.topK,
-        topP: options.topP ?? sampling.topP,
-        repeatPenalty: options.repeatPenalty ?? sampling.repeatPenalty,
-        repeatLastN: options.repeatLastN ?? sampling.repeatLastN,
-        seed: options.seed ?? sampling.seed,
+      const promptTokens = await counter.count(prompt);
+      const room = loaded.contextSize - promptTokens;
+      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
+      const merged = withOverrides(sampling, options);
+      const result = await turn.generate(prompt, {
+        ...merged,
+        maxTokens: Math.min(merged.maxTokens, room),
         stop: [...sampling.stop, ...(options.stop ?? [])],
         signal: callSignal,
-        ...(options.stream ? { onChunk: turn.emitChunk } : {}),
+        ...(options.stream ? { onChunk: (chunk: string) => turn.sink.draft(chunk) } : {}),
       });
       return result.text;
     },
-    tokenize: (text) => model.model.tokenize(text),
-    detokenize: (tokens) => model.model.detokenize(tokens),
+    async tokenize(text) {
+      if (!loaded.tokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot tokenize: its model has no tokenizer the host can reach`);
+      return loaded.tokenize(text);
+    },
+    async detokenize(tokens) {
+      if (!loaded.detokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot detokenize: its model has no tokenizer the host can reach`);
+      return loaded.detokenize(tokens);
+    },
     emit(type, content, metadata) {
-      if (signal.aborted) return;
-      if (type === MSG_TYPE.MSG_TYPE_CHUNK) turn.emitChunk(content);
-      else turn.emit('generation_message', { type, type_name: msgTypeName(type) ?? `MSG_TYPE_${type}`, content, metadata });
+      if (type === MSG_TYPE.MSG_TYPE_CHUNK) turn.sink.draft(content);
+      else turn.sink.message({ type, typeName: msgTypeName(type) ?? `MSG_TYPE_${type}`, content, metadata });
     },
     log(level, message) {
       log[level]({ source: 'processor' }, message);
@@ -92,70 +95,59 @@ function sandboxHost(turn: PersonalityTurn, model: ActiveModel, sampling: Person
   };
 }
 
-/**
- * One personality-mode turn (lollms-reference §5.1 with the fixes of issue 4): the processor's
- * `processModelInput`, the prompt from the conditioning and this client's discussion, then either the model
- * (personality sampling, anti-prompts as stop strings) or the processor's `runWorkflow`, then
- * `processModelOutput`; the answer is recorded in the client's discussion and returned for `text_generated`.
- */
-export async function runPersonalityTurn(turn: PersonalityTurn): Promise<string> {
-  const { host, client, request, signal } = turn;
-  const held = host.personalities.acquire(turn.personalityId);
-  if (!held) {
-    const mounted = host.personalities.get(turn.personalityId);
-    if (mounted) throw new Error(`personality "${mounted.path}" failed to load: ${mounted.error ?? 'unknown error'}`);
-    const count = host.personalities.mounted.length;
-    throw PersonalityIdInvalid(`personality ${turn.personalityId} is not mounted (ids 0..${count - 1}; see list_active_personalities)`);
+/** Run a personality's turn with `held` (released by the caller). Without a discussion, the turn starts from none and records nothing. */
+export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, settingsSource: PersonalitySettingsSource): Promise<TurnResult> {
+  const { request, signal, model } = turn;
+  const { mounted } = held;
+  const version = held.lease.value;
+  const personality = version.config;
+  const hooks = enabledHooks(mounted, version);
+  const sampling = samplingFor(personality, turn.settings);
+  if (request.stop?.length) sampling.stop.push(...request.stop);
+  const nPredicts = request.sampling?.maxTokens ?? sampling.maxTokens;
+  const discussion = request.discussion ?? new Discussion();
+
+  let call: SandboxCall | undefined;
+  const processor = version.processor;
+  if (processor) {
+    const { values: settings } = await settingsSource.readSettings(mounted);
+    // One budget for the turn: host calls, message bytes and wall time are shared by its three hooks.
+    call = { host: sandboxHost(turn, sampling, mounted), settings, personality: personality.view(), signal, budget: createSandboxBudget() };
   }
-  const { mounted, lease } = held;
-  let modelLease: ReturnType<typeof host.bindings.requireModel> | undefined;
-  try {
-    modelLease = host.bindings.requireModel();
-    const version = lease.value;
-    const personality = version.config;
-    const hooks = enabledHooks(mounted, version);
-    const model = modelLease.value;
-    const values = host.config.values;
-    const sampling = samplingFor(personality, values);
-    const nPredicts = request.n_predicts ?? sampling.maxTokens;
+  const runHook = (hook: ProcessorHook, input: Parameters<NonNullable<typeof processor>['run']>[1]) => processor!.run(hook, input, call!);
 
-    let call: SandboxCall | undefined;
-    const processor = version.processor;
-    if (processor) {
-      const { values: settings } = await host.personalities.readSettings(mounted);
-      // One budget for the turn: host calls, message bytes and wall time are shared by its three hooks.
-      call = { host: sandboxHost(turn, model, sampling, mounted), settings, personality: personality.view(), signal, budget: createSandboxBudget() };
-    }
-    const runHook = (hook: ProcessorHook, input: Parameters<NonNullable<typeof processor>['run']>[1]) => processor!.run(hook, input, call!);
+  const processed = hooks.processModelInput ? await runHook('processModelInput', request.prompt) : request.prompt;
+  const assembled = await assemblePrompt({
+    personality,
+    blocks: discussion.blocks,
+    prompt: request.prompt,
+    processedPrompt: processed,
+    customWorkflow: hooks.runWorkflow,
+    config: turn.settings,
+    ctxSize: model.model.contextSize,
+    nPredicts,
+    counter: turn.counter,
+    countBlocks: (blocks) => discussion.countBlocks(blocks, turn.counter),
+  });
+  turn.prompted(assembled.modelInput, held.id);
+  if (signal.aborted) return { text: '', finishReason: 'cancelled' };
 
-    const processed = hooks.processModelInput ? await runHook('processModelInput', request.prompt) : request.prompt;
-    const assembled = await assemblePrompt({
-      personality,
-      blocks: client.blocks,
-      prompt: request.prompt,
-      processedPrompt: processed,
-      customWorkflow: hooks.runWorkflow,
-      config: values,
-      ctxSize: model.model.contextSize,
-      nPredicts,
-      tokenizer: model.model,
-    });
-    host.events.emit('prompt', { client: client.id, personality: turn.personalityId, prompt: assembled.modelInput });
-    if (signal.aborted) return '';
-
-    let answer: string;
-    if (hooks.runWorkflow) {
-      answer = await runHook('runWorkflow', { prompt: request.prompt, previousDiscussion: assembled.previousDiscussion });
-    } else {
-      const result = await model.model.generate(assembled.modelInput, { ...sampling, maxTokens: assembled.maxTokens, signal, onChunk: turn.emitChunk });
-      answer = result.text;
-    }
-    if (hooks.processModelOutput && !signal.aborted) answer = await runHook('processModelOutput', answer);
-    // As in the original, a cancelled turn still records its partial answer.
-    client.blocks.splice(0, client.blocks.length, ...recordAnswer(assembled.blocksAfterUser, answer, { personality, customWorkflow: hooks.runWorkflow }));
-    return answer;
-  } finally {
-    modelLease?.release();
-    lease.release();
+  let answer: string;
+  let finishReason: FinishReason = 'stop';
+  if (hooks.runWorkflow) {
+    answer = await runHook('runWorkflow', { prompt: request.prompt, previousDiscussion: assembled.previousDiscussion });
+  } else {
+    // Text that processModelOutput rewrites afterwards is a draft, not the answer.
+    const stream = hooks.processModelOutput ? (chunk: string) => turn.sink.draft(chunk) : (chunk: string) => turn.sink.answer(chunk);
+    const result = await turn.generate(assembled.modelInput, { ...sampling, maxTokens: assembled.maxTokens, onChunk: stream });
+    answer = result.text;
+    finishReason = finishReasonOf(result.stopReason);
   }
+  if (hooks.processModelOutput && !signal.aborted) answer = await runHook('processModelOutput', answer);
+  // As in the original, a cancelled turn still records its partial answer.
+  if (request.discussion) {
+    const blocks = recordAnswer(assembled.blocksAfterUser, answer, { personality, customWorkflow: hooks.runWorkflow });
+    await request.discussion.commit(blocks, turn.counter, model.model.contextSize);
+  }
+  return { text: answer, finishReason };
 }

@@ -1,23 +1,40 @@
 import { existsSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import type { Host } from '../host.js';
-import { LollmsHostError, errorMessage } from '../errors.js';
-import type { PluginErrorEvent } from '../protocol/index.js';
+import { errorLocation } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { PluginErrorEvent, PluginReloadedEvent } from '../protocol/index.js';
+import type { BindingManager } from '../bindings/manager.js';
 import { loadBindingPlugin } from '../plugins/load-binding.js';
 import { BINDING_CARD_FILE, MODELS_FILE } from '../plugins/discovery.js';
+import type { PersonalityManager } from '../personalities/manager.js';
 import { disposeVersion } from '../personalities/version.js';
 import { PERSONALITY_CONFIG_FILE } from '../personalities/config.js';
 import type { PluginChange } from './watcher.js';
 
-/** `{message, file, line, column}` of a failed (re)load, for `plugin_error` and the log. */
-export function errorLocation(error: unknown): PluginErrorEvent['error'] {
-  const out: PluginErrorEvent['error'] = { message: errorMessage(error) };
-  if (error instanceof LollmsHostError) {
-    if (error.file !== undefined) out.file = error.file;
-    if (error.line !== undefined) out.line = error.line;
-    if (error.column !== undefined) out.column = error.column;
-  }
-  return out;
+export { errorLocation };
+
+/** One reload, for `GET /status`. */
+export interface ReloadRecord {
+  kind: 'binding' | 'personality';
+  name: string;
+  ok: boolean;
+  /** When it ended, ISO 8601. */
+  at: string;
+  /** Why it failed. */
+  error?: string;
+}
+
+export interface HotReloaderOptions {
+  bindings: Pick<BindingManager, 'activePlugin' | 'cacheDir' | 'reloadActive' | 'unloadActive'>;
+  personalities: Pick<PersonalityManager, 'mounted' | 'byFolder' | 'unmount' | 'load' | 'reload'>;
+  /** Tell every client (`plugin_error`, `plugin_reloaded`). */
+  notify: {
+    pluginError(event: PluginErrorEvent): void;
+    pluginReloaded(event: PluginReloadedEvent): void;
+  };
+  logger: Logger;
+  /** Reloads remembered for `recentReloads()`. Default 20. */
+  recentLimit?: number;
 }
 
 /**
@@ -26,10 +43,22 @@ export function errorLocation(error: unknown): PluginErrorEvent['error'] {
  * started with (the drains in `BindingManager` and `MountedPersonality`).
  */
 export class HotReloader {
-  readonly #host: Host;
+  readonly #options: HotReloaderOptions;
+  readonly #recent: ReloadRecord[] = [];
 
-  constructor(host: Host) {
-    this.#host = host;
+  constructor(options: HotReloaderOptions) {
+    this.#options = options;
+  }
+
+  /** The last reloads, oldest first. */
+  recentReloads(): ReloadRecord[] {
+    return this.#recent.map((r) => ({ ...r }));
+  }
+
+  #remember(record: Omit<ReloadRecord, 'at'>): void {
+    this.#recent.push({ ...record, at: new Date().toISOString() });
+    const limit = this.#options.recentLimit ?? 20;
+    if (this.#recent.length > limit) this.#recent.splice(0, this.#recent.length - limit);
   }
 
   /** The plugin folder a change belongs to ('' to ignore it): the debounce key of the watcher. */
@@ -41,7 +70,7 @@ export class HotReloader {
     const candidates = [3, 2].filter((depth) => segments.length >= depth).map((depth) => join(root, ...segments.slice(0, depth)));
     const withConfig = candidates.find((c) => existsSync(join(c, PERSONALITY_CONFIG_FILE)));
     if (withConfig) return withConfig;
-    const mounted = this.#host.personalities.mounted.filter((m) => !m.removed && m.folder);
+    const mounted = this.#options.personalities.mounted.filter((m) => !m.removed && m.folder);
     const under = segments.length > 0 ? join(root, ...segments) : root;
     const hit = mounted.find((m) => candidates.includes(m.folder!) || m.folder!.startsWith(under + sep) || m.folder === under);
     return hit?.folder ?? '';
@@ -57,18 +86,20 @@ export class HotReloader {
   #broadcastError(event: PluginErrorEvent): void {
     const { file, line, column, message } = event.error;
     const where = file ? `${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ` : '';
-    this.#host.logger.error({ plugin: `${event.kind}:${event.name}`, path: event.path, file, line, column }, `${where}${message} (the last good version keeps serving)`);
-    this.#host.io.emit('plugin_error', event);
+    this.#options.logger.error({ plugin: `${event.kind}:${event.name}`, path: event.path, file, line, column }, `${where}${message} (the last good version keeps serving)`);
+    this.#remember({ kind: event.kind, name: event.name, ok: false, error: message });
+    this.#options.notify.pluginError(event);
   }
 
   #broadcastReloaded(kind: 'binding' | 'personality', name: string, version: string): void {
-    this.#host.logger.info({ plugin: `${kind}:${name}`, version }, 'plugin reloaded');
-    this.#host.io.emit('plugin_reloaded', { kind, name, version });
+    this.#options.logger.info({ plugin: `${kind}:${name}`, version }, 'plugin reloaded');
+    this.#remember({ kind, name, ok: true });
+    this.#options.notify.pluginReloaded({ kind, name, version });
   }
 
   /** Reload (or trial-load) the personality in `folder`, or unmount it when the folder is gone. */
   async reloadPersonality(folder: string): Promise<void> {
-    const manager = this.#host.personalities;
+    const manager = this.#options.personalities;
     const mounted = manager.byFolder(folder);
     if (!existsSync(join(folder, PERSONALITY_CONFIG_FILE))) {
       for (const m of mounted) {
@@ -82,7 +113,7 @@ export class HotReloader {
       // Not mounted: check it anyway, so its author sees errors at once; the listing reads the disk itself.
       try {
         const version = await manager.load(folder);
-        disposeVersion(version);
+        await disposeVersion(version);
         this.#broadcastReloaded('personality', version.config.name, version.config.version);
       } catch (error) {
         this.#broadcastError({ kind: 'personality', name: basename(folder), path: folder, error: errorLocation(error) });
@@ -101,7 +132,7 @@ export class HotReloader {
 
   /** Rebuild the binding in `folder`; the active one is swapped in with its model reloaded through the new code. */
   async reloadBinding(folder: string): Promise<void> {
-    const bindings = this.#host.bindings;
+    const bindings = this.#options.bindings;
     const name = basename(folder);
     const isActive = bindings.activePlugin?.folder === folder;
     if (!existsSync(join(folder, BINDING_CARD_FILE)) || !existsSync(join(folder, MODELS_FILE))) {
@@ -116,7 +147,7 @@ export class HotReloader {
       return;
     }
     try {
-      const plugin = await loadBindingPlugin(folder, { cacheDir: bindings.cacheDir, logger: this.#host.logger });
+      const plugin = await loadBindingPlugin(folder, { cacheDir: bindings.cacheDir, logger: this.#options.logger });
       if (isActive) await bindings.reloadActive(plugin);
       this.#broadcastReloaded('binding', plugin.name, plugin.version);
     } catch (error) {

@@ -1,11 +1,38 @@
-import type { Host } from '../host.js';
-import { errorMessage, PersonalityIdInvalid } from '../errors.js';
+import { errorMessage, PersonalityIdInvalid, PersonalityUnavailable } from '../errors.js';
+import type { HostConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { SerialQueue } from '../util/serial.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
 import { stopSpareSandboxProcess } from '../sandbox/index.js';
+
+/** The config keys the manager reads and persists. */
+export type PersonalityConfigKeys = Pick<
+  HostConfig,
+  | 'personalities' | 'active_personality_id'
+  | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'
+>;
+
+export interface PersonalityManagerOptions {
+  /** Folders personalities are found in, in order (later ones win). */
+  personalitiesPaths: readonly string[];
+  /** Where processor settings are saved (`<dataDir>/settings/personalities/`). */
+  dataDir: string;
+  /** The config: the mounted list and active id are read and saved there; sandbox limits are read at each load. */
+  config: { readonly values: PersonalityConfigKeys; update(changes: Partial<PersonalityConfigKeys>): Promise<void> };
+  logger: Logger;
+}
+
+/** A mounted personality leased for one turn. */
+export interface HeldPersonality {
+  /** Its mounted id. */
+  id: number;
+  mounted: MountedPersonality;
+  lease: Lease<PersonalityVersion>;
+}
 
 /**
  * A mounted personality. Its id is its index in the mounted list (= `config.personalities`). Its loaded
@@ -20,10 +47,11 @@ export class MountedPersonality {
   error: string | undefined;
   /** Its folder was removed: the slot is free for the next `add_personality` (ids of the others stay). */
   removed = false;
-  readonly versions = new Versioned<PersonalityVersion>(disposeVersion);
+  readonly versions: Versioned<PersonalityVersion>;
 
-  constructor(path: string) {
+  constructor(path: string, logger?: Logger) {
     this.path = path;
+    this.versions = new Versioned<PersonalityVersion>(disposeVersion, (error) => logger?.warn({ personality: path, err: errorMessage(error) }, 'a personality version failed to dispose'));
   }
 
   get current(): PersonalityVersion | undefined {
@@ -42,14 +70,15 @@ export class MountedPersonality {
  * shift under clients.
  */
 export class PersonalityManager {
-  readonly #host: Host;
+  readonly #options: PersonalityManagerOptions;
   readonly #mounted: MountedPersonality[] = [];
   readonly settings: PersonalitySettingsStore;
-  #adding: Promise<unknown> = Promise.resolve();
+  /** One add at a time: two requests for one path must not both pass the "already mounted" check. */
+  readonly #adding = new SerialQueue();
 
-  constructor(host: Host) {
-    this.#host = host;
-    this.settings = new PersonalitySettingsStore({ dataDir: host.paths.dataDir });
+  constructor(options: PersonalityManagerOptions) {
+    this.#options = options;
+    this.settings = new PersonalitySettingsStore({ dataDir: options.dataDir });
   }
 
   get mounted(): readonly MountedPersonality[] {
@@ -73,33 +102,48 @@ export class PersonalityManager {
   }
 
   /**
+   * Lease a personality for one generation turn: by mounted id, or by zoo path (mounted first when it is not,
+   * as `add_personality` does). Coded errors say why it cannot serve.
+   */
+  async acquireTurn(ref: { readonly id: number } | { readonly path: string }): Promise<HeldPersonality> {
+    const id = 'id' in ref ? ref.id : (await this.add(ref.path)).id;
+    const held = this.acquire(id);
+    if (held) return { id, ...held };
+    const mounted = this.get(id);
+    if (mounted) throw PersonalityUnavailable(`personality "${mounted.path}" failed to load: ${mounted.error ?? 'unknown error'}`);
+    throw PersonalityIdInvalid(`personality ${id} is not mounted (ids 0..${this.#mounted.length - 1}; see list_active_personalities)`);
+  }
+
+  /**
    * Mount `config.personalities` at start. An empty list gets the default personality, and an out-of-range
    * `active_personality_id` is reset to 0, as the original did (lollms-reference §2.4 step 6).
    */
   async mountConfigured(): Promise<void> {
-    const config = this.#host.config;
+    const config = this.#options.config;
     let paths = config.values.personalities;
     if (paths.length === 0) {
       paths = ['english/generic/lollms'];
       await config.update({ personalities: paths });
     }
     for (const path of paths) {
-      const mounted = new MountedPersonality(path);
+      const mounted = new MountedPersonality(path, this.#options.logger);
       try {
-        mounted.folder = await resolvePersonalityPath(this.#host.paths.personalities, path);
+        mounted.folder = await resolvePersonalityPath(this.#options.personalitiesPaths, path);
         mounted.versions.swap(await this.load(mounted.folder));
       } catch (error) {
         mounted.error = errorMessage(error);
-        this.#host.logger.error({ personality: path, err: mounted.error }, 'personality could not be mounted; it keeps its id and answers this error');
+        this.#options.logger.error({ personality: path, err: mounted.error }, 'personality could not be mounted; it keeps its id and answers this error');
       }
       this.#mounted.push(mounted);
     }
     if (config.values.active_personality_id >= this.#mounted.length) await config.update({ active_personality_id: 0 });
   }
 
-  /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits. */
-  load(folder: string): Promise<PersonalityVersion> {
-    return loadPersonalityVersion(folder, { limits: sandboxLimits(this.#host.config.values), logger: this.#host.logger });
+  /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its warnings are logged. */
+  async load(folder: string): Promise<PersonalityVersion> {
+    const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(this.#options.config.values), logger: this.#options.logger });
+    for (const warning of version.warnings) this.#options.logger.warn({ personality: version.config.name, folder }, warning);
+    return version;
   }
 
   /**
@@ -107,25 +151,22 @@ export class PersonalityManager {
    * Mounting a path that is already mounted returns its existing id.
    */
   add(path: string): Promise<{ id: number; name: string }> {
-    // One add at a time: two requests for one path must not both pass the "already mounted" check.
-    const run = this.#adding.then(() => this.#add(path));
-    this.#adding = run.catch(() => {});
-    return run;
+    return this.#adding.run(() => this.#add(path));
   }
 
   async #add(path: string): Promise<{ id: number; name: string }> {
-    const folder = await resolvePersonalityPath(this.#host.paths.personalities, path);
+    const folder = await resolvePersonalityPath(this.#options.personalitiesPaths, path);
     const existing = this.#mounted.findIndex((m) => !m.removed && m.folder === folder);
     if (existing >= 0) return { id: existing, name: this.#mounted[existing]!.name };
     const version = await this.load(folder);
-    const mounted = new MountedPersonality(path);
+    const mounted = new MountedPersonality(path, this.#options.logger);
     mounted.folder = folder;
     mounted.versions.swap(version);
     // A slot freed by a removed folder is reused, so the ids of the other personalities never shift.
     const free = this.#mounted.findIndex((m) => m.removed);
     const id = free >= 0 ? free : this.#mounted.length;
     this.#mounted[id] = mounted;
-    await this.#host.config.update({ personalities: this.mountedPaths() });
+    await this.#options.config.update({ personalities: this.mountedPaths() });
     return { id, name: mounted.name };
   }
 
@@ -162,7 +203,7 @@ export class PersonalityManager {
   async activate(id: number): Promise<{ id: number; name: string }> {
     const m = this.get(id);
     if (!m) throw PersonalityIdInvalid('Personality ID not valid');
-    await this.#host.config.update({ active_personality_id: id });
+    await this.#options.config.update({ active_personality_id: id });
     return { id, name: m.name };
   }
 
@@ -174,20 +215,20 @@ export class PersonalityManager {
   /** Current settings of a mounted personality; migration warnings are logged. */
   async readSettings(m: MountedPersonality): Promise<SettingsResult> {
     const result = await this.settings.get(m.path, this.template(m));
-    for (const warning of result.warnings) this.#host.logger.warn({ personality: m.path }, warning);
+    for (const warning of result.warnings) this.#options.logger.warn({ personality: m.path }, warning);
     return result;
   }
 
   /** Validate and save settings of a mounted personality. */
   async writeSettings(m: MountedPersonality, changes: unknown): Promise<SettingsResult> {
     const result = await this.settings.set(m.path, this.template(m), changes);
-    for (const warning of result.warnings) this.#host.logger.warn({ personality: m.path }, warning);
+    for (const warning of result.warnings) this.#options.logger.warn({ personality: m.path }, warning);
     return result;
   }
 
   /** The file behind a personality asset URL (`/personalities/.../assets/logo.png`), escapes refused. */
   assetFile(urlPath: string): Promise<string> {
-    return resolvePersonalityAsset(this.#host.paths.personalities, urlPath);
+    return resolvePersonalityAsset(this.#options.personalitiesPaths, urlPath);
   }
 
   /** Dispose every version (host shutdown; generations were cancelled before). */

@@ -18,6 +18,8 @@ export interface PersonalityVersion {
   readonly processor: ProcessorSandbox | undefined;
   /** Whether the folder has an original Python `scripts/processor.py` (listed, never run). */
   readonly pythonProcessor: boolean;
+  /** Problems that do not stop it from serving (logged at each load). */
+  readonly warnings: readonly string[];
 }
 
 /** The sandbox limits of the config, in the sandbox's terms. */
@@ -51,13 +53,21 @@ export async function loadPersonalityVersion(folder: string, options: { limits: 
     try {
       validateTemplate(processor.settingsTemplate);
     } catch (error) {
-      processor.dispose();
+      await processor.dispose();
       throw error;
     }
   }
-  return { folder, config, processor, pythonProcessor: existsSync(join(folder, 'scripts', 'processor.py')) };
+  const pythonProcessor = existsSync(join(folder, 'scripts', 'processor.py'));
+  const warnings: string[] = [];
+  const asked = Object.entries(config.processor_cfg ?? {}).filter(([, on]) => on === true).map(([flag]) => flag);
+  if (!processor && !pythonProcessor && asked.length > 0) {
+    // The zoo has such personalities (english/art/novelist...): their processor_cfg outlived their script.
+    warnings.push(`processor_cfg asks for ${asked.join(', ')}, but the personality has no scripts/processor.ts: it generates as a plain personality`);
+  }
+  return { folder, config, processor, pythonProcessor, warnings };
 }
 
-export function disposeVersion(version: PersonalityVersion): void {
-  version.processor?.dispose();
+/** End a version's processor sandbox; resolves once its process has exited. */
+export async function disposeVersion(version: PersonalityVersion): Promise<void> {
+  await version.processor?.dispose();
 }

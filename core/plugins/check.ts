@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BINDING_CARD_FILE, MODELS_FILE } from './discovery.js';
 import { loadBindingPlugin } from './load-binding.js';
-import { errorLocation } from '../hot-reload/reloader.js';
+import { errorLocation } from '../errors.js';
 import { formatLocation } from './build-errors.js';
 import { PERSONALITY_CONFIG_FILE } from '../personalities/config.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits } from '../personalities/version.js';
@@ -47,7 +47,7 @@ export async function checkPlugin(folderArg: string): Promise<CheckResult> {
     const checked = ['config.yaml', 'host_api range', 'processor compile', 'processor trial load', 'settings template'];
     try {
       const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(defaultConfig()), logger });
-      disposeVersion(version);
+      await disposeVersion(version);
       return { kind: 'personality', name: version.config.name, version: version.config.version, errors: [], checked };
     } catch (error) {
       return { kind: 'personality', errors: [formatLocation(errorLocation(error))], checked };

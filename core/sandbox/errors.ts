@@ -1,6 +1,8 @@
 import {
   Cancelled,
   SandboxCrashed,
+  errorCode,
+  errorMessage,
   type LollmsHostError,
   SandboxEmit,
   SandboxHostCalls,
@@ -9,6 +11,9 @@ import {
   SandboxScript,
   SandboxTimeout,
 } from '../errors.js';
+import { redactPaths } from '../util/redact-paths.js';
+
+export { redactPaths };
 
 export { SandboxCrashed };
 
@@ -66,4 +71,24 @@ export function toGuestError(value: unknown): GuestError {
   const code = str(source['code'], 200);
   if (code) result.code = code;
   return result;
+}
+
+/** An error a host operation (generate, tokenize, detokenize) answers the guest with. Never a host path or stack. */
+export interface HostOpError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+/**
+ * What a failed host operation tells the guest: a coded host error keeps its code and its message (paths
+ * redacted, length capped); anything else (an engine or library failure) is reported without details, which
+ * go to the host log instead.
+ */
+export function guestSafeError(error: unknown): HostOpError {
+  const code = errorCode(error);
+  if (code !== undefined) {
+    return { name: 'Error', message: redactPaths(errorMessage(error)).slice(0, 1000), code };
+  }
+  return { name: 'Error', message: 'the host operation failed (details are in the host log)' };
 }

@@ -12,7 +12,8 @@ import {
   decodeTokenize,
   wrapGuestBundle,
 } from './bootstrap.js';
-import { sandboxErrors, toGuestError } from './errors.js';
+import { guestSafeError, sandboxErrors, toGuestError, type HostOpError } from './errors.js';
+import type { RunJson, RunKind } from './protocol.js';
 import { intrinsicGuards, type SandboxLimits } from './limits.js';
 import { onCatastrophicError } from './process-guards.js';
 import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
@@ -44,9 +45,6 @@ const replyError = (name: string, message: string) => JSON.stringify({ ok: false
 const noop = () => {};
 
 type EntryFn = (op: string, ...args: unknown[]) => unknown;
-/** A call's input, settings and personality, already serialized by the host. */
-export type RunJson = { input: string; settings: string; personality: string };
-export type RunKind = ProcessorHook | 'describe';
 type AsyncOp = { op: 'generate'; prompt: string; options: ProcessorGenerateOptions } | { op: 'tokenize'; text: string } | { op: 'detokenize'; tokens: number[] };
 
 /** What the engine reports up besides results: a stuck isolate, which only a new process can clear. */
@@ -54,12 +52,6 @@ export interface EngineHooks {
   onStuck(reason: string): void;
 }
 
-/** An error a host operation (generate, tokenize, detokenize) answers the guest with. Never a host path or stack. */
-export interface HostOpError {
-  name: string;
-  message: string;
-  code?: string;
-}
 
 /** One isolate and the processor compiled in it. Thrown away after any timeout, memory overflow or breach. */
 class Vm {
@@ -573,26 +565,4 @@ function safeParse(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-
-/** Absolute paths (POSIX or Windows) inside a message, replaced before the text reaches a guest. */
-const PATH_PATTERN = /(?:[A-Za-z]:[\\/]|(?<![\w.])\/)(?:[^\s'"`:;,()<>]+[\\/])*[^\s'"`:;,()<>]*/g;
-
-/** A message with absolute paths replaced by `<path>`. */
-export function redactPaths(message: string): string {
-  return message.replace(PATH_PATTERN, '<path>');
-}
-
-/**
- * What a failed host operation tells the guest: a coded host error keeps its code and its message (paths
- * redacted, length capped); anything else (an engine or library failure) is reported without details, which
- * go to the host log instead.
- */
-export function guestSafeError(error: unknown): HostOpError {
-  const code = (error as { code?: unknown } | null | undefined)?.code;
-  if (typeof code === 'string' && /^LH_ERR_[A-Z0-9_]+$/.test(code)) {
-    return { name: 'Error', message: redactPaths(errorMessage(error)).slice(0, 1000), code };
-  }
-  return { name: 'Error', message: 'the host operation failed (details are in the host log)' };
 }

@@ -2,8 +2,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
 import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
-import { guestSafeError, type RunJson } from './isolate-engine.js';
-import { sandboxErrors, toGuestError } from './errors.js';
+import { guestSafeError, sandboxErrors, toGuestError } from './errors.js';
+import type { RunJson } from './protocol.js';
+import { SerialQueue } from '../util/serial.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { assertNoNodeSnapshot } from './process-guards.js';
 import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
@@ -342,13 +343,13 @@ class SandboxProcess {
     );
   }
 
-  /** Ask the process to end; kill it when it does not. */
-  dispose(): void {
-    if (this.dead) return;
+  /** Ask the process to end, kill it when it does not within a second; resolves once it has exited. */
+  dispose(): Promise<void> {
+    if (this.dead) return this.exited;
     this.#send({ t: 'dispose' });
     const timer = setTimeout(() => this.kill(), 1000);
     timer.unref();
-    void this.exited.then(() => clearTimeout(timer));
+    return this.exited.then(() => clearTimeout(timer));
   }
 }
 
@@ -379,8 +380,8 @@ export class ProcessorSandbox {
   #process: SandboxProcess;
   #isolatesBefore = 0;
   #processes = 1;
-  #tail: Promise<void> = Promise.resolve();
-  #waiting = 0;
+  /** Calls are served one at a time, in order. */
+  readonly #calls = new SerialQueue();
   #disposed = false;
   #disposeError: Error | undefined;
   #rejectRunning: ((error: Error) => void) | undefined;
@@ -409,12 +410,12 @@ export class ProcessorSandbox {
     try {
       json = await proc.described;
     } catch (error) {
-      proc.dispose();
+      void proc.dispose();
       throw error;
     }
     const described = safeParse(json) as { ok?: unknown; hooks?: Record<string, unknown>; settings?: unknown; error?: unknown } | undefined;
     if (described?.ok !== true) {
-      proc.dispose();
+      void proc.dispose();
       const guest = toGuestError(described?.error);
       throw SandboxLoad(`personality "${options.name}": the processor failed to load: ${guest.name}: ${guest.message}`);
     }
@@ -422,7 +423,7 @@ export class ProcessorSandbox {
     const settings = safeParse(typeof described.settings === 'string' ? described.settings : '{}');
     const problem = settingsShapeProblem(settings);
     if (problem) {
-      proc.dispose();
+      void proc.dispose();
       throw SandboxLoad(`personality "${options.name}": the processor's settings template is invalid: ${problem}`);
     }
     return new ProcessorSandbox(proc, options.code, { ...options, limits }, hooks, settings as Record<string, SettingTemplate>);
@@ -464,33 +465,26 @@ export class ProcessorSandbox {
       personality: JSON.stringify(call.personality ?? {}),
     };
     if (call.signal.aborted) throw sandboxErrors.cancelled(this.name);
-    if (this.#waiting >= this.#maxQueued) {
-      throw SandboxBusy(`personality "${this.name}": ${this.#waiting} processor calls are already waiting`);
+    if (this.#calls.waiting >= this.#maxQueued) {
+      throw SandboxBusy(`personality "${this.name}": ${this.#calls.waiting} processor calls are already waiting`);
     }
-    this.#waiting++;
-    const previous = this.#tail;
-    let release: () => void = noop;
-    this.#tail = new Promise<void>((resolve) => (release = resolve));
-    try {
-      await waitTurn(previous, call.signal);
-    } catch {
-      // Leaving the queue: whoever is behind waits for our predecessor instead.
-      void previous.then(release);
-      throw sandboxErrors.cancelled(this.name);
-    } finally {
-      this.#waiting--;
-    }
-    try {
-      if (this.#disposed) throw SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
-      const proc = await this.#live();
-      return await new Promise<string>((resolve, reject) => {
-        this.#rejectRunning = reject;
-        proc.run(hook, json, call).then(resolve, reject);
-      });
-    } finally {
-      this.#rejectRunning = undefined;
-      release();
-    }
+    const served = this.#calls.run(async () => {
+      try {
+        if (this.#disposed) throw SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
+        const proc = await this.#live();
+        return await new Promise<string>((resolve, reject) => {
+          this.#rejectRunning = reject;
+          proc.run(hook, json, call).then(resolve, reject);
+        });
+      } finally {
+        this.#rejectRunning = undefined;
+      }
+    }, call.signal);
+    // Cancelled while it waited for its turn: the coded cancel, not the signal's reason.
+    return served.catch((error: unknown) => {
+      if (call.signal.aborted && error === call.signal.reason) throw sandboxErrors.cancelled(this.name);
+      throw error;
+    });
   }
 
   /** The sandbox process, started anew (with its trial load) when the last one ended. */
@@ -509,19 +503,20 @@ export class ProcessorSandbox {
       throw SandboxLoad(`personality "${this.name}": the processor's sandbox process could not be restarted: ${errorMessage(error)}`, { cause: error });
     }
     if (this.#disposed) {
-      proc.dispose();
+      void proc.dispose();
       throw this.#disposeError ?? SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
     }
     return proc;
   }
 
-  /** End the sandbox process. Idempotent. */
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    this.#disposeError = SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
-    this.#rejectRunning?.(this.#disposeError);
-    this.#process.dispose();
+  /** End the sandbox process; resolves once it has exited. Idempotent. */
+  dispose(): Promise<void> {
+    if (!this.#disposed) {
+      this.#disposed = true;
+      this.#disposeError = SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
+      this.#rejectRunning?.(this.#disposeError);
+    }
+    return this.#process.dispose();
   }
 }
 
@@ -542,18 +537,6 @@ function hookInput(hook: ProcessorHook, input: string | WorkflowInput): string |
   }
   if (typeof input !== 'string') throw new TypeError(`${hook} takes a string`);
   return input;
-}
-
-function waitTurn(previous: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new Error('aborted'));
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    void previous.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }
 
 const SETTING_TYPES = new Set(['int', 'float', 'str', 'bool', 'list']);

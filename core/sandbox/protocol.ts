@@ -1,7 +1,7 @@
 import { LollmsHostError, isErrorCode, type ErrorCode } from '../errors.js';
 import type { GuestLogLevel } from './bootstrap.js';
-import type { RunJson, RunKind } from './isolate-engine.js';
-import type { HostOpError } from './isolate-engine.js';
+import type { HostOpError } from './errors.js';
+import type { ProcessorHook } from './types.js';
 import type { SandboxLimits } from './limits.js';
 
 /**
@@ -9,6 +9,10 @@ import type { SandboxLimits } from './limits.js';
  * The sandbox process runs only host code; guest code reaches none of this (its only way out is the isolate
  * bridge, whose ops the engine decodes and validates before anything is sent here).
  */
+
+/** A call's input, settings and personality, already serialized by the host. */
+export type RunJson = { input: string; settings: string; personality: string };
+export type RunKind = ProcessorHook | 'describe';
 
 /** A coded error as it crosses the channel. */
 export interface WireError {

@@ -6,7 +6,7 @@
  */
 import { SandboxMemory, SandboxTimeout } from '../errors.js';
 import { SandboxEngine } from './isolate-engine.js';
-import type { HostOpError } from './isolate-engine.js';
+import type { HostOpError } from './errors.js';
 import { sandboxErrors } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { hardExit, installCatastrophicErrorHandler, CATASTROPHIC_EXIT_CODE } from './process-guards.js';

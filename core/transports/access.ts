@@ -51,3 +51,36 @@ export function isHostHeaderAllowed(hostHeader: string | undefined, bindHost: st
   const name = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d+$/, '');
   return isLoopbackHost(name) || name.toLowerCase() === bindHost.toLowerCase();
 }
+
+/** The config keys the access rules read. */
+export interface AccessSettings {
+  /** The bind address. */
+  host: string;
+  api_key: string | null;
+  allowed_origins: readonly string[];
+}
+
+/** What a request shows of itself, whatever its transport. */
+export interface AccessRequest {
+  /** The `Host` header. */
+  hostHeader: string | undefined;
+  /** The `Origin` header (browsers). */
+  origin: string | undefined;
+  /** The API key offered (`Authorization: Bearer`, or socket.io's `auth.token`). */
+  token: string | undefined;
+}
+
+/** Why a request is refused; each transport words it on its own wire. */
+export type AccessRefusal = { reason: 'host-name'; value: string | undefined } | { reason: 'origin'; value: string } | { reason: 'key' };
+
+/**
+ * The access rules of every transport, in order: the Host header on a loopback bind (DNS rebinding), the
+ * browser origin (`allowed_origins`), then the API key on a non-loopback bind (unless `checkKey` is false, as
+ * for a CORS preflight).
+ */
+export function checkAccess(request: AccessRequest, settings: AccessSettings, options: { checkKey?: boolean } = {}): AccessRefusal | undefined {
+  if (!isHostHeaderAllowed(request.hostHeader, settings.host)) return { reason: 'host-name', value: request.hostHeader };
+  if (request.origin !== undefined && !isOriginAllowed(request.origin, settings.allowed_origins)) return { reason: 'origin', value: request.origin };
+  if (options.checkKey !== false && !isLoopbackHost(settings.host) && settings.api_key && !keyMatches(request.token, settings.api_key)) return { reason: 'key' };
+  return undefined;
+}

@@ -6,10 +6,13 @@
 export class Versioned<T> {
   #current: Slot<T> | undefined;
   readonly #dispose: (value: T) => Promise<void> | void;
+  readonly #onDisposeError: (error: unknown, value: T) => void;
   readonly #retired = new Set<Slot<T>>();
 
-  constructor(dispose: (value: T) => Promise<void> | void) {
+  /** `onDisposeError` hears of a dispose that failed (the swap goes on: a failed dispose must not break it). */
+  constructor(dispose: (value: T) => Promise<void> | void, onDisposeError: (error: unknown, value: T) => void = () => {}) {
     this.#dispose = dispose;
+    this.#onDisposeError = onDisposeError;
   }
 
   /** The current version, or undefined. Use `acquire` for work that must outlive a swap. */
@@ -67,8 +70,8 @@ export class Versioned<T> {
   async #safeDispose(value: T): Promise<void> {
     try {
       await this.#dispose(value);
-    } catch {
-      // A failing dispose must not break the swap; the disposer logs what it needs to.
+    } catch (error) {
+      this.#onDisposeError(error, value);
     }
   }
 }

@@ -5,13 +5,13 @@ import { statfs, stat } from 'node:fs/promises';
 import { totalmem, freemem } from 'node:os';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import type { Host } from '../../host.js';
-import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from '../access.js';
+import { bearerToken, checkAccess } from '../access.js';
 import { isConfigKey, validateValue, type ConfigKey } from '../../config.js';
 import { errorMessage } from '../../errors.js';
 import { PACKAGE_VERSION } from '../../util/package-root.js';
-
-const MAX_BODY_BYTES = 1024 * 1024;
+import type { HttpDeps } from './deps.js';
+import { HttpError, readJsonBody, sendJson } from './respond.js';
+import { serveStatus } from './status.js';
 
 /**
  * Keys `/update_setting` may change at run time. Network and security keys (host, port, api_key,
@@ -29,57 +29,31 @@ const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.bmp': 'image/bmp',
 };
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (error) {
-    throw new HttpError(400, `invalid JSON body: ${errorMessage(error)}`);
-  }
-}
-
-type Route = (host: Host, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+type Route = (deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
 /** The later originals' routes (lollms-reference §1.5), with their field names, plus our own. */
 const ROUTES: Record<string, Route> = {
-  'GET /health': (host, _req, res) => {
-    const loading = host.bindings.loading;
-    const model = host.bindings.model?.name ?? null;
-    const binding = host.bindings.activeBinding ?? null;
+  'GET /health': ({ bindings }, _req, res) => {
+    const loading = bindings.loading;
+    const model = bindings.model?.name ?? null;
+    const binding = bindings.activeBinding ?? null;
     if (loading) sendJson(res, 503, { status: 'loading', model: loading, binding });
     else sendJson(res, 200, { status: 'ok', model, binding });
   },
-  'GET /get_config': (host, _req, res) => sendJson(res, 200, host.config.redacted()),
-  'GET /list_models': async (host, _req, res) => {
-    if (!host.bindings.activeBinding) return sendJson(res, 200, []);
-    sendJson(res, 200, (await host.bindings.listModels()).map((m) => m.name));
+  'GET /status': (deps, _req, res) => serveStatus(deps, res),
+  'GET /get_config': ({ config }, _req, res) => sendJson(res, 200, config.redacted()),
+  'GET /list_models': async ({ bindings }, _req, res) => {
+    if (!bindings.activeBinding) return sendJson(res, 200, []);
+    sendJson(res, 200, (await bindings.listModels()).map((m) => m.name));
   },
-  'GET /get_active_model': async (host, _req, res) => {
-    const current = host.bindings.model;
+  'GET /get_active_model': async ({ bindings }, _req, res) => {
+    const current = bindings.model;
     if (!current) return sendJson(res, 200, null);
-    const names = (await host.bindings.listModels()).map((m) => m.name);
+    const names = (await bindings.listModels()).map((m) => m.name);
     sendJson(res, 200, { model: current.name, index: names.indexOf(current.name) });
   },
-  'GET /list_mounted_personalities': (host, _req, res) => sendJson(res, 200, host.personalities.mountedPaths()),
-  'POST /update_setting': async (host, req, res) => {
+  'GET /list_mounted_personalities': ({ personalities }, _req, res) => sendJson(res, 200, personalities.mountedPaths()),
+  'POST /update_setting': async (deps, req, res) => {
     const parsed = UpdateSettingSchema.safeParse(await readJsonBody(req));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -89,33 +63,34 @@ const ROUTES: Record<string, Route> = {
     if (!isConfigKey(name)) throw new HttpError(400, `unknown setting "${name}"`);
     if (!RUNTIME_SETTINGS.has(name)) throw new HttpError(403, `setting "${name}" cannot be changed over HTTP; edit the config file and restart`);
     try {
-      await applySetting(host, name, value);
+      await applySetting(deps, name, value);
     } catch (error) {
       throw new HttpError(400, errorMessage(error));
     }
     sendJson(res, 200, { setting_name: name, status: true });
   },
-  'GET /get_server_ifos': async (host, _req, res) => sendJson(res, 200, await serverInfos(host)),
+  'GET /get_server_ifos': async (deps, _req, res) => sendJson(res, 200, await serverInfos(deps)),
 };
 
-/** `update_setting`: model and binding changes load them; other keys are validated, applied and saved. */
-async function applySetting(host: Host, name: ConfigKey, value: unknown): Promise<void> {
+/** `update_setting`: model and binding changes load them (and are saved once loaded); other keys are validated, applied and saved. */
+async function applySetting(deps: HttpDeps, name: ConfigKey, value: unknown): Promise<void> {
   const checked = validateValue(name, value, 'update_setting');
-  if (name === 'model_name' && typeof checked === 'string') await host.bindings.selectModel(checked);
-  if (name === 'binding_name' && typeof checked === 'string') await host.bindings.selectBinding(checked);
-  await host.config.update({ [name]: checked });
+  if (name === 'model_name' && typeof checked === 'string') await deps.selection.selectModel(checked);
+  else if (name === 'binding_name' && typeof checked === 'string') await deps.selection.selectBinding(checked);
+  else await deps.config.update({ [name]: checked });
 }
 
 /** `/get_server_ifos` (sic), filled with real numbers; sizes in bytes. */
-async function serverInfos(host: Host): Promise<Record<string, unknown>> {
-  const models = host.bindings.activeBinding ? (await host.bindings.listModels()).map((m) => m.name) : [];
-  const current = host.bindings.model?.name ?? null;
-  const disk = await statfs(host.paths.modelsPath);
+async function serverInfos(deps: HttpDeps): Promise<Record<string, unknown>> {
+  const { bindings } = deps;
+  const models = bindings.activeBinding ? (await bindings.listModels()).map((m) => m.name) : [];
+  const current = bindings.model?.name ?? null;
+  const disk = await statfs(deps.modelsPath);
   const total = disk.blocks * disk.bsize;
   const available = disk.bavail * disk.bsize;
-  const gpus = host.config.values.enable_gpu ? await gpuInfo(host) : [];
+  const gpus = deps.config.values.enable_gpu ? await gpuInfo(deps) : [];
   const info: Record<string, unknown> = {
-    binding: host.bindings.activeBinding ?? null,
+    binding: bindings.activeBinding ?? null,
     models_list: models,
     model: current,
     model_index: current ? models.indexOf(current) : -1,
@@ -139,9 +114,9 @@ async function serverInfos(host: Host): Promise<Record<string, unknown>> {
 }
 
 /** GPUs the engine uses, with VRAM figures; none when it runs on the CPU. */
-async function gpuInfo(host: Host): Promise<Array<{ totalVram: number; usedVram: number; model: string }>> {
+async function gpuInfo(deps: HttpDeps): Promise<Array<{ totalVram: number; usedVram: number; model: string }>> {
   try {
-    const llama = await host.engine.getLlama();
+    const llama = await deps.engine.getLlama();
     if (!llama.gpu) return [];
     const [vram, names] = await Promise.all([llama.getVramState(), llama.getGpuDeviceNames()]);
     return names.map((model, i) => (i === 0 ? { totalVram: vram.total, usedVram: vram.used, model } : { totalVram: 0, usedVram: 0, model }));
@@ -150,8 +125,8 @@ async function gpuInfo(host: Host): Promise<Array<{ totalVram: number; usedVram:
   }
 }
 
-async function serveAsset(host: Host, res: ServerResponse, pathname: string): Promise<void> {
-  const file = await host.personalities.assetFile(pathname).catch(() => undefined);
+async function serveAsset(deps: HttpDeps, res: ServerResponse, pathname: string): Promise<void> {
+  const file = await deps.personalities.assetFile(pathname).catch(() => undefined);
   const type = file ? CONTENT_TYPES[extname(file).toLowerCase()] : undefined;
   if (!file || !type) throw new HttpError(404, 'not found');
   const info = await stat(file);
@@ -160,35 +135,38 @@ async function serveAsset(host: Host, res: ServerResponse, pathname: string): Pr
   await pipeline(createReadStream(file), res);
 }
 
-/** Every HTTP request: CORS, the API key on non-loopback binds, then the route. Errors become JSON. */
-export async function handleHttpRequest(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Every HTTP request: the access rules (Host header, CORS, the API key on non-loopback binds), then the route. Errors become JSON. */
+export async function handleHttpRequest(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   // socket.io answers its own path on the same server.
   if (req.url?.startsWith('/socket.io')) return;
   try {
-    const { allowed_origins, host: bindHost, api_key } = host.config.values;
-    if (!isHostHeaderAllowed(req.headers.host, bindHost)) throw new HttpError(403, `host name "${req.headers.host}" is not allowed on a loopback bind`);
+    const preflight = req.method === 'OPTIONS';
+    const refusal = checkAccess(
+      { hostHeader: req.headers.host, origin: req.headers.origin, token: bearerToken(req.headers.authorization) },
+      deps.config.values,
+      { checkKey: !preflight },
+    );
+    if (refusal?.reason === 'host-name') throw new HttpError(403, `host name "${refusal.value}" is not allowed on a loopback bind`);
+    if (refusal?.reason === 'origin') throw new HttpError(403, `origin "${refusal.value}" is not allowed`);
     const origin = req.headers.origin;
     if (origin !== undefined) {
-      if (!isOriginAllowed(origin, allowed_origins)) throw new HttpError(403, `origin "${origin}" is not allowed`);
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('vary', 'Origin');
     }
-    if (req.method === 'OPTIONS') {
+    if (preflight) {
       res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'content-type, authorization' });
       res.end();
       return;
     }
-    if (!isLoopbackHost(bindHost) && api_key && !keyMatches(bearerToken(req.headers.authorization), api_key)) {
-      throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
-    }
+    if (refusal?.reason === 'key') throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
     const url = new URL(req.url ?? '/', 'http://host');
     const route = ROUTES[`${req.method} ${url.pathname}`];
-    if (route) return await route(host, req, res, url);
-    if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(host, res, url.pathname);
+    if (route) return await route(deps, req, res, url);
+    if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(deps, res, url.pathname);
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
   } catch (error) {
     const status = error instanceof HttpError ? error.status : 500;
-    if (status === 500) host.logger.error({ err: errorMessage(error), url: req.url }, 'HTTP route failed');
+    if (status === 500) deps.logger.error({ err: errorMessage(error), url: req.url }, 'HTTP route failed');
     if (!res.headersSent) sendJson(res, status, { status: false, error: errorMessage(error) });
     else res.destroy();
   }

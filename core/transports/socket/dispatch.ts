@@ -1,12 +1,12 @@
-import type { Host } from '../../host.js';
-import type { HostSocket } from './server.js';
+import type { Socket } from 'socket.io';
 import type { ClientState } from './clients.js';
+import type { SocketDeps } from './deps.js';
 import { errorMessage } from '../../errors.js';
 import { validateRequest, type ClientEventName, type RequestPayload, type ServerEventName, type ServerPayload } from '../../protocol/index.js';
 
 /** What a handler gets for one request. */
 export interface HandlerContext {
-  readonly host: Host;
+  readonly deps: SocketDeps;
   readonly client: ClientState;
   /** Emit to the requester only, and answer the request's ack callback (once) with the same payload. */
   reply<E extends ServerEventName>(event: E, payload: ServerPayload<E>): void;
@@ -33,7 +33,7 @@ export function rawField(raw: unknown, name: string): unknown {
  * Register handlers on a socket. Every payload is validated first; a bad payload or a thrown error becomes the
  * event's failure reply. Nothing a client sends can throw out of here or go unanswered.
  */
-export function register(host: Host, socket: HostSocket, client: ClientState, handlers: HandlerMap): void {
+export function register(deps: SocketDeps, socket: Socket, client: ClientState, handlers: HandlerMap): void {
   for (const [event, handler] of Object.entries(handlers) as Array<[ClientEventName, Handler<ClientEventName>]>) {
     (socket.on as (e: string, fn: (...args: unknown[]) => void) => void)(event, (...args: unknown[]) => {
       const last = args.at(-1);
@@ -44,7 +44,7 @@ export function register(host: Host, socket: HostSocket, client: ClientState, ha
         (socket.emit as (e: string, p: unknown) => void)(name, payload);
       };
       const ctx: HandlerContext = {
-        host,
+        deps,
         client,
         emit,
         reply: (name, payload) => {
@@ -61,7 +61,7 @@ export function register(host: Host, socket: HostSocket, client: ClientState, ha
       };
       const checked = validateRequest(event, raw);
       if (!checked.ok) {
-        host.logger.debug({ event, client: client.id, err: checked.error }, 'refused a bad payload');
+        deps.logger.debug({ event, client: client.id, err: checked.error }, 'refused a bad payload');
         fail(checked.error);
         return;
       }
@@ -69,7 +69,7 @@ export function register(host: Host, socket: HostSocket, client: ClientState, ha
         const result = handler.run(ctx, checked.data);
         if (result instanceof Promise) {
           result.catch((error: unknown) => {
-            host.logger.debug({ event, client: client.id, err: errorMessage(error) }, 'request failed');
+            deps.logger.debug({ event, client: client.id, err: errorMessage(error) }, 'request failed');
             fail(errorMessage(error));
           });
         }

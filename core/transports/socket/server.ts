@@ -1,67 +1,82 @@
+import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
-import type { Host } from '../../host.js';
-import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from '../access.js';
-import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../protocol/index.js';
-import { ClientState } from './clients.js';
+import { bearerToken, checkAccess, isHostHeaderAllowed, isOriginAllowed } from '../access.js';
+import { WIRE_TEXT, type ClientToServerEvents, type InterServerEvents, type ServerEventName, type ServerPayload, type ServerToClientEvents, type SocketData } from '../../protocol/index.js';
+import { ClientRegistry, ClientState } from './clients.js';
+import type { SocketDeps } from './deps.js';
 import { registerHandlers } from './handlers/index.js';
 
 export type HostIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type HostSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /**
- * socket.io on the host's HTTP server: namespace `/`, path `/socket.io`, polling and websocket. Ping settings
- * are generous, like the original's, so that long CPU-bound generations never drop a client.
+ * The LoLLMs socket.io transport on the host's HTTP server: namespace `/`, path `/socket.io`, polling and
+ * websocket. Ping settings are generous, like the original's, so that long CPU-bound generations never drop
+ * a client.
  */
-export function attachSocketServer(host: Host): HostIo {
-  const origins = () => host.config.values.allowed_origins;
-  const io: HostIo = new Server(host.http, {
-    path: '/socket.io',
-    transports: ['polling', 'websocket'],
-    pingInterval: 25_000,
-    pingTimeout: 1_200_000,
-    maxHttpBufferSize: 64 * 1024 * 1024,
-    cors: {
-      origin: (origin, callback) => callback(null, isOriginAllowed(origin, origins())),
-      credentials: true,
-    },
-    serveClient: false,
-    // DNS rebinding: a foreign Host header is refused before any engine.io session exists.
-    allowRequest: (req, callback) => callback(null, isHostHeaderAllowed(req.headers.host, host.config.values.host)),
-  });
+export class SocketTransport {
+  readonly io: HostIo;
+  readonly clients = new ClientRegistry();
+  readonly #deps: SocketDeps;
 
-  io.use((socket, next) => {
-    if (!isHostHeaderAllowed(socket.handshake.headers.host, host.config.values.host)) {
-      next(new Error(`host name "${socket.handshake.headers.host}" is not allowed on a loopback bind (DNS rebinding protection)`));
-      return;
-    }
-    const origin = socket.handshake.headers.origin;
-    if (!isOriginAllowed(origin, origins())) {
-      next(new Error(`origin "${origin}" is not allowed; add it to allowed_origins in the config`));
-      return;
-    }
-    const { host: bindHost, api_key } = host.config.values;
-    if (!isLoopbackHost(bindHost) && api_key) {
+  constructor(http: HttpServer, deps: SocketDeps) {
+    this.#deps = deps;
+    this.io = new Server(http, {
+      path: '/socket.io',
+      transports: ['polling', 'websocket'],
+      pingInterval: 25_000,
+      pingTimeout: 1_200_000,
+      maxHttpBufferSize: 64 * 1024 * 1024,
+      cors: {
+        origin: (origin, callback) => callback(null, isOriginAllowed(origin, deps.access().allowed_origins)),
+        credentials: true,
+      },
+      serveClient: false,
+      // DNS rebinding: a foreign Host header is refused before any engine.io session exists.
+      allowRequest: (req, callback) => callback(null, isHostHeaderAllowed(req.headers.host, deps.access().host)),
+    });
+    this.io.use((socket, next) => {
+      const { headers } = socket.handshake;
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
-      const offered = typeof auth?.token === 'string' ? auth.token : bearerToken(socket.handshake.headers.authorization);
-      if (!keyMatches(offered, api_key)) {
-        next(new Error('unauthorized: a valid API key is required (auth: { token } or "Authorization: Bearer <key>")'));
-        return;
-      }
-    }
-    next();
-  });
+      const token = typeof auth?.token === 'string' ? auth.token : bearerToken(headers.authorization);
+      const refusal = checkAccess({ hostHeader: headers.host, origin: headers.origin, token }, deps.access());
+      if (!refusal) next();
+      else if (refusal.reason === 'host-name') next(new Error(`host name "${refusal.value}" is not allowed on a loopback bind (DNS rebinding protection)`));
+      else if (refusal.reason === 'origin') next(new Error(`origin "${refusal.value}" is not allowed; add it to allowed_origins in the config`));
+      else next(new Error('unauthorized: a valid API key is required (auth: { token } or "Authorization: Bearer <key>")'));
+    });
+    this.io.on('connection', (socket: HostSocket) => this.#connected(socket));
+  }
 
-  io.on('connection', (socket: HostSocket) => {
+  #connected(socket: HostSocket): void {
     const client = new ClientState(socket.id, (event, payload) => {
       (socket.emit as (e: string, p: unknown) => void)(event, payload);
     });
-    host.clients.add(client);
-    host.logger.debug({ client: socket.id }, 'client connected');
-    registerHandlers(host, socket, client);
+    this.clients.add(client);
+    this.#deps.logger.debug({ client: socket.id }, 'client connected');
+    registerHandlers(this.#deps, socket, client);
     socket.on('disconnect', () => {
-      host.clients.remove(socket.id);
-      host.logger.debug({ client: socket.id }, 'client disconnected');
+      this.clients.remove(socket.id);
+      client.disconnected();
+      this.#deps.logger.debug({ client: socket.id }, 'client disconnected');
     });
-  });
-  return io;
+  }
+
+  /** Send an event to every client (plugin reloads and errors). */
+  broadcast<E extends ServerEventName>(event: E, payload: ServerPayload<E>): void {
+    (this.io.emit as (e: string, p: unknown) => void)(event, payload);
+  }
+
+  /** Shutdown: every client with a generation running or queued gets `generation_canceled`, and it is cancelled. */
+  cancelGenerations(): void {
+    for (const client of this.clients) {
+      if (this.#deps.generation.cancel(client.id)) client.emit('generation_canceled', { message: WIRE_TEXT.canceled });
+    }
+  }
+
+  /** Disconnect every client and stop serving socket.io. */
+  async close(): Promise<void> {
+    this.io.disconnectSockets(true);
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
 }

@@ -1,6 +1,6 @@
-import type { Host } from '../../../host.js';
-import type { HostSocket } from '../server.js';
+import type { Socket } from 'socket.io';
 import type { ClientState } from '../clients.js';
+import type { SocketDeps } from '../deps.js';
 import { register } from '../dispatch.js';
 import { modelHandlers } from './models.js';
 import { selectionHandlers } from './selection.js';
@@ -10,8 +10,8 @@ import { generationHandlers } from './generation.js';
 import { installHandlers } from './install.js';
 
 /** Every client event, one group per file. */
-export function registerHandlers(host: Host, socket: HostSocket, client: ClientState): void {
-  register(host, socket, client, {
+export function registerHandlers(deps: SocketDeps, socket: Socket, client: ClientState): void {
+  register(deps, socket, client, {
     ...modelHandlers,
     ...selectionHandlers,
     ...personalityHandlers,

@@ -18,7 +18,7 @@ export const installHandlers: HandlerMap = {
   install_model: {
     failure: (error, raw) => ['model_installed', { success: false, error, ...filenameOf(raw) }],
     async run(ctx, data) {
-      const plugin = ctx.host.bindings.activePlugin;
+      const plugin = ctx.deps.bindings.activePlugin;
       if (!plugin) throw NoBindingSelected('No binding selected: select a binding before installing a model');
       const request = {
         ...(data.filename !== undefined ? { filename: data.filename } : {}),
@@ -27,11 +27,11 @@ export const installHandlers: HandlerMap = {
         ...(data.sha256 !== undefined ? { sha256: data.sha256 } : {}),
       };
       const source = resolveInstallRequest(request, plugin.models);
-      const controller = ctx.host.installs.start(source.filename, ctx.client.id);
+      const controller = ctx.deps.installs.start(source.filename, ctx.client.id);
       try {
         const result = await installModel({
           source,
-          modelsDir: ctx.host.bindings.modelsDir(plugin.name),
+          modelsDir: ctx.deps.bindings.modelsDir(plugin.name),
           signal: controller.signal,
           onProgress: (p) => ctx.emit('install_progress', { filename: source.filename, url: source.url, ...p }),
         });
@@ -43,7 +43,7 @@ export const installHandlers: HandlerMap = {
         const message = reason instanceof InstallCanceled ? reason.message : errorMessage(error);
         ctx.reply('model_installed', { success: false, filename: source.filename, error: message });
       } finally {
-        ctx.host.installs.finish(source.filename, controller);
+        ctx.deps.installs.finish(source.filename, controller);
       }
     },
   },
@@ -54,7 +54,7 @@ export const installHandlers: HandlerMap = {
       const url = data.url ?? data.path;
       if (filename === undefined && url !== undefined) filename = installSourceFromUrl(url).filename;
       if (filename === undefined) throw new Error('cancel_install needs a filename or a url');
-      const starter = await ctx.host.installs.cancel(filename, ctx.client.id);
+      const starter = await ctx.deps.installs.cancel(filename, ctx.client.id);
       ctx.reply('model_installed', {
         success: false,
         filename,

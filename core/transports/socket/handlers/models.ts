@@ -35,19 +35,19 @@ export const modelHandlers: HandlerMap = {
   list_available_bindings: {
     failure: (error) => ['bindings_list', { success: false, error }],
     async run(ctx) {
-      const manifests = await ctx.host.bindings.listAvailable();
+      const manifests = await ctx.deps.bindings.listAvailable();
       ctx.reply('bindings_list', { success: true, bindings: manifests.map((m) => ({ name: m.name, card: m.card, models: m.models })) });
     },
   },
   list_available_models: {
     failure: (error) => ['available_models_list', { success: false, error }],
     run(ctx) {
-      const plugin = ctx.host.bindings.activePlugin;
+      const plugin = ctx.deps.bindings.activePlugin;
       if (!plugin) {
         ctx.reply('available_models_list', { success: false, error: WIRE_TEXT.noBinding });
         return;
       }
-      const dir = ctx.host.bindings.modelsDir(plugin.name);
+      const dir = ctx.deps.bindings.modelsDir(plugin.name);
       const models = plugin.models.map((entry) => normalizeModelEntry(entry, dir)).filter((m): m is AvailableModel => m !== undefined);
       ctx.reply('available_models_list', { success: true, available_models: models });
     },

@@ -10,12 +10,11 @@ export const selectionHandlers: HandlerMap = {
     async run(ctx, data) {
       const name = data.binding_name;
       try {
-        await ctx.host.bindings.selectBinding(name);
+        await ctx.deps.selection.selectBinding(name);
       } catch (error) {
         ctx.reply('select_binding', { success: false, binding_name: name, error: `Couldn't load binding:\n${errorMessage(error)}` });
         return;
       }
-      await ctx.host.config.update({ binding_name: name });
       ctx.reply('select_binding', { success: true, binding_name: name });
     },
   },
@@ -23,19 +22,18 @@ export const selectionHandlers: HandlerMap = {
     failure: (error, raw) => ['select_model', { success: false, model_name: asString(rawField(raw, 'model_name')), error }],
     async run(ctx, data) {
       const name = data.model_name;
-      if (!ctx.host.bindings.activeBinding) {
+      if (!ctx.deps.bindings.activeBinding) {
         ctx.reply('select_model', { success: false, model_name: name, error: `${WIRE_TEXT.noBinding}: please select a binding first` });
         return;
       }
       let last = -1;
-      await ctx.host.bindings.selectModel(name, (progress) => {
+      await ctx.deps.selection.selectModel(name, (progress) => {
         // Progress events are throttled to whole percents.
         const pct = Math.floor(progress * 100);
         if (pct === last) return;
         last = pct;
         ctx.emit('model_loading_progress', { model_name: name, progress });
       });
-      await ctx.host.config.update({ model_name: name });
       ctx.reply('select_model', { success: true, model_name: name });
     },
   },

@@ -1,14 +1,23 @@
-import type { HandlerMap, HandlerContext } from '../dispatch.js';
+import type { LoadedModel } from '../../../../plugin-api/index.js';
 import type { ActiveModel } from '../../../bindings/manager.js';
+import { EmbeddingUnsupported, TokenizerUnavailable } from '../../../errors.js';
+import type { HandlerMap, HandlerContext } from '../dispatch.js';
 
 /** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
-export async function withModel<T>(ctx: Pick<HandlerContext, 'host'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease = ctx.host.bindings.requireModel();
+async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
+  const lease = ctx.deps.bindings.requireModel();
   try {
     return await task(lease.value);
   } finally {
     lease.release();
   }
+}
+
+/** The model's tokenizer, or a clear error for a binding that cannot tokenize (plugin API 1.1). */
+function tokenizer(m: ActiveModel, operation: 'tokenize' | 'detokenize'): Required<Pick<LoadedModel, 'tokenize' | 'detokenize'>> {
+  const { tokenize, detokenize } = m.model;
+  if (!tokenize || !detokenize) throw TokenizerUnavailable(`the binding "${m.binding}" cannot ${operation}: its model has no tokenizer the host can reach`);
+  return { tokenize: tokenize.bind(m.model), detokenize: detokenize.bind(m.model) };
 }
 
 const failure = <E extends 'tokenized' | 'detokenized' | 'embeded'>(event: E) =>
@@ -18,14 +27,14 @@ export const tokenHandlers: HandlerMap = {
   tokenize: {
     failure: failure('tokenized'),
     async run(ctx, data) {
-      const tokens = await withModel(ctx, (m) => m.model.tokenize(data.prompt));
+      const tokens = await withModel(ctx, (m) => tokenizer(m, 'tokenize').tokenize(data.prompt));
       ctx.reply('tokenized', { tokens });
     },
   },
   detokenize: {
     failure: failure('detokenized'),
     async run(ctx, data) {
-      const text = await withModel(ctx, (m) => m.model.detokenize(data.prompt));
+      const text = await withModel(ctx, (m) => tokenizer(m, 'detokenize').detokenize(data.prompt));
       ctx.reply('detokenized', { text });
     },
   },
@@ -33,7 +42,7 @@ export const tokenHandlers: HandlerMap = {
     failure: failure('embeded'),
     async run(ctx, data) {
       const vector = await withModel(ctx, async (m) => {
-        if (!m.model.embed) throw new Error(`the binding "${m.binding}" cannot embed`);
+        if (!m.model.embed) throw EmbeddingUnsupported(`the binding "${m.binding}" cannot embed`);
         return m.model.embed(data.prompt);
       });
       ctx.reply('embeded', { text: vector });

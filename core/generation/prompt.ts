@@ -15,9 +15,10 @@
  *    turn's user prefix starts on its own line.
  */
 import { ContextOverflow } from '../errors.js';
-import type { PersonalityConfig } from './config.js';
+import type { PersonalityConfig } from '../personalities/config.js';
+import { tokenCounterFor, type TokenCounter } from './token-count.js';
 
-/** What prompt assembly needs to count and cut tokens: the loaded model's tokenizer. */
+/** A model's tokenizer, for callers that have no `TokenCounter` (tests with a tokenizer of their own). */
 export interface PromptTokenizer {
   tokenize(text: string): Promise<number[]>;
   detokenize(tokens: number[]): Promise<string>;
@@ -52,7 +53,12 @@ export interface AssemblePromptOptions {
   ctxSize: number;
   /** Tokens to keep free for the answer. */
   nPredicts: number;
-  tokenizer: PromptTokenizer;
+  /** How tokens are counted and cut: the model's counter (exact, or an estimate when it cannot tokenize). */
+  counter?: TokenCounter;
+  /** A tokenizer to count with when no `counter` is given. */
+  tokenizer?: PromptTokenizer;
+  /** Token counts of the blocks (a `Discussion` keeps them between turns); default: each block is counted. */
+  countBlocks?: (blocks: readonly string[]) => Promise<number[]>;
   /** The time `{{date}}` etc. are filled with; default now. */
   now?: Date;
   /**
@@ -76,7 +82,7 @@ export interface AssembledPrompt {
   discussion: string;
   /** Whether the discussion was cut from the left. */
   cropped: boolean;
-  /** Tokens of `modelInput` (conditioning and discussion counted apart). */
+  /** Tokens of `modelInput`: the conditioning and each block counted apart (an estimate when the counter's is). */
   promptTokens: number;
   /** Tokens the answer may use: `nPredicts`, less if the context has no room for all of them. */
   maxTokens: number;
@@ -96,8 +102,10 @@ export function welcomeBlocks(personality: Pick<PromptPersonality, 'ai_message_p
 
 /** Assemble the model input of one personality-mode turn. Throws `ContextOverflow` when nothing fits. */
 export async function assemblePrompt(options: AssemblePromptOptions): Promise<AssembledPrompt> {
-  const { personality, prompt, config, ctxSize, nPredicts, tokenizer, now } = options;
+  const { personality, prompt, config, ctxSize, nPredicts, now } = options;
   const processed = options.processedPrompt ?? prompt;
+  const counter = options.counter ?? (options.tokenizer && tokenCounterFor(options.tokenizer));
+  if (!counter) throw new TypeError('assemblePrompt needs a counter or a tokenizer');
 
   const blocksAfterUser = [...options.blocks];
   if (blocksAfterUser.length === 0) blocksAfterUser.push(...welcomeBlocks(personality, now));
@@ -108,7 +116,7 @@ export async function assemblePrompt(options: AssemblePromptOptions): Promise<As
   }
 
   const conditioning = personality.conditioning(now);
-  const conditioningTokens = conditioning === '' ? 0 : (await tokenizer.tokenize(conditioning)).length;
+  const conditioningTokens = await counter.count(conditioning);
   const room = ctxSize - conditioningTokens;
   if (room < 2) {
     throw ContextOverflow(`the personality's conditioning (${conditioningTokens} tokens) does not fit the context size (${ctxSize} tokens)`);
@@ -117,20 +125,18 @@ export async function assemblePrompt(options: AssemblePromptOptions): Promise<As
   const reserve = Math.max(1, Math.min(nPredicts, room - minDiscussion));
   const budget = room - reserve;
 
-  const full = blocksAfterUser.join('');
-  let discussion = full;
+  // Whole blocks from the newest back while they fit; the block that does not is cut to the room left. Only
+  // that block is re-made from tokens, so the rest reaches the model byte for byte.
+  const counts = await (options.countBlocks ?? ((blocks) => Promise.all(blocks.map((b) => counter.count(b)))))(blocksAfterUser);
+  let first = blocksAfterUser.length;
   let discussionTokens = 0;
-  let cropped = false;
-  if (full !== '') {
-    const tokens = await tokenizer.tokenize(full);
-    discussionTokens = tokens.length;
-    if (tokens.length > budget) {
-      // The text is only re-made from tokens when cut, so an uncut discussion reaches the model byte for byte.
-      const kept = budget > 0 ? tokens.slice(tokens.length - budget) : [];
-      discussion = kept.length > 0 ? await tokenizer.detokenize(kept) : '';
-      discussionTokens = kept.length;
-      cropped = true;
-    }
+  while (first > 0 && discussionTokens + counts[first - 1]! <= budget) discussionTokens += counts[--first]!;
+  let discussion = blocksAfterUser.slice(first).join('');
+  const cropped = first > 0;
+  if (cropped) {
+    const cut = await counter.tail(blocksAfterUser[first - 1]!, budget - discussionTokens);
+    discussion = cut.text + discussion;
+    discussionTokens += cut.tokens;
   }
   const promptTokens = conditioningTokens + discussionTokens;
   const modelInput = conditioning + discussion;

@@ -1,0 +1,326 @@
+/**
+ * The generation service: the one path of every generation, for every transport. A transport hands it a
+ * `GenerationRequest` and a `GenerationSink`; the service takes a slot (the busy rule and the queue), leases
+ * the model (and the personality), runs the mode (raw or a personality's turn, with its processor hooks),
+ * streams into the sink and answers with a `GenerationOutcome` or a coded error. Cancel, disconnect, a closed
+ * HTTP request and shutdown all come in as the request's AbortSignal or `cancel(clientId)`, and end the same
+ * way: the slot is freed at once, the sink goes quiet, the engine stops within one token, and the outcome says
+ * `cancelled`.
+ */
+import type { GenerateOptions, GenerateResult } from '../../plugin-api/index.js';
+import type { ActiveModel } from '../bindings/manager.js';
+import { BadRequest, Cancelled, HostClosed } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Lease } from '../util/versioned.js';
+import type { HeldPersonality } from '../personalities/manager.js';
+import { runPersonalityTurn, type PersonalitySettingsSource } from './personality-turn.js';
+import { runRaw } from './raw.js';
+import { RecentGenerations, type RecentGeneration } from './recent.js';
+import type { GenerationScheduler, Slot } from './scheduler.js';
+import { tokenCounterFor } from './token-count.js';
+import type { GenerationSettings, Turn, TurnResult } from './turn.js';
+import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityRef, WorkflowMessage } from './types.js';
+
+/** The model the service generates with (the binding manager). */
+export interface ModelSource {
+  /** A lease on the loaded model; throws `LH_ERR_NO_MODEL` without one. */
+  requireModel(): Lease<ActiveModel>;
+  /** Settles once a hot reload of the active binding in progress has swapped (new work waits for the new code). */
+  whenReady(): Promise<void>;
+}
+
+/** The personalities the service runs turns of (the personality manager). */
+export interface PersonalitySource extends PersonalitySettingsSource {
+  /** Lease a mounted personality for one turn (a path is mounted first when it is not); coded errors otherwise. */
+  acquireTurn(ref: PersonalityRef): Promise<HeldPersonality>;
+}
+
+/** The model input of a turn, for diagnostics and tests (`Host.events` 'prompt'). */
+export interface PromptEvent {
+  client: string;
+  /** The mounted id, -1 in raw mode. */
+  personality: number;
+  prompt: string;
+}
+
+export interface GenerationServiceOptions {
+  scheduler: GenerationScheduler;
+  models: ModelSource;
+  personalities: PersonalitySource;
+  /** The config values a generation reads, at each request. */
+  settings: () => GenerationSettings;
+  logger: Logger;
+  /** Called with each turn's model input. */
+  onPrompt?: (event: PromptEvent) => void;
+  /** Generations remembered for `status()`. Default 20. */
+  recentLimit?: number;
+}
+
+/** What `GET /status` shows of generation. */
+export interface GenerationStatus {
+  slots: { total: number; busy: number };
+  queue: { depth: number };
+  recent: RecentGeneration[];
+}
+
+/** A generation from its request to its end. */
+interface Active {
+  readonly clientId: string;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** How long `close()` waits for cancelled generations to end before the host disposes what they use. */
+const CLOSE_WAIT_MS = 3_000;
+
+export class GenerationService {
+  readonly #options: GenerationServiceOptions;
+  readonly #active = new Set<Active>();
+  readonly #recent: RecentGenerations;
+  readonly #idle = new Map<string, Array<() => void>>();
+  #closed = false;
+
+  constructor(options: GenerationServiceOptions) {
+    this.#options = options;
+    this.#recent = new RecentGenerations(options.recentLimit ?? 20);
+  }
+
+  /**
+   * Run one generation. The slot is decided synchronously, before this returns: a request refused by the busy
+   * rule or a full queue rejects with `LH_ERR_BUSY` / `LH_ERR_QUEUE_FULL` and took nothing. Once `request.signal`
+   * aborts (or `cancel` is called for the client), the promise resolves with `finishReason: 'cancelled'` and
+   * the sink is not called again; it never rejects after that.
+   */
+  run(request: GenerationRequest, sink: GenerationSink): Promise<GenerationOutcome> {
+    if (this.#closed) return Promise.reject(HostClosed('the host is shutting down; no new generation starts'));
+    if (request.kind === 'personality' && !request.personality) return Promise.reject(BadRequest('a personality generation needs a personality'));
+    const started = performance.now();
+    const controller = new AbortController();
+    const signal = AbortSignal.any([request.signal, controller.signal]);
+    const gated = gate(sink, signal);
+    let acquired: Slot | Promise<Slot>;
+    try {
+      acquired = this.#options.scheduler.acquire({
+        client: request.client,
+        policy: request.queue,
+        ...(request.maxPerClient !== undefined ? { maxPerClient: request.maxPerClient } : {}),
+        signal,
+        ...(sink.queued ? { onPosition: (position: number) => gated.queued?.(position) } : {}),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let finish!: () => void;
+    const active: Active = { clientId: request.client.id, controller, done: new Promise<void>((r) => (finish = r)) };
+    this.#active.add(active);
+    return this.#execute(request, gated, signal, acquired, started).finally(() => {
+      this.#active.delete(active);
+      finish();
+      this.#wakeIdle(request.client.id);
+    });
+  }
+
+  async #execute(request: GenerationRequest, sink: GenerationSink, signal: AbortSignal, acquired: Slot | Promise<Slot>, started: number): Promise<GenerationOutcome> {
+    let slot: Slot | undefined;
+    // A cancel frees the slot at once, so a new request can start while this one unwinds.
+    const releaseOnAbort = () => slot?.release();
+    signal.addEventListener('abort', releaseOnAbort, { once: true });
+    const usage = { promptTokens: 0, completionTokens: 0, evalNs: 0 };
+    let queuedMs = 0;
+    let personalityPath: string | undefined;
+    const outcomeOf = (result: TurnResult): GenerationOutcome => {
+      const totalMs = performance.now() - started;
+      const tokensPerSecond = usage.evalNs > 0 ? usage.completionTokens / (usage.evalNs / 1e9) : undefined;
+      return {
+        text: result.text,
+        finishReason: signal.aborted ? 'cancelled' : result.finishReason,
+        usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
+        timings: { queuedMs, totalMs, ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}) },
+      };
+    };
+    const remember = (outcome: GenerationOutcome | undefined, error?: unknown) =>
+      this.#recent.add({
+        mode: request.kind,
+        ...(personalityPath !== undefined ? { personality: personalityPath } : {}),
+        client: request.client,
+        usage,
+        ...(outcome?.timings.tokensPerSecond !== undefined ? { tokensPerSecond: outcome.timings.tokensPerSecond } : {}),
+        outcome: outcome ? (outcome.finishReason === 'cancelled' ? 'cancelled' : 'done') : 'error',
+        ...(error !== undefined ? { error } : {}),
+      });
+    try {
+      try {
+        slot = acquired instanceof Promise ? await acquired : acquired;
+      } finally {
+        queuedMs = performance.now() - started;
+      }
+      if (signal.aborted) {
+        slot.release();
+        const outcome = outcomeOf({ text: '', finishReason: 'cancelled' });
+        remember(outcome);
+        return outcome;
+      }
+      // A hot reload of the active binding in progress: wait for the new code rather than refuse.
+      await this.#options.models.whenReady();
+      const result = await this.#runMode(request, sink, signal, usage, (path) => (personalityPath = path));
+      const outcome = outcomeOf(result);
+      remember(outcome);
+      return outcome;
+    } catch (error) {
+      if (!signal.aborted) {
+        remember(undefined, error);
+        throw error;
+      }
+      const outcome = outcomeOf({ text: '', finishReason: 'cancelled' });
+      remember(outcome);
+      return outcome;
+    } finally {
+      signal.removeEventListener('abort', releaseOnAbort);
+      slot?.release();
+    }
+  }
+
+  async #runMode(
+    request: GenerationRequest,
+    sink: GenerationSink,
+    signal: AbortSignal,
+    usage: { promptTokens: number; completionTokens: number; evalNs: number },
+    onPersonality: (path: string) => void,
+  ): Promise<TurnResult> {
+    const { models, personalities, settings, logger, onPrompt } = this.#options;
+    const withModel = async (personality: number | undefined, run: (turn: Turn) => Promise<TurnResult>): Promise<TurnResult> => {
+      const lease = models.requireModel();
+      try {
+        const model = lease.value;
+        const turn: Turn = {
+          request,
+          sink,
+          signal,
+          model,
+          counter: tokenCounterFor(model.model),
+          settings: settings(),
+          logger: logger.child({ client: request.client.id, ...(personality !== undefined ? { personality } : {}) }),
+          generate: (prompt, options) => generateCounted(model, prompt, options, signal, usage),
+          prompted: (prompt, id) => onPrompt?.({ client: request.client.id, personality: id, prompt }),
+        };
+        return await run(turn);
+      } finally {
+        lease.release();
+      }
+    };
+    if (request.kind === 'raw') return withModel(undefined, runRaw);
+    const personalityTurn = async () => {
+      const held = await personalities.acquireTurn(request.personality!);
+      onPersonality(held.mounted.path);
+      try {
+        return await withModel(held.id, (turn) => runPersonalityTurn(turn, held, personalities));
+      } finally {
+        held.lease.release();
+      }
+    };
+    // The turns of one discussion run in order: a new one starts once a cancelled one has recorded its answer.
+    return request.discussion ? request.discussion.turn(personalityTurn) : personalityTurn();
+  }
+
+  /** Cancel every generation of a client, queued or running. Returns whether there was one. */
+  cancel(clientId: string): boolean {
+    let any = false;
+    for (const active of this.#active) {
+      if (active.clientId !== clientId || active.controller.signal.aborted) continue;
+      active.controller.abort(Cancelled('Generation is canceled.'));
+      any = true;
+    }
+    return any;
+  }
+
+  /** Whether a client has a generation that is not cancelled. */
+  isBusy(clientId: string): boolean {
+    for (const active of this.#active) if (active.clientId === clientId && !active.controller.signal.aborted) return true;
+    return false;
+  }
+
+  /** Settles once a client has no generation left, cancelled ones included (their sandbox calls ended). */
+  whenIdle(clientId: string): Promise<void> {
+    if (![...this.#active].some((a) => a.clientId === clientId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.#idle.get(clientId) ?? [];
+      waiting.push(resolve);
+      this.#idle.set(clientId, waiting);
+    });
+  }
+
+  #wakeIdle(clientId: string): void {
+    if ([...this.#active].some((a) => a.clientId === clientId)) return;
+    const waiting = this.#idle.get(clientId);
+    this.#idle.delete(clientId);
+    for (const wake of waiting ?? []) wake();
+  }
+
+  /** Slots, queue and the last generations, for `GET /status`. */
+  status(): GenerationStatus {
+    return { ...this.#options.scheduler.snapshot(), recent: this.#recent.list() };
+  }
+
+  /**
+   * Stop for shutdown: from now on `run` rejects with `LH_ERR_CLOSED`; every generation is cancelled, and this
+   * resolves once they have ended (or after a few seconds, so a stuck one cannot hold the shutdown).
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const ending = [...this.#active];
+    for (const active of ending) if (!active.controller.signal.aborted) active.controller.abort(Cancelled('the host is shutting down'));
+    if (ending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(ending.map((a) => a.done)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** `model.generate` with the turn's signal (narrowed by the caller's), its tokens added to `usage`. */
+async function generateCounted(
+  model: ActiveModel,
+  prompt: string,
+  options: GenerateOptions,
+  signal: AbortSignal,
+  usage: { promptTokens: number; completionTokens: number; evalNs: number },
+): Promise<GenerateResult> {
+  const result = await model.model.generate(prompt, { ...options, signal: options.signal ? AbortSignal.any([signal, options.signal]) : signal });
+  usage.promptTokens += result.timings.prompt_eval_count;
+  usage.completionTokens += result.timings.eval_count;
+  usage.evalNs += result.timings.eval_duration;
+  return result;
+}
+
+/** The sink behind the cancel gate: nothing passes once `signal` aborted, and a throwing sink loses only its piece. */
+function gate(sink: GenerationSink, signal: AbortSignal): GenerationSink {
+  const guard = <A extends unknown[]>(fn: ((...args: A) => void) | undefined) =>
+    fn &&
+    ((...args: A) => {
+      if (signal.aborted) return;
+      try {
+        fn.apply(sink, args);
+      } catch {
+        // The transport's problem (a closed connection); the generation goes on.
+      }
+    });
+  const gated: GenerationSink = {
+    answer: guard(sink.answer)!,
+    draft: guard(sink.draft)!,
+    message: guard<[WorkflowMessage]>(sink.message)!,
+  };
+  const queued = guard(sink.queued);
+  if (queued) gated.queued = queued;
+  if (sink.ask) gated.ask = (request, askSignal) => sink.ask!(request, AbortSignal.any([signal, askSignal]));
+  return gated;
+}

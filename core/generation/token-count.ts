@@ -1,0 +1,119 @@
+/**
+ * Token counting for prompt assembly, cropping and usage: the one place that knows whether the loaded model
+ * can tokenize. With a tokenizer the counts are exact; a binding without one (a remote engine with no
+ * tokenize route, plugin API `LoadedModel.tokenize?`) gets an estimate, so that it still generates.
+ *
+ * The estimate: one token per 4 ASCII characters (rounded up), plus one token per non-ASCII character. That
+ * is close for English (BPE and SentencePiece vocabularies average about 4 characters a token) and errs
+ * high for other scripts (CJK runs about one token a character, accented Latin less), so that cropping
+ * keeps the prompt inside the context rather than past it.
+ */
+import type { LoadedModel } from '../../plugin-api/index.js';
+
+/** Counts tokens of a text and cuts a text to its last tokens. */
+export interface TokenCounter {
+  /** Whether counts come from the model's tokenizer (true) or are estimated (false). */
+  readonly exact: boolean;
+  count(text: string): Promise<number>;
+  /**
+   * The end of `text` that fits `maxTokens` tokens. An uncut text is returned as is (byte for byte); a cut
+   * one is re-made from its last tokens (exact) or cut at a character (estimate).
+   */
+  tail(text: string, maxTokens: number): Promise<{ text: string; tokens: number; cut: boolean }>;
+}
+
+/** The tokenizer part of a loaded model; both methods are optional since plugin API 1.1. */
+export type ModelTokenizer = Pick<LoadedModel, 'tokenize' | 'detokenize'>;
+
+/** Estimated tokens of `text` (see the module comment). */
+export function estimateTokens(text: string): number {
+  let ascii = 0;
+  let other = 0;
+  for (const char of text) {
+    if (char.charCodeAt(0) < 0x80) ascii++;
+    else other++;
+  }
+  return Math.ceil(ascii / 4) + other;
+}
+
+const ESTIMATING: TokenCounter = {
+  exact: false,
+  async count(text) {
+    return estimateTokens(text);
+  },
+  async tail(text, maxTokens) {
+    const total = estimateTokens(text);
+    if (total <= maxTokens) return { text, tokens: total, cut: false };
+    if (maxTokens <= 0) return { text: '', tokens: 0, cut: true };
+    // Walk back from the end, code point by code point, while the estimate of the kept part fits.
+    const chars = Array.from(text);
+    let start = chars.length;
+    let ascii = 0;
+    let other = 0;
+    while (start > 0) {
+      const isAscii = chars[start - 1]!.charCodeAt(0) < 0x80;
+      if (Math.ceil((ascii + (isAscii ? 1 : 0)) / 4) + other + (isAscii ? 0 : 1) > maxTokens) break;
+      if (isAscii) ascii++;
+      else other++;
+      start--;
+    }
+    return { text: chars.slice(start).join(''), tokens: Math.ceil(ascii / 4) + other, cut: true };
+  },
+};
+
+/** Texts at most this long are remembered with their count (conditionings repeat every turn). */
+const CACHED_TEXT_MAX = 64 * 1024;
+/** Counts remembered per model. */
+const CACHE_ENTRIES = 256;
+
+class ExactCounter implements TokenCounter {
+  readonly exact = true;
+  readonly #tokenize: (text: string) => Promise<number[]>;
+  readonly #detokenize: (tokens: readonly number[]) => Promise<string>;
+  /** Recent counts by text, least recently used first (a Map keeps insertion order). */
+  readonly #recent = new Map<string, number>();
+
+  constructor(tokenize: (text: string) => Promise<number[]>, detokenize: (tokens: readonly number[]) => Promise<string>) {
+    this.#tokenize = tokenize;
+    this.#detokenize = detokenize;
+  }
+
+  async count(text: string): Promise<number> {
+    if (text === '') return 0;
+    const known = this.#recent.get(text);
+    if (known !== undefined) {
+      this.#recent.delete(text);
+      this.#recent.set(text, known);
+      return known;
+    }
+    const count = (await this.#tokenize(text)).length;
+    if (text.length <= CACHED_TEXT_MAX) {
+      this.#recent.set(text, count);
+      if (this.#recent.size > CACHE_ENTRIES) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+    return count;
+  }
+
+  async tail(text: string, maxTokens: number): Promise<{ text: string; tokens: number; cut: boolean }> {
+    if (text === '') return { text, tokens: 0, cut: false };
+    const tokens = await this.#tokenize(text);
+    if (tokens.length <= maxTokens) return { text, tokens: tokens.length, cut: false };
+    const kept = maxTokens > 0 ? tokens.slice(tokens.length - maxTokens) : [];
+    return { text: kept.length > 0 ? await this.#detokenize(kept) : '', tokens: kept.length, cut: true };
+  }
+}
+
+const counters = new WeakMap<object, TokenCounter>();
+
+/**
+ * The counter of a loaded model (one per model, so its small cache of recent counts is shared): exact when the
+ * binding can tokenize and detokenize, the estimate otherwise.
+ */
+export function tokenCounterFor(model: ModelTokenizer): TokenCounter {
+  const known = counters.get(model);
+  if (known) return known;
+  const { tokenize, detokenize } = model;
+  const counter = tokenize && detokenize ? new ExactCounter(tokenize.bind(model), detokenize.bind(model)) : ESTIMATING;
+  counters.set(model, counter);
+  return counter;
+}

@@ -1,0 +1,24 @@
+/**
+ * What the socket transport uses of the host, each part narrowed to the members the handlers call. The
+ * composition root (host.ts) hands these in; nothing here reaches for the whole host.
+ */
+import type { BindingManager } from '../../bindings/manager.js';
+import type { InstallRegistry } from '../../bindings/installs.js';
+import type { Selection } from '../../bindings/selection.js';
+import type { GenerationService } from '../../generation/service.js';
+import type { Logger } from '../../logger.js';
+import type { PersonalityManager } from '../../personalities/manager.js';
+import type { AccessSettings } from '../access.js';
+
+export interface SocketDeps {
+  generation: Pick<GenerationService, 'run' | 'cancel' | 'isBusy'>;
+  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'requireModel'>;
+  selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
+  personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
+  /** The folders the personality listings read. */
+  personalitiesPaths: readonly string[];
+  installs: InstallRegistry;
+  /** The access rules' config keys, read at each connection. */
+  access: () => AccessSettings;
+  logger: Logger;
+}
