@@ -10,6 +10,27 @@ import type { PluginErrorEvent, PluginReloadedEvent } from '../core/protocol/ind
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Counts `plugin_reloaded` events from now on; `after(n)` resolves once more than `n` have come. */
+function reloadCounter(socket: TestSocket): { readonly count: number; after(n: number): Promise<void>; stop(): void } {
+  let count = 0;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const onReloaded = () => {
+    count++;
+    for (const waiter of waiters.filter((w) => count > w.n)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
+  socket.on('plugin_reloaded', onReloaded);
+  return {
+    get count() {
+      return count;
+    },
+    after: (n) => (count > n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
+    stop: () => socket.off('plugin_reloaded', onReloaded),
+  };
+}
+
 /** A processor whose workflow answers `answer`, optionally after a long streamed model call. */
 function processor(answer: string, options: { slow?: boolean } = {}): string {
   return `import { defineProcessor } from 'lollms-host/plugin-api';
@@ -97,13 +118,25 @@ describe('hot reload', function () {
   });
 
   it('five saves within 50 ms: the final content serves', async () => {
-    for (let i = 0; i < 5; i++) {
-      await writeFile(join(folder, 'scripts/processor.ts'), processor(`burst-${i}`));
-      await sleep(10);
+    const reloads = reloadCounter(socket);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await writeFile(join(folder, 'scripts/processor.ts'), processor(`burst-${i}`));
+        await sleep(10); // the saves' pace is the scenario
+      }
+      // A reload that starts after the last save reads it; wait reload by reload until the last save serves.
+      let seen = 0;
+      let text = '';
+      while (text !== 'burst-4') {
+        await reloads.after(seen);
+        seen = reloads.count;
+        await host.host.watcher!.idle();
+        text = (await generate(socket, { prompt: 'x', personality: id })).text ?? '';
+        expect(text).to.match(/^burst-[0-4]$/);
+      }
+    } finally {
+      reloads.stop();
     }
-    await sleep(400);
-    await host.host.watcher!.idle();
-    expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('burst-4');
   });
 
   it('keeps the id and place of a reloaded personality', async () => {
@@ -139,8 +172,10 @@ export default defineProcessor({
   });
 
   it('new personality folders appear in the listing; a removed mounted one is unmounted and its id freed', async () => {
+    // Not mounted, it is trial-loaded when it appears: its author sees plugin_reloaded (or plugin_error).
+    let checked = next(socket, 'plugin_reloaded');
     await writePersonality(zoo, 'english/dev/newcomer', 'name: Newcomer\n');
-    await sleep(200);
+    expect(await checked).to.include({ kind: 'personality', name: 'Newcomer' });
     const listing = (await request(socket, 'list_available_personalities', undefined, 'personalities_list')) as { personalities: Record<string, Record<string, Array<{ folder: string }>>> };
     expect(listing.personalities.english!.dev!.map((p) => p.folder)).to.include('newcomer');
     const added = (await request(socket, 'add_personality', { path: 'english/dev/newcomer' }, 'personality_added')) as { id: number };
@@ -150,8 +185,9 @@ export default defineProcessor({
     const answer = await generate(socket, { prompt: 'x', personality: added.id });
     expect(answer.error).to.contain('removed');
     // Restored, the same path mounts again and serves.
+    checked = next(socket, 'plugin_reloaded');
     await writePersonality(zoo, 'english/dev/newcomer', 'name: Newcomer\n');
-    await sleep(200);
+    await checked;
     const back = (await request(socket, 'add_personality', { path: 'english/dev/newcomer' }, 'personality_added')) as { id: number };
     expect(back.id).to.equal(added.id);
     expect((await generate(socket, { prompt: 'x', personality: back.id, n_predicts: 2 })).error).to.equal(undefined);
@@ -165,8 +201,10 @@ export default defineProcessor({
 
   it('adds and removes binding folders; rebuilds the active binding during a generation', async () => {
     const dev = join(bindingsDir, 'llama_dev');
+    const built = next(socket, 'plugin_reloaded');
     await cp(join(PACKAGE_ROOT, 'plugins', 'llama_cpp'), dev, { recursive: true });
-    await sleep(300);
+    // A new binding folder is built when it appears (not selected yet, so nothing is swapped).
+    expect(await built).to.include({ kind: 'binding', name: 'llama_dev' });
     await host.host.watcher!.idle();
     const listed = (await request(socket, 'list_available_bindings', undefined, 'bindings_list')) as { bindings: Array<{ name: string }> };
     expect(listed.bindings.map((b) => b.name)).to.include('llama_dev');
@@ -216,7 +254,8 @@ export default defineProcessor({
     for (let i = 0; i < 100; i++) await reloader.reloadPersonality(folder);
     const before = heap();
     for (let i = 0; i < 200; i++) await reloader.reloadPersonality(folder);
-    await sleep(100);
+    // Every replaced version's sandbox process has exited.
+    await host.host.personalities.get(id)!.versions.settled();
     const afterPersonalities = heap();
     const personalityGrowth = afterPersonalities.rss - before.rss;
     const llama = join(bindingsDir, 'llama_mem');

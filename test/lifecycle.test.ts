@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestHost, request, generate, next, type TestHost } from './helpers/host.js';
+import { startTestHost, request, generate, next, barrier, type TestHost } from './helpers/host.js';
 
 describe('host lifecycle', () => {
   let host: TestHost;
@@ -53,7 +53,9 @@ describe('host lifecycle', () => {
       await next(a, 'text_chunk');
       // One request may wait: it is not refused, and runs once the first ends.
       const second = generate(b, { prompt: 'two', n_predicts: 8 });
-      await new Promise((r) => setTimeout(r, 20));
+      // b's request has been handled (it waits in the queue) once a later request of b is answered.
+      await barrier(b);
+      expect(queued.host.scheduler.queued).to.equal(1);
       // The queue is full: the third is refused at once.
       const busy = next(c, 'busy');
       c.emit('generate_text', { prompt: 'three', n_predicts: 8 });

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestHost, request, type TestHost, type TestSocket } from './helpers/host.js';
+import { startTestHost, request, next, barrier, type TestHost, type TestSocket } from './helpers/host.js';
 import { writePersonality, TINY_PNG } from './helpers/zoo.js';
 import type { GenerationMessage } from '../core/protocol/index.js';
 import { MSG_TYPE, type ProcessorContext, type ProcessorGenerateOptions, type SettingValue } from '../plugin-api/index.js';
@@ -126,8 +126,6 @@ async function capturePrompts<T>(host: TestHost, id: number, fn: () => Promise<T
     host.host.events.off('prompt', onPrompt);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until the client's generation has fully ended (the sandbox call included). */
 async function idle(host: TestHost, socket: TestSocket, timeoutMs = 5_000): Promise<void> {
@@ -588,16 +586,21 @@ describe('personality processors through the host', function () {
       const client = await host.connect();
       try {
         const events: WireEvent[] = [];
-        client.onAny((event: string, payload: unknown) => events.push([event, payload]));
+        let inSecondRound!: () => void;
+        const secondRound = new Promise<void>((resolve) => (inSecondRound = resolve));
+        client.onAny((event: string, payload: unknown) => {
+          events.push([event, payload]);
+          if (events.filter(([e]) => e === 'generation_message').length >= 3 && events.some(([e]) => e === 'text_chunk')) inSecondRound();
+        });
         client.emit('generate_text', { prompt: 'go', personality: id });
         // Wait until the workflow is in its second round and has streamed.
-        while (events.filter(([e]) => e === 'generation_message').length < 3 || !events.some(([e]) => e === 'text_chunk')) await sleep(5);
+        await secondRound;
         await request(client, 'cancel_generation', {}, 'generation_canceled');
-        // The workflow unwinds (its ctx calls now throw); until it has, this client's next request answers buzzy.
+        // The workflow unwinds (its ctx calls now throw); once it has, whatever it sent has arrived.
         await idle(host, client);
-        await sleep(100);
+        await barrier(client);
         const at = events.findIndex(([e]) => e === 'generation_canceled');
-        expect(events.slice(at + 1).map(([e]) => e)).to.deep.equal([]);
+        expect(events.slice(at + 1).map(([e]) => e)).to.deep.equal(['active_personalities_list']);
         expect(events.some(([e]) => e === 'generation_error' || e === 'text_generated')).to.equal(false);
         const again = await turn(client, { prompt: 'quick', personality: id });
         expect(again).to.include({ text: 'quick done' });
@@ -611,8 +614,9 @@ describe('personality processors through the host', function () {
       const leaving = await host.connect();
       const chunks: string[] = [];
       leaving.on('text_chunk', (c) => chunks.push(c.chunk));
+      const streaming = next(leaving, 'text_chunk');
       leaving.emit('generate_text', { prompt: 'go', personality: id });
-      while (chunks.length === 0) await sleep(5);
+      await streaming;
       leaving.close();
       const other = await host.connect();
       try {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, symlink, writeFile, mkdir, readFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connectClient } from 'socket.io-client';
-import { startTestHost, request, next, generate, type TestHost, type TestSocket } from './helpers/host.js';
+import { startTestHost, request, next, generate, barrier, type TestHost, type TestSocket } from './helpers/host.js';
 import { writePersonality, PROMPT_FIXTURE_CONFIG, TINY_PNG } from './helpers/zoo.js';
 import { REQUEST_SCHEMAS } from '../core/protocol/index.js';
 
@@ -14,7 +14,6 @@ function record(socket: TestSocket): Array<[string, unknown]> {
   return events;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LoLLMs socket.io protocol', function () {
   this.timeout(60_000);
@@ -150,9 +149,14 @@ describe('LoLLMs socket.io protocol', function () {
       expect(tokenized.tokens).to.be.an('array').that.is.not.empty;
       const detokenized = await request(socket, 'detokenize', { prompt: tokenized.tokens }, 'detokenized');
       expect(detokenized).to.deep.equal({ text: 'hello world' });
-      const embedded = (await request(socket, 'embed', { prompt: 'hello' }, 'embeded')) as { text?: number[]; success?: boolean; error?: string };
-      if (embedded.text) expect(embedded.text).to.be.an('array').that.is.not.empty;
-      else expect(embedded).to.have.property('success', false);
+      // The test model embeds: one finite number per embedding dimension (64), the same vector for the same text.
+      const embedded = (await request(socket, 'embed', { prompt: 'hello' }, 'embeded')) as { text: number[] };
+      expect(embedded).to.have.all.keys('text');
+      expect(embedded.text).to.have.length(64);
+      expect(embedded.text.every(Number.isFinite)).to.equal(true);
+      expect(embedded.text.some((x) => x !== 0)).to.equal(true);
+      expect(await request(socket, 'embed', { prompt: 'hello' }, 'embeded')).to.deep.equal(embedded);
+      expect(await request(socket, 'embed', { prompt: 'other words' }, 'embeded')).not.to.deep.equal(embedded);
     });
   });
 
@@ -205,16 +209,23 @@ describe('LoLLMs socket.io protocol', function () {
 
     it('a second client during a generation gets buzzy and busy; two back-to-back requests never both run', async () => {
       const other = await host.connect();
-      const first = record(socket);
-      const second = record(other);
+      const events = new Map([[socket, record(socket)], [other, record(other)]]);
+      // Two sockets: which request the host handles first is not ours to assume. One runs, the other is refused.
+      const settled = (s: TestSocket) => Promise.race([next(s, 'text_generated').then(() => 'done'), next(s, 'busy').then(() => 'busy')]);
+      const outcomes = Promise.all([settled(socket), settled(other)]);
       socket.emit('generate_text', { prompt: 'one', n_predicts: 64 });
       other.emit('generate_text', { prompt: 'two', n_predicts: 64 });
-      await next(socket, 'text_generated');
-      await sleep(50);
-      expect(second.filter(([e]) => e === 'buzzy').map(([, p]) => p)).to.deep.equal([{ message: 'I am buzzy. Come back later.' }]);
-      expect(second.filter(([e]) => e === 'busy').map(([, p]) => p)).to.deep.equal([{ message: 'I am busy. Come back later.' }]);
-      expect(second.some(([e]) => e === 'text_chunk' || e === 'text_generated')).to.equal(false);
-      expect(first.some(([e]) => e === 'buzzy')).to.equal(false);
+      const [a, b] = await outcomes;
+      expect([a, b].sort()).to.deep.equal(['busy', 'done']);
+      const loser = a === 'busy' ? socket : other;
+      const winner = loser === socket ? other : socket;
+      await Promise.all([barrier(loser), barrier(winner)]);
+      const refused = events.get(loser)!;
+      expect(refused.filter(([e]) => e === 'buzzy').map(([, p]) => p)).to.deep.equal([{ message: 'I am buzzy. Come back later.' }]);
+      expect(refused.filter(([e]) => e === 'busy').map(([, p]) => p)).to.deep.equal([{ message: 'I am busy. Come back later.' }]);
+      expect(refused.findIndex(([e]) => e === 'buzzy')).to.be.below(refused.findIndex(([e]) => e === 'busy'));
+      expect(refused.some(([e]) => e === 'text_chunk' || e === 'text_generated')).to.equal(false);
+      expect(events.get(winner)!.some(([e]) => e === 'buzzy' || e === 'busy')).to.equal(false);
       other.close();
     });
 
@@ -225,7 +236,9 @@ describe('LoLLMs socket.io protocol', function () {
         await next(socket, 'text_chunk');
         (socket.emit as (e: string, p: unknown) => void)(cancelEvent, {});
         await next(socket, 'generation_canceled');
-        await sleep(300);
+        // The cancelled generation has fully ended on the host, and whatever it sent has arrived.
+        await host.host.generation.whenIdle(socket.id!);
+        await barrier(socket);
         const at = events.findIndex(([e]) => e === 'generation_canceled');
         expect(events[at]![1]).to.deep.equal({ message: 'Generation is canceled.' });
         expect(events.slice(at + 1).filter(([e]) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
@@ -256,10 +269,12 @@ describe('LoLLMs socket.io protocol', function () {
 
     it('a disconnect mid-generation frees the host for the next request', async () => {
       const leaving = await host.connect();
+      const id = leaving.id!;
       leaving.emit('generate_text', { prompt: 'bye', n_predicts: 1500 });
       await next(leaving, 'text_chunk');
       leaving.close();
-      await sleep(50);
+      // The host saw the disconnect and ended the generation.
+      await host.host.generation.whenIdle(id);
       const result = await generate(socket, { prompt: 'after', n_predicts: 4 });
       expect(result.error).to.equal(undefined);
     });
@@ -554,7 +569,9 @@ describe('model install over the socket', function () {
     socket.emit('install_model', { url: `${base}/slow.gguf` });
     await next(socket, 'install_progress');
     socket.emit('cancel_install', { url: `${base}/slow.gguf` });
-    await sleep(300);
+    await next(socket, 'model_installed');
+    // The cancel answers once the download has stopped; nothing else may follow.
+    await barrier(socket);
     expect(replies).to.deep.equal([{ success: false, filename: 'slow.gguf', error: 'Install canceled' }]);
     // The cancel answered once the download had stopped: the same file can be installed again at once.
     socket.emit('install_model', { url: `${base}/slow.gguf` });
@@ -579,7 +596,8 @@ describe('model install over the socket', function () {
     await next(socket, 'text_chunk');
     (socket.emit as (e: string, p: unknown) => void)('cancel_text_generation', 'whatever');
     await next(socket, 'generation_canceled');
-    await sleep(200);
+    await host.host.generation.whenIdle(socket.id!);
+    await barrier(socket);
     const at = events.findIndex(([e]) => e === 'generation_canceled');
     expect(events.slice(at + 1).filter(([e]) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
     for (const setting_name of ['host', 'api_key', 'allowed_origins', 'sandbox_memory_limit_mb']) {

@@ -321,18 +321,21 @@ describe('sandbox: ProcessorSandbox', () => {
     );
     const controller = new AbortController();
     let generateSignal: AbortSignal | undefined;
+    let generating!: () => void;
+    const called = new Promise<void>((resolve) => (generating = resolve));
     const { host, calls } = recordingHost(
       (_prompt, _options, signal) =>
         new Promise((_resolve, reject) => {
           generateSignal = signal;
           signal.addEventListener('abort', () => reject(new Error('aborted by host')));
+          generating();
         }),
     );
     const pending = sandbox.run('processModelInput', 'x', callWith(host, { signal: controller.signal }));
-    while (!generateSignal) await new Promise((r) => setTimeout(r, 5));
+    await called;
     controller.abort();
     const { error } = await rejection(pending);
-    expect(generateSignal.aborted).to.equal(true);
+    expect(generateSignal!.aborted).to.equal(true);
     expect(error.code).to.equal('LH_ERR_CANCELLED');
     expect(JSON.parse((error.cause as Error).message)).to.deep.equal([
       'generate:CancelledError',
@@ -647,28 +650,42 @@ describe('sandbox: ProcessorSandbox', () => {
 
   it('drops a queued call whose signal aborts before its turn', async () => {
     const sandbox = await sandboxOf(hook(`    return await ctx.generate(text);`));
+    // The first call's host operation ends only when the test says so: the second waits behind it.
+    let finishFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (finishFirst = resolve));
     const { host } = recordingHost(async (prompt) => {
-      await new Promise((r) => setTimeout(r, 50));
+      if (prompt === 'first') await firstHeld;
       return prompt;
     });
     const controller = new AbortController();
-    const first = sandbox.run('processModelInput', 'first', callWith(host));
+    let firstDone = false;
+    const first = sandbox.run('processModelInput', 'first', callWith(host)).finally(() => (firstDone = true));
     const second = sandbox.run('processModelInput', 'second', callWith(host, { signal: controller.signal }));
     const third = sandbox.run('processModelInput', 'third', callWith(host));
     controller.abort();
-    const { error, ms } = await rejection(second);
+    const { error } = await rejection(second);
     expect(error.code).to.equal('LH_ERR_CANCELLED');
-    expect(ms).to.be.below(40);
+    // Dropped while it waited, not when its turn came: the first call still holds the sandbox.
+    expect(firstDone).to.equal(false);
+    finishFirst();
     expect(await first).to.equal('first');
     expect(await third).to.equal('third');
   });
 
   it('dispose fails the running call and refuses later ones', async () => {
     const sandbox = await sandboxOf(hook(`    return await ctx.generate(text);`));
-    const { host } = recordingHost(() => new Promise(() => {}));
+    let running!: () => void;
+    const inCall = new Promise<void>((resolve) => (running = resolve));
+    const { host } = recordingHost(() => {
+      running();
+      return new Promise(() => {});
+    });
     const pending = sandbox.run('processModelInput', 'x', callWith(host));
-    await new Promise((r) => setTimeout(r, 20));
-    sandbox.dispose();
+    await inCall;
+    const pid = sandbox.pid!;
+    // dispose() resolves once the sandbox process has exited.
+    await sandbox.dispose();
+    expect(() => process.kill(pid, 0)).to.throw(/ESRCH/);
     expect((await rejection(pending)).error.code).to.equal('LH_ERR_SANDBOX_DISPOSED');
     expect((await rejection(sandbox.run('processModelInput', 'x', callWith(host)))).error.code).to.equal('LH_ERR_SANDBOX_DISPOSED');
   });

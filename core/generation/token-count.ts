@@ -3,10 +3,10 @@
  * can tokenize. With a tokenizer the counts are exact; a binding without one (a remote engine with no
  * tokenize route, plugin API `LoadedModel.tokenize?`) gets an estimate, so that it still generates.
  *
- * The estimate: one token per 4 ASCII characters (rounded up), plus one token per non-ASCII character. That
- * is close for English (BPE and SentencePiece vocabularies average about 4 characters a token) and errs
- * high for other scripts (CJK runs about one token a character, accented Latin less), so that cropping
- * keeps the prompt inside the context rather than past it.
+ * The estimate: one token per 3 ASCII characters (rounded up), plus one token per non-ASCII character. It errs
+ * high on purpose: English averages about 4 characters a token with BPE and SentencePiece vocabularies (code
+ * and numbers fewer), CJK about one token a character and accented Latin less, so cropping by the estimate
+ * keeps the prompt inside the context rather than past it, at the cost of a little unused room.
  */
 import type { LoadedModel } from '../../plugin-api/index.js';
 
@@ -33,7 +33,7 @@ export function estimateTokens(text: string): number {
     if (char.charCodeAt(0) < 0x80) ascii++;
     else other++;
   }
-  return Math.ceil(ascii / 4) + other;
+  return Math.ceil(ascii / 3) + other;
 }
 
 const ESTIMATING: TokenCounter = {
@@ -52,12 +52,12 @@ const ESTIMATING: TokenCounter = {
     let other = 0;
     while (start > 0) {
       const isAscii = chars[start - 1]!.charCodeAt(0) < 0x80;
-      if (Math.ceil((ascii + (isAscii ? 1 : 0)) / 4) + other + (isAscii ? 0 : 1) > maxTokens) break;
+      if (Math.ceil((ascii + (isAscii ? 1 : 0)) / 3) + other + (isAscii ? 0 : 1) > maxTokens) break;
       if (isAscii) ascii++;
       else other++;
       start--;
     }
-    return { text: chars.slice(start).join(''), tokens: Math.ceil(ascii / 4) + other, cut: true };
+    return { text: chars.slice(start).join(''), tokens: Math.ceil(ascii / 3) + other, cut: true };
   },
 };
 

@@ -8,6 +8,8 @@ export class Versioned<T> {
   readonly #dispose: (value: T) => Promise<void> | void;
   readonly #onDisposeError: (error: unknown, value: T) => void;
   readonly #retired = new Set<Slot<T>>();
+  /** Disposals under way. */
+  readonly #disposing = new Set<Promise<void>>();
 
   /** `onDisposeError` hears of a dispose that failed (the swap goes on: a failed dispose must not break it). */
   constructor(dispose: (value: T) => Promise<void> | void, onDisposeError: (error: unknown, value: T) => void = () => {}) {
@@ -57,6 +59,11 @@ export class Versioned<T> {
     await Promise.all(slots.map((slot) => this.#safeDispose(slot.value)));
   }
 
+  /** Resolves once every version retired so far, and released, has been disposed. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#disposing);
+  }
+
   #retire(slot: Slot<T>): void {
     this.#retired.add(slot);
     if (slot.leases === 0) void this.#finish(slot);
@@ -64,7 +71,13 @@ export class Versioned<T> {
 
   async #finish(slot: Slot<T>): Promise<void> {
     if (!this.#retired.delete(slot)) return;
-    await this.#safeDispose(slot.value);
+    const disposing = this.#safeDispose(slot.value);
+    this.#disposing.add(disposing);
+    try {
+      await disposing;
+    } finally {
+      this.#disposing.delete(disposing);
+    }
   }
 
   async #safeDispose(value: T): Promise<void> {

@@ -75,3 +75,11 @@ export async function generate(socket: TestSocket, payload: Record<string, unkno
     socket.off('text_chunk', onChunk);
   }
 }
+
+/**
+ * A round trip on `socket`: once it resolves, every event the host sent this socket before handling it has
+ * arrived (socket.io keeps one socket's events in order). Use it instead of sleeping to see "nothing else came".
+ */
+export async function barrier(socket: TestSocket): Promise<void> {
+  await request(socket, 'list_active_personalities', undefined, 'active_personalities_list');
+}

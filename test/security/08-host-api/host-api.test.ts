@@ -21,9 +21,9 @@ describe('security 08: host API abuse', function () {
     ['million-steps', 'a million ctx.step', /exceeded its limit of 1000 host calls per turn/],
     ['json-100mb', 'a 100 MB ctx.json', /memory limit|bytes of messages|CPU time limit/],
     ['recursive-generate', 'recursive ctx.generate', /host calls per turn|wall time limit|memory limit|CPU time limit/],
-    ['concurrent-generate', '1000 concurrent ctx.generate with 500 KB prompts', /calls in flight at once/],
-    ['tokenize-50mb', 'ctx.tokenize of 50 MB', /ctx.tokenize argument larger than its limit|memory limit/],
-    ['detokenize-huge', 'ctx.detokenize of 4M tokens', /ctx.detokenize argument larger than its limit|memory limit|RangeError/],
+    ['concurrent-generate', '100 concurrent ctx.generate with 500 KB prompts', /calls in flight at once/],
+    ['tokenize-8mb', 'ctx.tokenize of 8 MB', /ctx.tokenize argument larger than its limit|memory limit/],
+    ['detokenize-huge', 'ctx.detokenize of 120 000 token ids (2 MB, twice the payload limit)', /ctx.detokenize argument larger than its limit|memory limit|RangeError/],
     ['budget-per-turn', '400 steps in each of the three hooks (budgets are per turn)', /exceeded its limit of 1000 host calls per turn/],
   ];
   for (const [name, what, expected] of cases) {
