@@ -2,7 +2,7 @@
  * The client side of bench/socket.ts, run in its own process so that socket.io's client work does not share
  * the host's event loop. It takes commands over IPC and answers with timings measured at the client.
  */
-import { io } from 'socket.io-client';
+import { connectTestClient } from '../core/testing.js';
 
 interface RunCommand { kind: 'run'; prompt: string; n_predicts: number; parameters: Record<string, number> }
 interface CancelCommand { kind: 'cancel'; prompt: string; n_predicts: number; afterChunks: number }
@@ -10,11 +10,7 @@ type Command = RunCommand | CancelCommand | { kind: 'exit' };
 
 const url = process.argv[2];
 if (!url || !process.send) throw new Error('usage: forked with the host URL');
-const socket = io(url, { transports: ['websocket'], reconnection: false });
-await new Promise<void>((resolve, reject) => {
-  socket.once('connect', () => resolve());
-  socket.once('connect_error', reject);
-});
+const socket = await connectTestClient(url);
 const send = (message: unknown) => process.send!(message);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -54,11 +50,12 @@ process.on('message', (command: Command) => {
   };
   socket.on('text_chunk', onChunk);
   socket.once('generation_canceled', () => {
-    // Anything still in flight arrives within this window.
-    setTimeout(() => {
+    // A round trip: whatever the host sent before answering it has arrived (one socket's events keep their order).
+    const report = () => {
       socket.off('text_chunk', onChunk);
       send({ cancelToLastChunkMs: lastChunkAt ? lastChunkAt - cancelAt : 0 });
-    }, 200);
+    };
+    socket.timeout(10_000).emitWithAck('list_active_personalities', {}).then(report, report);
   });
   socket.emit('generate_text', { prompt: command.prompt, personality: -1, n_predicts: command.n_predicts });
 });

@@ -103,7 +103,6 @@ export class Host {
   readonly http: HttpServer;
   /** The LoLLMs socket.io transport. */
   readonly socket: SocketTransport;
-  readonly startedAt = Date.now();
   /** Diagnostics for tests and tools: `prompt` ({@link PromptEvent}) is emitted with each model input. */
   readonly events = new EventEmitter();
   #closing: Promise<void> | undefined;

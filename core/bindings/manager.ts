@@ -90,12 +90,7 @@ export class BindingManager {
     return this.#loading?.model;
   }
 
-  /** Take a lease on the current model for one operation; the model is not disposed before `release`. */
-  acquireModel(): Lease<ActiveModel> | undefined {
-    return this.#models.acquire();
-  }
-
-  /** `acquireModel`, or a `NoModelLoaded` error that tells the client what to do. */
+  /** A lease on the current model for one operation (it is not disposed before `release`), or a `NoModelLoaded` error that tells the client what to do. */
   requireModel(): Lease<ActiveModel> {
     const lease = this.#models.acquire();
     if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');

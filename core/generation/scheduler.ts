@@ -114,14 +114,6 @@ export class GenerationScheduler {
     });
   }
 
-  /** Refuse every queued request (host shutdown). */
-  rejectQueued(error: unknown): void {
-    for (const waiter of this.#queue.splice(0)) {
-      this.#forget(waiter.request.client.id);
-      waiter.reject(error);
-    }
-  }
-
   #leave(waiter: Waiter, reason: unknown): void {
     const index = this.#queue.indexOf(waiter);
     if (index < 0) return;

@@ -233,12 +233,6 @@ export class GenerationService {
     return any;
   }
 
-  /** Whether a client has a generation that is not cancelled. */
-  isBusy(clientId: string): boolean {
-    for (const active of this.#active) if (active.clientId === clientId && !active.controller.signal.aborted) return true;
-    return false;
-  }
-
   /** Settles once a client has no generation left, cancelled ones included (their sandbox calls ended). */
   whenIdle(clientId: string): Promise<void> {
     if (![...this.#active].some((a) => a.clientId === clientId)) return Promise.resolve();
@@ -279,11 +273,6 @@ export class GenerationService {
       }),
     ]);
     clearTimeout(timer);
-  }
-
-  /** Whether `close()` was called. */
-  get closed(): boolean {
-    return this.#closed;
   }
 }
 

@@ -4,21 +4,18 @@
  * lifecycle, `BOOTSTRAP_SOURCE` for what the guest can reach and docs/security.md for the guarantees.
  */
 export { compileProcessor, PLUGIN_API_SPECIFIER, PROCESSOR_ENTRY, type CompiledProcessor } from './compile.js';
+export { ProcessorSandbox, stopSpareSandboxProcess } from './processor-sandbox.js';
+export { assertNoNodeSnapshot, CATASTROPHIC_EXIT_CODE, installCatastrophicErrorHandler } from './process-guards.js';
 export {
-  assertNoNodeSnapshot,
-  CATASTROPHIC_EXIT_CODE,
   createSandboxBudget,
-  installCatastrophicErrorHandler,
   PROCESSOR_HOOKS,
-  ProcessorSandbox,
-  stopSpareSandboxProcess,
   type ProcessorHook,
   type ProcessorSandboxOptions,
   type SandboxBudget,
   type SandboxCall,
   type SandboxHostApi,
   type SandboxLogger,
-} from './processor-sandbox.js';
+} from './types.js';
 export type { GuestLogLevel } from './bootstrap.js';
 export { DEFAULT_SANDBOX_LIMITS, resolveLimits, type SandboxLimits } from './limits.js';
 export { sandboxErrors, SandboxCrashed, type GuestError } from './errors.js';

@@ -17,18 +17,6 @@ import {
   type SandboxLogger,
 } from './types.js';
 
-export { assertNoNodeSnapshot, CATASTROPHIC_EXIT_CODE, installCatastrophicErrorHandler } from './process-guards.js';
-export {
-  createSandboxBudget,
-  PROCESSOR_HOOKS,
-  type ProcessorHook,
-  type ProcessorSandboxOptions,
-  type SandboxBudget,
-  type SandboxCall,
-  type SandboxHostApi,
-  type SandboxLogger,
-} from './types.js';
-
 const noop = () => {};
 /** How long past its own wall limit a call may stay unanswered before the host kills the sandbox process. */
 const BACKSTOP_GRACE_MS = 5_000;

@@ -42,16 +42,8 @@ export class ClientRegistry {
     this.#clients.set(client.id, client);
   }
 
-  get(id: string): ClientState | undefined {
-    return this.#clients.get(id);
-  }
-
   remove(id: string): void {
     this.#clients.delete(id);
-  }
-
-  get size(): number {
-    return this.#clients.size;
   }
 
   [Symbol.iterator](): IterableIterator<ClientState> {

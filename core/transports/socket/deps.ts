@@ -11,7 +11,7 @@ import type { PersonalityManager } from '../../personalities/manager.js';
 import type { AccessSettings } from '../access.js';
 
 export interface SocketDeps {
-  generation: Pick<GenerationService, 'run' | 'cancel' | 'isBusy'>;
+  generation: Pick<GenerationService, 'run' | 'cancel'>;
   bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'requireModel'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
