@@ -10,6 +10,18 @@ import type { PluginErrorEvent, PluginReloadedEvent } from '../core/protocol/ind
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The next `plugin_reloaded` of one plugin (other plugins' reloads may come in between). */
+function reloadOf(socket: TestSocket, kind: 'binding' | 'personality', name: string): Promise<PluginReloadedEvent> {
+  return new Promise((resolve) => {
+    const onReloaded = (event: PluginReloadedEvent) => {
+      if (event.kind !== kind || event.name !== name) return;
+      socket.off('plugin_reloaded', onReloaded);
+      resolve(event);
+    };
+    socket.on('plugin_reloaded', onReloaded);
+  });
+}
+
 /** Counts `plugin_reloaded` events from now on; `after(n)` resolves once more than `n` have come. */
 function reloadCounter(socket: TestSocket): { readonly count: number; after(n: number): Promise<void>; stop(): void } {
   let count = 0;
@@ -173,9 +185,9 @@ export default defineProcessor({
 
   it('new personality folders appear in the listing; a removed mounted one is unmounted and its id freed', async () => {
     // Not mounted, it is trial-loaded when it appears: its author sees plugin_reloaded (or plugin_error).
-    let checked = next(socket, 'plugin_reloaded');
+    let checked = reloadOf(socket, 'personality', 'Newcomer');
     await writePersonality(zoo, 'english/dev/newcomer', 'name: Newcomer\n');
-    expect(await checked).to.include({ kind: 'personality', name: 'Newcomer' });
+    await checked;
     const listing = (await request(socket, 'list_available_personalities', undefined, 'personalities_list')) as { personalities: Record<string, Record<string, Array<{ folder: string }>>> };
     expect(listing.personalities.english!.dev!.map((p) => p.folder)).to.include('newcomer');
     const added = (await request(socket, 'add_personality', { path: 'english/dev/newcomer' }, 'personality_added')) as { id: number };
@@ -185,7 +197,7 @@ export default defineProcessor({
     const answer = await generate(socket, { prompt: 'x', personality: added.id });
     expect(answer.error).to.contain('removed');
     // Restored, the same path mounts again and serves.
-    checked = next(socket, 'plugin_reloaded');
+    checked = reloadOf(socket, 'personality', 'Newcomer');
     await writePersonality(zoo, 'english/dev/newcomer', 'name: Newcomer\n');
     await checked;
     const back = (await request(socket, 'add_personality', { path: 'english/dev/newcomer' }, 'personality_added')) as { id: number };
@@ -201,10 +213,10 @@ export default defineProcessor({
 
   it('adds and removes binding folders; rebuilds the active binding during a generation', async () => {
     const dev = join(bindingsDir, 'llama_dev');
-    const built = next(socket, 'plugin_reloaded');
+    const built = reloadOf(socket, 'binding', 'llama_dev');
     await cp(join(PACKAGE_ROOT, 'plugins', 'llama_cpp'), dev, { recursive: true });
     // A new binding folder is built when it appears (not selected yet, so nothing is swapped).
-    expect(await built).to.include({ kind: 'binding', name: 'llama_dev' });
+    await built;
     await host.host.watcher!.idle();
     const listed = (await request(socket, 'list_available_bindings', undefined, 'bindings_list')) as { bindings: Array<{ name: string }> };
     expect(listed.bindings.map((b) => b.name)).to.include('llama_dev');
@@ -217,7 +229,7 @@ export default defineProcessor({
 
     const running = generate(socket, { prompt: 'x', n_predicts: 1500 });
     await next(socket, 'text_chunk');
-    const reloaded = next(socket, 'plugin_reloaded') as Promise<PluginReloadedEvent>;
+    const reloaded = reloadOf(socket, 'binding', 'llama_dev');
     await appendFile(join(dev, 'index.ts'), '\n// edited while generating\n');
     expect(await reloaded).to.include({ kind: 'binding', name: 'llama_dev' });
     const finished = await running;

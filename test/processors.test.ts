@@ -290,6 +290,8 @@ export default defineProcessor({
     'assets/logo.png': TINY_PNG,
   });
   await writePersonality(zoo, 'english/python/py_plain', fixtureConfig('Py Plain'), { 'scripts/processor.py': pythonProcessor });
+  // Like the zoo's english/art/novelist: processor_cfg outlived its script.
+  await writePersonality(zoo, 'english/fixtures/no_script', fixtureConfig('No Script', 'processor_cfg: {custom_workflow: true, process_model_input: true, process_model_output: false}'));
 }
 
 describe('personality processors through the host', function () {
@@ -654,6 +656,19 @@ describe('personality processors through the host', function () {
       const plain = await turn(socket, { prompt: 'hi', personality: await idOf('english/python/py_plain') });
       expect(plain.error).to.equal(undefined);
       expect(plain.chunks.join('')).to.equal(plain.text);
+    });
+
+    it('processor_cfg asking for hooks without any processor script: a plain personality, with a warning at load', async () => {
+      const id = await idOf('english/fixtures/no_script');
+      const { result, prompts } = await capturePrompts(host, id, () => turn(socket, { prompt: 'hi', personality: id }));
+      expect(result.error).to.equal(undefined);
+      expect(result.chunks.join('')).to.equal(result.text);
+      // The model ran on the assembled prompt, with the AI prefix a custom workflow would have left out.
+      expect(prompts).to.have.length(1);
+      expect(prompts[0]!.endsWith('A:')).to.equal(true);
+      expect(host.host.personalities.get(id)!.current!.warnings).to.deep.equal([
+        'processor_cfg asks for custom_workflow, process_model_input, but the personality has no scripts/processor.ts: it generates as a plain personality',
+      ]);
     });
   });
 
