@@ -85,8 +85,9 @@ export interface LollmsClientOptions {
   /** The host's address, e.g. `http://127.0.0.1:9600` (the default). The socket.io path is `/socket.io`. */
   url?: string;
   /**
-   * The host's API key (config `api_key`), sent as socket.io handshake auth `{ token }`. Needed when the host is
-   * bound to a non-loopback address; a missing or wrong key makes `connect()` reject with `LollmsConnectionError`.
+   * The host's API key (config `api_key`), sent with the handshake request (`Authorization: Bearer` in Node, the
+   * `token` query parameter in a browser). Needed whenever the host has a key; a missing or wrong key makes
+   * `connect()` reject with `LollmsConnectionError`.
    */
   apiKey?: string;
   /**
@@ -242,6 +243,15 @@ export class LollmsClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const socketOptions: Partial<ManagerOptions & SocketOptions> = { forceNew: true, ...options.socketOptions };
     if (options.apiKey !== undefined) {
+      // The host checks the key on the handshake request itself, before it reads any message: as a header in
+      // Node; in a browser (which cannot set WebSocket headers) as the `token` query parameter.
+      const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+      if (inBrowser) {
+        const query = typeof socketOptions.query === 'object' ? socketOptions.query : {};
+        socketOptions.query = { ...query, token: options.apiKey };
+      } else {
+        socketOptions.extraHeaders = { ...socketOptions.extraHeaders, authorization: `Bearer ${options.apiKey}` };
+      }
       const auth = typeof socketOptions.auth === 'object' ? socketOptions.auth : {};
       socketOptions.auth = { ...auth, token: options.apiKey };
     }

@@ -1,6 +1,7 @@
 import { Server, type Socket } from 'socket.io';
 import type { Host } from './host.js';
-import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from './http/access.js';
+import { accessPolicy, engineAllowRequest, engineRequestGuard, isOriginAllowed } from './http/access.js';
+import { SOCKET_BUFFER_BYTES } from './protocol/limits.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './protocol/index.js';
 import { ClientState } from './generation/clients.js';
 import { registerHandlers } from './handlers/index.js';
@@ -19,37 +20,18 @@ export function attachSocketServer(host: Host): HostIo {
     transports: ['polling', 'websocket'],
     pingInterval: 25_000,
     pingTimeout: 1_200_000,
-    maxHttpBufferSize: 64 * 1024 * 1024,
+    // The largest legitimate event, not more: nothing bigger is buffered (issue 11).
+    maxHttpBufferSize: SOCKET_BUFFER_BYTES,
     cors: {
       origin: (origin, callback) => callback(null, isOriginAllowed(origin, origins())),
       credentials: true,
     },
     serveClient: false,
-    // DNS rebinding: a foreign Host header is refused before any engine.io session exists.
-    allowRequest: (req, callback) => callback(null, isHostHeaderAllowed(req.headers.host, host.config.values.host)),
+    // Host header, Origin and API key, checked before a session exists and before any body is read.
+    allowRequest: engineAllowRequest(() => accessPolicy(host.config.values)),
   });
-
-  io.use((socket, next) => {
-    if (!isHostHeaderAllowed(socket.handshake.headers.host, host.config.values.host)) {
-      next(new Error(`host name "${socket.handshake.headers.host}" is not allowed on a loopback bind (DNS rebinding protection)`));
-      return;
-    }
-    const origin = socket.handshake.headers.origin;
-    if (!isOriginAllowed(origin, origins())) {
-      next(new Error(`origin "${origin}" is not allowed; add it to allowed_origins in the config`));
-      return;
-    }
-    const { host: bindHost, api_key } = host.config.values;
-    if (!isLoopbackHost(bindHost) && api_key) {
-      const auth = socket.handshake.auth as { token?: unknown } | undefined;
-      const offered = typeof auth?.token === 'string' ? auth.token : bearerToken(socket.handshake.headers.authorization);
-      if (!keyMatches(offered, api_key)) {
-        next(new Error('unauthorized: a valid API key is required (auth: { token } or "Authorization: Bearer <key>")'));
-        return;
-      }
-    }
-    next();
-  });
+  // Requests of an existing session: Host and Origin again, before the body is read.
+  io.engine.use(engineRequestGuard(() => accessPolicy(host.config.values)));
 
   io.on('connection', (socket: HostSocket) => {
     const client = new ClientState(socket.id, (event, payload) => {

@@ -6,7 +6,9 @@ import { totalmem, freemem } from 'node:os';
 import { extname } from 'node:path';
 import { z } from 'zod';
 import type { Host } from '../host.js';
-import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyMatches } from './access.js';
+import { accessPolicy, checkAccess } from './access.js';
+import { serveStatic } from './static.js';
+import { redactPaths } from '../protocol/client-error.js';
 import { isConfigKey, validateValue, type ConfigKey } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
@@ -160,16 +162,20 @@ async function serveAsset(host: Host, res: ServerResponse, pathname: string): Pr
   await pipeline(createReadStream(file), res);
 }
 
-/** Every HTTP request: CORS, the API key on non-loopback binds, then the route. Errors become JSON. */
+/**
+ * Every HTTP request: Host header, Origin and the API key (`checkAccess`, shared with socket.io), CORS, then the
+ * route. Static pages (`static_dirs`) load without the key: a page must load to ask for it. Errors become JSON
+ * whose text names no server path; unexpected ones (500) say nothing but that, the details go to the log.
+ */
 export async function handleHttpRequest(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // socket.io answers its own path on the same server.
-  if (req.url?.startsWith('/socket.io')) return;
   try {
-    const { allowed_origins, host: bindHost, api_key } = host.config.values;
-    if (!isHostHeaderAllowed(req.headers.host, bindHost)) throw new HttpError(403, `host name "${req.headers.host}" is not allowed on a loopback bind`);
+    const url = new URL(req.url ?? '/', 'http://host');
+    const policy = accessPolicy(host.config.values);
+    const acts = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+    const refused = checkAccess(req, policy, { key: false, acts });
+    if (refused) throw new HttpError(refused.status, refused.message);
     const origin = req.headers.origin;
     if (origin !== undefined) {
-      if (!isOriginAllowed(origin, allowed_origins)) throw new HttpError(403, `origin "${origin}" is not allowed`);
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('vary', 'Origin');
     }
@@ -178,18 +184,23 @@ export async function handleHttpRequest(host: Host, req: IncomingMessage, res: S
       res.end();
       return;
     }
-    if (!isLoopbackHost(bindHost) && api_key && !keyMatches(bearerToken(req.headers.authorization), api_key)) {
-      throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
+    if (await serveStatic(host.config.values.static_dirs, req, res, url.pathname)) return;
+    const unauthorized = checkAccess(req, policy, { key: true, acts });
+    if (unauthorized) throw new HttpError(unauthorized.status, unauthorized.message);
+    // A state-changing request must be JSON: a form post or a text/plain fetch (which a browser sends from any
+    // page without asking, CORS or not) is refused before anything is read.
+    if (acts && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      throw new HttpError(415, 'send the request body as JSON (Content-Type: application/json)');
     }
-    const url = new URL(req.url ?? '/', 'http://host');
     const route = ROUTES[`${req.method} ${url.pathname}`];
     if (route) return await route(host, req, res, url);
     if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(host, res, url.pathname);
-    throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    throw new HttpError(404, `no route ${req.method} ${url.pathname.slice(0, 200)}`);
   } catch (error) {
     const status = error instanceof HttpError ? error.status : 500;
     if (status === 500) host.logger.error({ err: errorMessage(error), url: req.url }, 'HTTP route failed');
-    if (!res.headersSent) sendJson(res, status, { status: false, error: errorMessage(error) });
+    const text = status === 500 ? 'internal error (details are in the host log)' : redactPaths(errorMessage(error));
+    if (!res.headersSent) sendJson(res, status, { status: false, error: text });
     else res.destroy();
   }
 }
