@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { isLoopbackHost } from './http/access.js';
+import { checkSecurityConfig } from './security-config.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
 import { GenerationScheduler } from './generation/scheduler.js';
@@ -110,7 +111,7 @@ export class Host {
     });
     this.personalities = new PersonalityManager(this);
     this.scheduler = new GenerationScheduler(() => ({ slots: values.parallel, maxQueue: values.max_queue }));
-    this.installs = new InstallRegistry();
+    this.installs = new InstallRegistry(() => values.install_max_concurrent);
     this.reloader = new HotReloader(this);
     this.http = createServer((req, res) => handleHttpRequest(this, req, res));
     this.io = attachSocketServer(this);
@@ -140,6 +141,7 @@ export class Host {
           'Set --api-key or LOLLMS_HOST_API_KEY (clients then send it as auth.token or "Authorization: Bearer"), or bind to 127.0.0.1.',
       );
     }
+    checkSecurityConfig(values, logger);
     const modelsPath = resolve(values.models_path ?? join(dataDir, 'models'));
     const builtins = values.builtin_plugins;
     // Real paths, so that the watcher's paths and the loaders' (realpath-checked) folders compare equal.

@@ -479,7 +479,7 @@ describe('access control', function () {
     try {
       // The key is checked on the handshake request (issue 11), before any message is read.
       const noKey = connectClient(url, { transports: ['polling'], reconnection: false });
-      expect(((await new Promise<Error>((resolve) => noKey.once('connect_error', resolve))) as Error & { context?: { status?: number } }).context?.status).to.equal(403);
+      expect(((await new Promise<Error>((resolve) => noKey.once('connect_error', resolve))) as Error & { context?: { status?: number } }).context?.status).to.equal(401);
       const handshake = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
       expect(await handshake.text()).to.contain('unauthorized');
       noKey.close();
@@ -537,7 +537,8 @@ describe('model install over the socket', function () {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    host = await startTestHost();
+    // Client installs reach public addresses only; this test's server is on loopback (issue 11).
+    host = await startTestHost({ config: { install_allowed_hosts: ['127.0.0.1'] } });
   });
   after(async () => {
     await host?.stop();
@@ -592,7 +593,7 @@ describe('model install over the socket', function () {
     const at = events.findIndex(([e]) => e === 'generation_canceled');
     expect(events.slice(at + 1).filter(([e]) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
     for (const setting_name of ['host', 'api_key', 'allowed_origins', 'sandbox_memory_limit_mb']) {
-      const res = await fetch(`${host.url}/update_setting`, { method: 'POST', body: JSON.stringify({ setting_name, setting_value: 'x' }) });
+      const res = await fetch(`${host.url}/update_setting`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ setting_name, setting_value: 'x' }) });
       expect(res.status, setting_name).to.equal(403);
     }
   });

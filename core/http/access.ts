@@ -160,19 +160,37 @@ export function engineAllowRequest(policy: () => AccessPolicy): (req: AccessRequ
   };
 }
 
+/** The response side engine.io hands its middlewares: a real response, or for a websocket upgrade a stand-in holding the socket. */
+interface EngineResponse {
+  writeHead(status: number, headers?: Record<string, string>): unknown;
+  end(body?: string): unknown;
+  socket?: { writable?: boolean; write(data: string): unknown; destroy(): unknown } | null;
+}
+
 /**
- * engine.io middleware for the requests of an existing session (polling GETs and POSTs, the websocket upgrade):
- * the session id proves the handshake passed `engineAllowRequest` (the key included); Host and Origin are
- * checked again, so a page of another origin that learned an id still cannot post into the session. Runs before
- * the body is read.
+ * engine.io middleware, for every socket.io request before its body is read. A request of an existing session
+ * (polling GETs and POSTs, the websocket upgrade) carries the session id, which proves the handshake passed the
+ * key check; Host and Origin are checked again, so a page of another origin that learned an id still cannot
+ * post into the session. A handshake gets the full check here too, so that a refused websocket handshake is
+ * answered 401/403 with the reason (engine.io's own refusal of an upgrade is a bare 400), and `allowRequest`
+ * checks it again.
  */
 export function engineRequestGuard(policy: () => AccessPolicy) {
-  return (req: AccessRequest, res: { writeHead(status: number, headers?: Record<string, string>): unknown; end(body?: string): unknown }, next: (error?: Error) => void): void => {
-    if (!/[?&]sid=/.test(req.url ?? '')) return next(); // handshakes go through allowRequest
-    const refusal = checkAccess(req, policy(), { key: false, acts: true });
+  return (req: AccessRequest, res: EngineResponse, next: (error?: Error) => void): void => {
+    const handshake = !/[?&]sid=/.test(req.url ?? '');
+    const refusal = checkAccess(req, policy(), { key: handshake, acts: true });
     if (!refusal) return next();
-    res.writeHead(refusal.status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ code: 4, message: refusal.message }));
+    const body = JSON.stringify({ code: 4, message: refusal.message });
+    if (req.headers.upgrade !== undefined && res.socket) {
+      if (res.socket.writable !== false) {
+        const reason = refusal.status === 401 ? 'Unauthorized' : 'Forbidden';
+        res.socket.write(`HTTP/1.1 ${refusal.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+      res.socket.destroy();
+    } else {
+      res.writeHead(refusal.status, { 'content-type': 'application/json' });
+      res.end(body);
+    }
     next(new Error(refusal.message));
   };
 }
