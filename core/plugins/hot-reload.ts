@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
 import type { Host } from '../host.js';
 import { LollmsHostError, errorMessage } from '../errors.js';
+import { clientPluginError } from '../protocol/client-plugin-error.js';
 import type { PluginErrorEvent } from '../protocol/index.js';
 import { loadBindingPlugin } from './load-binding.js';
 import { BINDING_CARD_FILE, MODELS_FILE } from './discovery.js';
@@ -58,7 +59,7 @@ export class HotReloader {
     const { file, line, column, message } = event.error;
     const where = file ? `${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ` : '';
     this.#host.logger.error({ plugin: `${event.kind}:${event.name}`, path: event.path, file, line, column }, `${where}${message} (the last good version keeps serving)`);
-    this.#host.io.emit('plugin_error', event);
+    this.#host.io.emit('plugin_error', clientPluginError(event, this.#host.paths));
   }
 
   #broadcastReloaded(kind: 'binding' | 'personality', name: string, version: string): void {
