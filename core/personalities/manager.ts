@@ -51,7 +51,7 @@ export class PersonalityManager {
 
   constructor(host: Host) {
     this.#host = host;
-    this.settings = new PersonalitySettingsStore({ dataDir: host.paths.dataDir });
+    this.settings = new PersonalitySettingsStore({ dataDir: host.paths.dataDir, maxValueBytes: () => host.config.values.personality_setting_max_bytes });
   }
 
   get mounted(): readonly MountedPersonality[] {
@@ -101,7 +101,7 @@ export class PersonalityManager {
 
   /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits. */
   load(folder: string): Promise<PersonalityVersion> {
-    return loadPersonalityVersion(folder, { limits: sandboxLimits(this.#host.config.values), logger: this.#host.logger });
+    return loadPersonalityVersion(folder, { limits: sandboxLimits(this.#host.config.values), logger: this.#host.logger, maxSettingBytes: this.#host.config.values.personality_setting_max_bytes });
   }
 
   /**

@@ -6,7 +6,7 @@ export const MAX_CLIENT_ERROR_CHARS = 1000;
 // An absolute path with at least two segments (`/etc/shadow`, `/home/u/.lollms-host/models/x.gguf`), where a
 // path can start: at the start, after a space, a quote or a bracket. URLs are left alone (`https://h/a/b`:
 // the `//` follows a colon), and so are one-segment route names (`/update_setting`).
-const POSIX_PATH = /(^|[\s"'`([{=,;])\/(?:[^\s"'`()[\]{},;/]+\/)+[^\s"'`()[\]{},;]*/g;
+const POSIX_PATH = /(^|[\s"'`([{=,;])\/(?:[^\s"'`()[\]{},;:/]+\/)+[^\s"'`()[\]{},;:]*/g;
 const FILE_URL = /file:\/\/\/[^\s"'`)\]},;]*/gi;
 const WINDOWS_PATH = /(^|[\s"'`([{=,;])[A-Za-z]:[\\/][^\s"'`)\]},;]*/g;
 
