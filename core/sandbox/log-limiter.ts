@@ -1,7 +1,8 @@
 /**
  * The host log's share of one personality: its processor's log lines (`ctx.log`, `console`, and the sandbox's
  * own lines about its calls) pass at a steady rate with bursts, each cut to `maxLineChars`; the rest is
- * dropped, and the log says so once when dropping starts and once, with the count, when lines pass again.
+ * dropped, and the log says so once when dropping starts, then gives the count (when the processor has slowed
+ * down, and at most once a minute while it has not).
  * Per-turn budgets alone do not bound this: a processor answering many quick turns wrote 526 MB in 10 s.
  */
 
@@ -22,6 +23,8 @@ export interface LogLimiterOptions {
 }
 
 export const DEFAULT_MAX_LOG_LINE_CHARS = 4096;
+/** While lines keep being dropped, their count is logged at most this often. */
+const REPORT_MS = 60_000;
 
 /** A token bucket over log lines, one per personality, shared by all its sandbox processes. */
 export class LogLimiter {
@@ -32,6 +35,8 @@ export class LogLimiter {
   #tokens: number;
   #last: number;
   #dropped = 0;
+  #dropping = false;
+  #reportedAt = 0;
 
   constructor(options: LogLimiterOptions) {
     this.#options = options;
@@ -42,30 +47,47 @@ export class LogLimiter {
     this.#last = this.#now();
   }
 
-  /** Lines dropped since dropping last started (0 while lines pass). */
+  /** Lines dropped and not yet counted in a notice. */
   get dropped(): number {
     return this.#dropped;
   }
 
-  /** The line to log (cut to the maximum), or undefined when it is dropped. */
+  /**
+   * The line to log (cut to the maximum), or undefined when it is dropped. A dropping spell is announced once
+   * when it starts; its count is logged when the processor has been quiet long enough to refill the burst, and
+   * at most every `REPORT_MS` while it goes on.
+   */
   pass(line: string): string | undefined {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#options.linesPerSecond);
     this.#last = now;
+    if (this.#dropping && this.#tokens >= this.#burst) {
+      this.#report();
+      this.#dropping = false;
+    }
     if (this.#tokens < 1) {
-      if (this.#dropped++ === 0) {
+      if (!this.#dropping) {
+        this.#dropping = true;
+        this.#reportedAt = now;
         this.#options.notice(
           `personality "${this.#options.name}" logs more than ${this.#options.linesPerSecond} lines per second (sandbox_log_lines_per_second): its log lines are dropped until it slows down`,
         );
       }
+      this.#dropped++;
       return undefined;
     }
     this.#tokens -= 1;
-    if (this.#dropped > 0) {
-      this.#options.notice(`personality "${this.#options.name}": ${this.#dropped} log lines were dropped`);
-      this.#dropped = 0;
+    if (this.#dropping && now - this.#reportedAt >= REPORT_MS) {
+      this.#report();
+      this.#reportedAt = now;
     }
     return this.clip(line);
+  }
+
+  #report(): void {
+    if (this.#dropped === 0) return;
+    this.#options.notice(`personality "${this.#options.name}": ${this.#dropped} log lines were dropped`);
+    this.#dropped = 0;
   }
 
   /** `text` cut to the longest line kept. */
