@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { installModel } from '../../../core/bindings/install.js';
 import { AddressPolicy } from '../../../core/bindings/safe-fetch.js';
 import { request, startTestHost, type TestHost, type TestSocket } from '../../helpers/host.js';
+import { codedRejection as rejection } from '../../helpers/assert.js';
 
 const BODY_SECRET = `BODY-${randomBytes(8).toString('hex')}`;
 const REASON_SECRET = `REASON${randomBytes(4).toString('hex')}`;
@@ -24,15 +25,6 @@ const MIB = 1024 * 1024;
 
 /** What a models/install reply looks like. */
 type Installed = { success: boolean; error?: string; filename?: string; path?: string };
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('security 14: client model installs', function () {
   this.timeout(60_000);
