@@ -1,12 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
 import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
 import { guestSafeError, type RunJson } from './engine.js';
 import { sandboxErrors, toGuestError } from './errors.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
-import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed } from './launch.js';
+import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
 import { assertNoNodeSnapshot } from './process-guards.js';
 import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
 import {
@@ -35,12 +34,6 @@ const noop = () => {};
 const BACKSTOP_GRACE_MS = 5_000;
 /** How long a sandbox process may take to start and trial-load, beyond the CPU limit. */
 const START_GRACE_MS = 30_000;
-
-/** The worker entry next to this file: `.ts` when the host runs from source, `.js` from the build. */
-function workerEntry(): string {
-  const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] === '.ts' ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
-}
 
 /**
  * Node flags of the sandbox process: an allowlist of the host's own (module loaders and resolution conditions,
