@@ -85,8 +85,9 @@ export interface LollmsClientOptions {
   /** The host's address, e.g. `http://127.0.0.1:9600` (the default). The socket.io path is `/socket.io`. */
   url?: string;
   /**
-   * The host's API key (config `api_key`), sent as socket.io handshake auth `{ token }`. Needed when the host is
-   * bound to a non-loopback address; a missing or wrong key makes `connect()` reject with `LollmsConnectionError`.
+   * The host's API key (config `api_key`), sent with the handshake request (`Authorization: Bearer` in Node, the
+   * `token` query parameter in a browser). Needed whenever the host has a key; a missing or wrong key makes
+   * `connect()` reject with `LollmsConnectionError`.
    */
   apiKey?: string;
   /**
@@ -242,6 +243,15 @@ export class LollmsClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const socketOptions: Partial<ManagerOptions & SocketOptions> = { forceNew: true, ...options.socketOptions };
     if (options.apiKey !== undefined) {
+      // The host checks the key on the handshake request itself, before it reads any message: as a header in
+      // Node; in a browser (which cannot set WebSocket headers) as the `token` query parameter.
+      const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+      if (inBrowser) {
+        const query = typeof socketOptions.query === 'object' ? socketOptions.query : {};
+        socketOptions.query = { ...query, token: options.apiKey };
+      } else {
+        socketOptions.extraHeaders = { ...socketOptions.extraHeaders, authorization: `Bearer ${options.apiKey}` };
+      }
       const auth = typeof socketOptions.auth === 'object' ? socketOptions.auth : {};
       socketOptions.auth = { ...auth, token: options.apiKey };
     }
@@ -299,7 +309,7 @@ export class LollmsClient {
         reject(error);
       };
       const onConnect = () => done();
-      const onError = (error: Error) => done(new LollmsConnectionError(`cannot connect to ${this.url}: ${error.message}`, { cause: error }));
+      const onError = (error: Error) => done(new LollmsConnectionError(`cannot connect to ${this.url}: ${connectErrorText(error)}`, { cause: error }));
       const onAbort = () => done(new CanceledError('connect', undefined, { cause: options.signal?.reason }));
       if (options.signal?.aborted) return onAbort();
       this.socket.on('connect', onConnect);
@@ -494,7 +504,7 @@ export class LollmsClient {
     if (this.#closed) return new LollmsConnectionError(`${event}: the client is closed`);
     // `active` is true while socket.io connects or reconnects: requests wait in its buffer.
     if (this.socket.connected || this.socket.active) return undefined;
-    const reason = this.#lastConnectError ? ` (last error: ${this.#lastConnectError.message})` : '';
+    const reason = this.#lastConnectError ? ` (last error: ${connectErrorText(this.#lastConnectError)})` : '';
     return new LollmsConnectionError(`${event}: not connected${reason}; call connect() first`);
   }
 
@@ -579,4 +589,19 @@ export class LollmsClient {
       });
     });
   }
+}
+
+/**
+ * A connect error as a person can act on it. The host refuses a handshake without the key, or from a page
+ * origin it does not allow, on the handshake request itself (HTTP 403), which socket.io reports as a transport
+ * error ("xhr poll error"): say what the status means.
+ */
+function connectErrorText(error: Error): string {
+  const details = error as { context?: { status?: unknown }; description?: { message?: unknown } };
+  const fromWebSocket = /Unexpected server response: (\d+)/.exec(String(details.description?.message ?? ''))?.[1];
+  const status = details.context?.status ?? (fromWebSocket === undefined ? undefined : Number(fromWebSocket));
+  if (status === 401 || status === 403) {
+    return `the host refused the connection (HTTP ${status}): unauthorized (a missing or wrong apiKey) or a page origin not in allowed_origins`;
+  }
+  return error.message;
 }

@@ -31,7 +31,7 @@ const SERVE_FLAGS: Array<{ names: [string, string]; type: 'string' | 'boolean'; 
   { names: ['print_config', 'print-config'], type: 'boolean', help: 'print every effective config value and its source, then exit' },
   { names: ['watch', 'watch'], type: 'boolean', key: 'watch', help: 'hot-reload plugins on change (default; --no-watch turns it off)' },
   { names: ['builtins', 'builtins'], type: 'boolean', key: 'builtin_plugins', help: 'include the built-in plugins (--no-builtins leaves them out)' },
-  { names: ['api_key', 'api-key'], type: 'string', key: 'api_key', arg: 'KEY', help: 'key clients must send when not bound to loopback (or LOLLMS_HOST_API_KEY)' },
+  { names: ['api_key', 'api-key'], type: 'string', key: 'api_key', arg: 'KEY', help: 'key every client must send, on any bind (required off loopback; or LOLLMS_HOST_API_KEY)' },
 ];
 
 const ORIGINAL_FLAGS = new Set(['host', 'port', 'config', 'bindings_path', 'personalities_path', 'models_path', 'binding_name', 'model_name', 'reset_config']);

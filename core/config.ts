@@ -8,12 +8,16 @@ import { ConfigInvalid, ConfigSyntax } from './errors.js';
 import { writeFileAtomic } from './util/atomic-write.js';
 import { LOG_LEVELS } from './logger.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
+import { staticPrefixProblem } from './util/url-prefix.js';
 
 /** Version of the config layout written by this host; `version` in the file is for future migrations. */
 export const CONFIG_VERSION = 1;
 
-/** The loopback origins a browser page on this machine has, plus `null` (a page opened from disk). */
-export const DEFAULT_ALLOWED_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*', 'null'];
+/**
+ * The loopback origins a browser page on this machine has. Never `null` by default: any web site can make its
+ * requests carry `Origin: null` (a sandboxed iframe). Pages once opened from disk are served with `static_dirs`.
+ */
+export const DEFAULT_ALLOWED_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
 
 interface KeyDef<T extends z.ZodType> {
   schema: T;
@@ -55,7 +59,7 @@ export const CONFIG_KEYS = {
   discussion_prompt_separator: key({ schema: z.string(), default: '!@>', doc: 'Separator used with use_user_name_in_discussions.' }),
   use_user_name_in_discussions: key({ schema: z.boolean(), default: false, doc: 'Prefix user turns with separator + user_name instead of the personality prefix.' }),
   allowed_origins: key({ schema: z.array(nonEmpty()), default: DEFAULT_ALLOWED_ORIGINS, doc: "Browser origins allowed (CORS and socket handshake); '*' allows any; a trailing :* matches any port." }),
-  api_key: key({ schema: nonEmpty().nullable(), default: null, secret: true, doc: 'Key clients must present when the host is not bound to loopback.' }),
+  api_key: key({ schema: nonEmpty().nullable(), default: null, secret: true, doc: 'Key every client must present (required to bind anything but loopback, enforced on every bind once set).' }),
   parallel: key({ schema: int().min(1).max(64), default: 1, doc: 'Generations that run at once (context sequences).' }),
   max_queue: key({ schema: int().min(0).max(10000), default: 0, doc: 'Requests that may wait for a free slot; 0 answers busy at once, as the original.' }),
   bindings_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold bindings.' }),
@@ -69,6 +73,23 @@ export const CONFIG_KEYS = {
   sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time of one personality turn (all its processor hooks), model calls included.' }),
   sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one personality turn (all its processor hooks) may make.' }),
   sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one personality turn (all its processor hooks) may send.' }),
+  // Security limits (issue 11): web pages, network clients, personality authors. See docs/security.md.
+  static_dirs: key({
+    schema: z.record(z.string(), nonEmpty()).superRefine((dirs, ctx) => {
+      for (const prefix of Object.keys(dirs)) {
+        const problem = staticPrefixProblem(prefix);
+        if (problem) ctx.addIssue({ code: 'custom', message: `static_dirs prefix "${prefix}" ${problem}` });
+      }
+    }),
+    default: {},
+    doc: 'URL prefix -> folder served read-only by the host (e.g. {"/playground": "/path/to/playground"}); such pages have the host\'s origin.',
+  }),
+  install_allowed_hosts: key({ schema: z.array(nonEmpty()), default: [], doc: 'Host names, addresses or CIDR ranges that client model installs may reach besides public addresses (e.g. 10.0.0.0/8, models.lan).' }),
+  install_max_size_mb: key({ schema: int().min(1).max(16 * 1024 * 1024), default: 65536, doc: 'Largest model file a client may install from a URL not in models.yaml, in MiB (catalogue entries: their filesize + 10%).' }),
+  install_min_free_mb: key({ schema: int().min(0), default: 1024, doc: 'Disk space (MiB) an install must leave free in the models folder; checked before and during the download.' }),
+  install_max_concurrent: key({ schema: int().min(1).max(64), default: 2, doc: 'Model downloads running at once, host-wide (one per client).' }),
+  personality_setting_max_bytes: key({ schema: int().min(256).max(64 * 1024 * 1024), default: 65536, doc: 'Largest value of one personality setting (a str in UTF-8 bytes, a list as JSON); larger writes are refused, larger saved values reset.' }),
+  sandbox_log_lines_per_second: key({ schema: int().min(1).max(100000), default: SANDBOX.maxLogLinesPerSecond, doc: 'Log lines per second one personality\'s processor may write to the host log (bursts of 10x); the rest is dropped, and said so once.' }),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

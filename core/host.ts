@@ -10,6 +10,8 @@ import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { isLoopbackHost } from './transports/access.js';
+import { checkSecurityConfig } from './security-config.js';
+import { clientPluginError } from './protocol/client-plugin-error.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
 import { Selection } from './bindings/selection.js';
@@ -139,7 +141,7 @@ export class Host {
       logger,
       onPrompt: (event: PromptEvent) => this.events.emit('prompt', event),
     });
-    const installs = new InstallRegistry();
+    const installs = new InstallRegistry(() => values().install_max_concurrent);
     // The HTTP server first (socket.io attaches to it); its handler reads `httpDeps`, complete before any request.
     let httpDeps: HttpDeps | undefined;
     const http = createServer((req, res) => void handleHttpRequest(httpDeps!, req, res));
@@ -151,13 +153,14 @@ export class Host {
       personalitiesPaths: paths.personalities,
       installs,
       access: values,
+      installConfig: values,
       logger,
     });
     const reloader = new HotReloader({
       bindings,
       personalities,
       notify: {
-        pluginError: (event) => socket.broadcast('plugin_error', event),
+        pluginError: (event) => socket.broadcast('plugin_error', clientPluginError(event, paths)),
         pluginReloaded: (event) => socket.broadcast('plugin_reloaded', event),
       },
       logger,
@@ -220,6 +223,7 @@ export class Host {
           'Set --api-key or LOLLMS_HOST_API_KEY (clients then send it as auth.token or "Authorization: Bearer"), or bind to 127.0.0.1.',
       );
     }
+    checkSecurityConfig(values, logger);
     const modelsPath = resolve(values.models_path ?? join(dataDir, 'models'));
     const builtins = values.builtin_plugins;
     // Real paths, so that the watcher's paths and the loaders' (realpath-checked) folders compare equal.

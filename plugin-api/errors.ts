@@ -54,6 +54,10 @@ export const ERRORS = defineErrors({
   // Model installs and paths.
   LH_ERR_INSTALL: { status: 400, summary: 'A model install request is invalid (bad file name, no source) or the download failed.' },
   LH_ERR_INSTALL_HTTP: { status: 502, summary: 'The model server answered an HTTP error status.' },
+  LH_ERR_INSTALL_ADDRESS: { status: 403, summary: "A client's install URL (or a redirect) leads to an address that is not public; install_allowed_hosts allows more." },
+  LH_ERR_INSTALL_UNREACHABLE: { status: 502, summary: 'The model server could not be reached (refused, unresolvable, closed or timed out: one answer for all, so installs cannot scan the network).' },
+  LH_ERR_INSTALL_SIZE: { status: 413, summary: 'The download is larger than its cap (catalogue size + 10%, or install_max_size_mb), or would leave less than install_min_free_mb on disk.' },
+  LH_ERR_INSTALL_BUSY: { status: 429, summary: 'This client already has an install running, or install_max_concurrent installs run host-wide.' },
   LH_ERR_INSTALL_EXISTS: { status: 409, summary: 'The model file is already installed; it is never overwritten.' },
   LH_ERR_CHECKSUM: { status: 400, summary: "The downloaded file's SHA-256 is not the expected one; the file is not installed." },
   LH_ERR_PATH_OUTSIDE_ROOT: { status: 400, summary: 'A path given by a client leaves the folder it must stay in (.., absolute paths, links out).' },

@@ -90,7 +90,8 @@ describe('typed client (lollms-host/client)', function () {
   before(async () => {
     zoo = await mkdtemp(join(tmpdir(), 'lollms-client-zoo-'));
     await writePersonality(zoo, 'english/client_tests/echo', 'name: Echo\nauthor: tests\nversion: 1.0.0\n', { 'scripts/processor.ts': PROCESSOR });
-    host = await startTestHost({ config: { personalities_paths: [zoo] } });
+    // install_allowed_hosts: the installModel tests download from a server on loopback (issue 11).
+    host = await startTestHost({ config: { personalities_paths: [zoo], install_allowed_hosts: ['127.0.0.1'] } });
     client = track(clientOf(host.url));
     await client.connect();
   });
@@ -471,8 +472,9 @@ describe('typed client (lollms-host/client)', function () {
       const progress: InstallProgress[] = [];
       const reply = await client.installModel({ url: `${base}/client-fresh.gguf` }, { onProgress: (p) => progress.push(p) });
       expect(reply).to.deep.include({ success: true, filename: 'client-fresh.gguf' });
-      expect(reply.path).to.match(/client-fresh\.gguf$/);
-      expect((await stat(reply.path)).size).to.equal(payload.length);
+      // The path inside the models folder, never the server's absolute path (issue 11).
+      expect(reply.path).to.equal('llama_cpp/client-fresh.gguf');
+      expect((await stat(join(host.host.bindings.modelsDir(), 'client-fresh.gguf'))).size).to.equal(payload.length);
       expect(progress.at(-1)).to.deep.include({ filename: 'client-fresh.gguf', bytes: payload.length });
     });
 

@@ -92,9 +92,10 @@ describe('hot reload', function () {
     const failed = next(socket, 'plugin_error');
     await writeFile(join(folder, 'scripts/processor.ts'), `${processor('v3')}\nconst broken = ;\n`);
     const error = (await failed) as PluginErrorEvent;
-    expect(error).to.include({ kind: 'personality', path: folder });
+    // Paths relative to the plugin's root and folder: clients never see the server's absolute paths (issue 11).
+    expect(error).to.include({ kind: 'personality', path: 'english/dev/reloadable' });
     expect(error.error.line).to.equal(9);
-    expect(error.error.file).to.contain('processor.ts');
+    expect(error.error.file).to.equal('scripts/processor.ts');
     expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('v2');
     const reloaded = next(socket, 'plugin_reloaded');
     await writeFile(join(folder, 'scripts/processor.ts'), processor('v4'));

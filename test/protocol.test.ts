@@ -447,14 +447,20 @@ describe('access control', function () {
   it('refuses a browser origin that is not allowed, with a reason', async () => {
     const host = await startTestHost();
     try {
-      const refused = connectClient(host.url, { transports: ['websocket'], reconnection: false, extraHeaders: { origin: 'http://evil.example' } });
-      const error = await new Promise<Error>((resolve) => refused.once('connect_error', resolve));
-      expect(error.message).to.contain('not allowed');
+      // Refused on the handshake request itself (403), before a session exists.
+      const refused = connectClient(host.url, { transports: ['polling'], reconnection: false, extraHeaders: { origin: 'http://evil.example' } });
+      const error = (await new Promise<Error>((resolve) => refused.once('connect_error', resolve))) as Error & { context?: { status?: number } };
+      expect(error.context?.status).to.equal(403);
       refused.close();
+      const handshake = await fetch(`${host.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'http://evil.example' } });
+      expect(handshake.status).to.equal(403);
+      expect(await handshake.text()).to.contain('not allowed');
       const allowed = await host.connect({ extraHeaders: { origin: 'http://localhost:5173' } });
       expect(allowed.connected).to.equal(true);
-      const fromDisk = await host.connect({ extraHeaders: { origin: 'null' } });
-      expect(fromDisk.connected).to.equal(true);
+      // `null` (a sandboxed iframe of any web site) is not allowed by default (issue 11).
+      const fromDisk = connectClient(host.url, { transports: ['websocket'], reconnection: false, extraHeaders: { origin: 'null' } });
+      await new Promise<Error>((resolve) => fromDisk.once('connect_error', resolve));
+      fromDisk.close();
       const cors = await fetch(`${host.url}/health`, { headers: { origin: 'http://evil.example' } });
       expect(cors.status).to.equal(403);
     } finally {
@@ -486,13 +492,16 @@ describe('access control', function () {
     const host = await startTestHost({ host: '0.0.0.0', config: { api_key: 'sesame', binding_name: null } });
     const url = `http://127.0.0.1:${host.port}`;
     try {
-      const noKey = connectClient(url, { transports: ['websocket'], reconnection: false });
-      expect((await new Promise<Error>((resolve) => noKey.once('connect_error', resolve))).message).to.contain('unauthorized');
+      // The key is checked on the handshake request (issue 11), before any message is read.
+      const noKey = connectClient(url, { transports: ['polling'], reconnection: false });
+      expect(((await new Promise<Error>((resolve) => noKey.once('connect_error', resolve))) as Error & { context?: { status?: number } }).context?.status).to.equal(401);
+      const handshake = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+      expect(await handshake.text()).to.contain('unauthorized');
       noKey.close();
-      const wrong = connectClient(url, { transports: ['websocket'], reconnection: false, auth: { token: 'sesamf' } });
-      expect((await new Promise<Error>((resolve) => wrong.once('connect_error', resolve))).message).to.contain('unauthorized');
+      const wrong = connectClient(url, { transports: ['websocket'], reconnection: false, extraHeaders: { authorization: 'Bearer sesamf' } });
+      await new Promise<Error>((resolve) => wrong.once('connect_error', resolve));
       wrong.close();
-      const good = connectClient(url, { transports: ['websocket'], reconnection: false, auth: { token: 'sesame' } });
+      const good = connectClient(url, { transports: ['websocket'], reconnection: false, extraHeaders: { authorization: 'Bearer sesame' } });
       await new Promise<void>((resolve, reject) => {
         good.once('connect', () => resolve());
         good.once('connect_error', reject);
@@ -543,7 +552,8 @@ describe('model install over the socket', function () {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    host = await startTestHost();
+    // Client installs reach public addresses only; this test's server is on loopback (issue 11).
+    host = await startTestHost({ config: { install_allowed_hosts: ['127.0.0.1'] } });
   });
   after(async () => {
     await host?.stop();
@@ -601,7 +611,7 @@ describe('model install over the socket', function () {
     const at = events.findIndex(([e]) => e === 'generation_canceled');
     expect(events.slice(at + 1).filter(([e]) => e === 'text_chunk' || e === 'text_generated')).to.deep.equal([]);
     for (const setting_name of ['host', 'api_key', 'allowed_origins', 'sandbox_memory_limit_mb']) {
-      const res = await fetch(`${host.url}/update_setting`, { method: 'POST', body: JSON.stringify({ setting_name, setting_value: 'x' }) });
+      const res = await fetch(`${host.url}/update_setting`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ setting_name, setting_value: 'x' }) });
       expect(res.status, setting_name).to.equal(403);
     }
   });

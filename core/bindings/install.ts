@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   Cancelled,
@@ -11,8 +11,15 @@ import {
   LollmsHostError,
   ModelNotFound,
   PathOutsideRoot,
+  createError,
 } from '../errors.js';
 import { fsyncDir } from '../util/atomic-write.js';
+import { guardedFetch, type AddressPolicy, type Resolver } from './safe-fetch.js';
+
+/** An install over its size cap, or one that would leave too little disk (the `.part` is deleted). */
+export const InstallTooLarge = createError('LH_ERR_INSTALL_SIZE');
+/** The source could not be reached, or is not an address client installs may reach. */
+export const InstallUnreachable = createError('LH_ERR_INSTALL_UNREACHABLE');
 
 /** What to download and where it lands. */
 export interface InstallSource {
@@ -55,6 +62,27 @@ export interface InstallOptions {
   maxRedirects?: number;
   /** Replace a file that already exists under `filename`. Default false: an existing file is `InstallExists`. */
   overwrite?: boolean;
+  /**
+   * For installs a client asked for: connect only where this policy allows (public addresses and the operator's
+   * `install_allowed_hosts`), checked on the address actually connected to, redirects included. Errors then
+   * name no network detail (no resolver or socket error, same text for unreachable and refused), so they cannot
+   * map a network. Left out (the operator's own `pull`), any address is fine and errors say what happened.
+   */
+  guard?: AddressPolicy;
+  /** Name resolution for `guard` (tests). Default the system resolver. */
+  resolve?: Resolver;
+  /**
+   * Largest file, in bytes: a larger announced size is refused before anything is written, and a body that
+   * grows past it is cut and its `.part` deleted (`InstallTooLarge`). Default: no cap.
+   */
+  maxBytes?: number;
+  /**
+   * Disk space to leave free in the models dir, in bytes: checked before the download (against the announced
+   * size) and every `DISK_CHECK_BYTES` written; a breach deletes the `.part` (`InstallTooLarge`). Default 0.
+   */
+  minFreeBytes?: number;
+  /** Free bytes of the file system holding `dir` (tests). Default `statfs`. */
+  freeBytes?: (dir: string) => Promise<number>;
 }
 
 /** A completed install. */
@@ -72,6 +100,13 @@ export interface InstallResult {
 const DEFAULT_PROGRESS_INTERVAL_MS = 250;
 const DEFAULT_MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** How often, in bytes written, the free disk space is checked during a download. */
+const DISK_CHECK_BYTES = 64 * 1024 * 1024;
+
+async function statfsFree(dir: string): Promise<number> {
+  const info = await statfs(dir);
+  return info.bavail * info.bsize;
+}
 
 /** Downloads running in this process, by target path: two writers on one `.part` would corrupt it. */
 const running = new Set<string>();
@@ -101,9 +136,14 @@ export async function installModel(options: InstallOptions): Promise<InstallResu
   try {
     await mkdir(modelsDir, { recursive: true });
     if (!options.overwrite && (await sizeOf(path)) !== undefined) {
-      throw InstallExists(`${path} already exists; delete it to install it again`, { file: path });
+      throw InstallExists(`${source.filename} already exists in the models folder; delete it to install it again`, { file: path });
     }
-    return await download({ ...options, url, path, expected });
+    const net = options.guard ? guardedFetch({ policy: options.guard, ...(options.resolve ? { resolve: options.resolve } : {}) }) : undefined;
+    try {
+      return await download({ ...options, url, path, expected, fetch: net?.fetch ?? fetch });
+    } finally {
+      await net?.close().catch(() => {});
+    }
   } finally {
     running.delete(path);
   }
@@ -113,6 +153,12 @@ interface DownloadJob extends InstallOptions {
   url: URL;
   path: string;
   expected: string | undefined;
+  fetch: typeof fetch;
+}
+
+/** `where` as a client may see it: the host name only for guarded installs (the URL is theirs anyway). */
+function sourceName(job: { guard?: AddressPolicy | undefined; url: URL }, url: URL = job.url): string {
+  return job.guard ? url.host : url.href;
 }
 
 async function download(job: DownloadJob): Promise<InstallResult> {
@@ -139,7 +185,8 @@ async function download(job: DownloadJob): Promise<InstallResult> {
     }
     if (status >= 400) {
       await response.body?.cancel().catch(() => {});
-      throw InstallHttpStatus(`download of ${job.url.href} failed: HTTP ${status} ${response.statusText}`.trimEnd());
+      // The status code only: the reason phrase and the body are the server's words, not ours to relay.
+      throw InstallHttpStatus(`download of ${sourceName(job)} failed: HTTP ${status}`);
     }
     if (status !== 200 && status !== 206) {
       await response.body?.cancel().catch(() => {});
@@ -170,21 +217,41 @@ async function download(job: DownloadJob): Promise<InstallResult> {
       offset = 0;
     }
     const total = exact ?? source.size ?? null;
+    if (job.maxBytes !== undefined && exact !== null && exact > job.maxBytes) {
+      await response.body.cancel().catch(() => {});
+      await unlink(part).catch(() => {});
+      throw InstallTooLarge(`${source.filename} is ${exact} bytes, more than the ${job.maxBytes} bytes allowed (install_max_size_mb, or the catalogue size + 10%)`);
+    }
+    await checkDisk(job, exact === null ? 0 : exact - resumedFrom, part);
 
     const hash = resumedFrom > 0 ? await hashFile(part, signal, source.filename) : createHash('sha256');
     let bytes = resumedFrom;
     report({ bytes, total }, true);
     const handle = await open(part, resumedFrom > 0 ? 'a' : 'w');
     try {
+      let nextDiskCheck = bytes + DISK_CHECK_BYTES;
       for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        if (job.maxBytes !== undefined && bytes + chunk.byteLength > job.maxBytes) {
+          throw InstallTooLarge(`${source.filename} grew past the ${job.maxBytes} bytes allowed (install_max_size_mb, or the catalogue size + 10%); the download was deleted`);
+        }
         await handle.write(chunk);
         hash.update(chunk);
         bytes += chunk.byteLength;
         report({ bytes, total }, false);
+        if (bytes >= nextDiskCheck) {
+          nextDiskCheck = bytes + DISK_CHECK_BYTES;
+          await checkDisk(job, 0, part);
+        }
       }
       await handle.sync();
     } catch (error) {
+      if (error instanceof LollmsHostError && error.code === InstallTooLarge.code) {
+        await handle.close().catch(() => {});
+        await unlink(part).catch(() => {});
+        throw error;
+      }
       throwIfAborted(signal, source.filename, error);
+      if (job.guard) throw InstallFailed(`download of ${sourceName(job)} interrupted after ${bytes} bytes (install again to resume)`, { cause: error });
       throw InstallFailed(
         `download of ${job.url.href} interrupted after ${bytes} bytes: ${causeMessage(error)} (install again to resume)`,
         { cause: error },
@@ -233,18 +300,38 @@ async function request(start: URL, offset: number, job: DownloadJob): Promise<Re
   for (let redirects = 0; ; redirects++) {
     let response: Response;
     try {
-      response = await fetch(url, { headers, redirect: 'manual', ...(job.signal ? { signal: job.signal } : {}) });
+      response = await job.fetch(url, { headers, redirect: 'manual', ...(job.signal ? { signal: job.signal } : {}) });
     } catch (error) {
       throwIfAborted(job.signal, job.source.filename, error);
+      if (job.guard) {
+        // One text for "refused by the policy", "no such name", "connection refused" and "timed out": a client
+        // must not learn which addresses exist or which ports are open. The cause goes to the host log.
+        throw InstallUnreachable(
+          `cannot download from ${url.host}: it cannot be reached from this host, or it is not a public address (operators can allow more with install_allowed_hosts)`,
+          { cause: error },
+        );
+      }
       throw InstallFailed(`download of ${url.href} failed: ${causeMessage(error)}`, { cause: error });
     }
     if (!REDIRECTS.has(response.status)) return response;
     await response.body?.cancel().catch(() => {});
     const location = response.headers.get('location');
-    if (!location) throw InstallFailed(`download of ${url.href} failed: HTTP ${response.status} without a Location`);
-    if (redirects >= maxRedirects) throw InstallFailed(`download of ${start.href} failed: more than ${maxRedirects} redirects`);
+    if (!location) throw InstallFailed(`download of ${sourceName(job, url)} failed: HTTP ${response.status} without a Location`);
+    if (redirects >= maxRedirects) throw InstallFailed(`download of ${sourceName(job, start)} failed: more than ${maxRedirects} redirects`);
     url = checkHttpUrl(new URL(location, url).href);
   }
+}
+
+/** Refuse (and delete the part) when writing `more` bytes would leave less than `minFreeBytes` free. */
+async function checkDisk(job: DownloadJob, more: number, part: string): Promise<void> {
+  const reserve = job.minFreeBytes ?? 0;
+  if (reserve <= 0 && more <= 0) return;
+  const free = await (job.freeBytes ?? statfsFree)(dirname(job.path));
+  if (free - more >= reserve) return;
+  await unlink(part).catch(() => {});
+  throw InstallTooLarge(
+    `not enough disk space for ${job.source.filename}: ${Math.floor(free / 1048576)} MiB free, ${Math.ceil(more / 1048576)} MiB more needed and ${Math.ceil(reserve / 1048576)} MiB kept free (install_min_free_mb); the download was deleted`,
+  );
 }
 
 type Reporter = (state: { bytes: number; total: number | null }, force: boolean) => void;
@@ -399,11 +486,22 @@ function checkHttpUrl(url: string): URL {
   return parsed;
 }
 
-/** A plain file name: no separators, no `..`, no NUL, so the file stays inside the models dir. */
+/**
+ * A plain file name, so the file stays inside the models dir and shows in listings: no separators, no `..`,
+ * no NUL or control characters, at most 255 bytes; not hidden (a leading dot: the listings skip such files, so
+ * it would fill the disk unseen); not `.part` (the suffix of downloads in progress) and not `.reference` (a
+ * text file naming a model anywhere on disk: only the operator writes those).
+ */
 function checkFilename(filename: string): void {
+  const refuse = (why: string) => PathOutsideRoot(`refusing model file name "${filename.slice(0, 200)}": ${why}`);
   if (filename === '' || filename === '.' || filename === '..' || /[/\\\0]/.test(filename) || filename.includes('..')) {
-    throw PathOutsideRoot(`refusing model file name "${filename}": it must be a plain file name inside the models dir`);
+    throw refuse('it must be a plain file name inside the models dir');
   }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(filename)) throw refuse('it contains control characters');
+  if (Buffer.byteLength(filename) > 255) throw refuse('it is longer than 255 bytes');
+  if (filename.startsWith('.')) throw refuse('hidden files (a leading dot) cannot be installed');
+  if (/\.(part|reference)$/i.test(filename)) throw refuse('.part and .reference files cannot be installed');
 }
 
 function targetPath(modelsDir: string, filename: string): string {

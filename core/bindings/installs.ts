@@ -1,10 +1,36 @@
-/** Model downloads in progress, by file name, so that `cancel_install` and shutdown can stop them. */
+import { createError } from '../errors.js';
+
+/** A download refused because too many run already (one per client, `install_max_concurrent` host-wide). */
+export const InstallBusy = createError('LH_ERR_INSTALL_BUSY');
+
+/**
+ * Model downloads in progress, by file name, so that `cancel_install` and shutdown can stop them. At most one
+ * per client and `maxConcurrent()` in all: a download holds a connection, disk bandwidth and a `.part` file.
+ */
 export class InstallRegistry {
   readonly #running = new Map<string, { controller: AbortController; client: string; stopped: Promise<void>; markStopped: () => void }>();
 
-  /** Register a download started by `client`; throws if the same file is already being downloaded. */
+  constructor(
+    /** Downloads that may run at once, host-wide (read on every start, so a config change applies). */
+    private readonly maxConcurrent: () => number = () => Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Downloads running now. */
+  get size(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Register a download started by `client`. Throws `InstallBusy` when the same file is already being
+   * downloaded, when this client already runs one, or when `maxConcurrent()` run host-wide.
+   */
   start(filename: string, client: string): AbortController {
-    if (this.#running.has(filename)) throw new Error(`"${filename}" is already being installed`);
+    if (this.#running.has(filename)) throw InstallBusy(`"${filename}" is already being installed`);
+    for (const running of this.#running.values()) {
+      if (running.client === client) throw InstallBusy('this client already runs an install; wait for it or cancel it (cancel_install)');
+    }
+    const max = this.maxConcurrent();
+    if (this.#running.size >= max) throw InstallBusy(`${max} installs are running on this host already; try again when one has finished`);
     const controller = new AbortController();
     let markStopped!: () => void;
     const stopped = new Promise<void>((r) => (markStopped = r));

@@ -14,6 +14,7 @@ export type PersonalityConfigKeys = Pick<
   HostConfig,
   | 'personalities' | 'active_personality_id'
   | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'
+  | 'sandbox_log_lines_per_second' | 'personality_setting_max_bytes'
 >;
 
 export interface PersonalityManagerOptions {
@@ -78,7 +79,7 @@ export class PersonalityManager {
 
   constructor(options: PersonalityManagerOptions) {
     this.#options = options;
-    this.settings = new PersonalitySettingsStore({ dataDir: options.dataDir });
+    this.settings = new PersonalitySettingsStore({ dataDir: options.dataDir, maxValueBytes: () => options.config.values.personality_setting_max_bytes });
   }
 
   get mounted(): readonly MountedPersonality[] {
@@ -141,7 +142,7 @@ export class PersonalityManager {
 
   /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its warnings are logged. */
   async load(folder: string): Promise<PersonalityVersion> {
-    const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(this.#options.config.values), logger: this.#options.logger });
+    const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(this.#options.config.values), logger: this.#options.logger, maxSettingBytes: this.#options.config.values.personality_setting_max_bytes });
     for (const warning of version.warnings) this.#options.logger.warn({ personality: version.config.name, folder }, warning);
     return version;
   }

@@ -5,7 +5,7 @@
  * Only the values a user set are saved (`<dataDir>/settings/personalities/<safe id>.yaml`), so a new default
  * in a processor update reaches everyone who never changed that setting.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -17,13 +17,45 @@ export type SettingsValues = Record<string, SettingValue>;
 
 const SETTING_TYPES = new Set(['int', 'float', 'str', 'bool', 'list']);
 
+/**
+ * Default bound on one setting value (config `personality_setting_max_bytes`): a `str` in UTF-8 bytes, a `list`
+ * as JSON. Settings are host-wide and copied into the sandbox on every call, so one huge value (a 50 MB
+ * `system_prompt`) would fail every client's turn.
+ */
+export const DEFAULT_SETTING_MAX_BYTES = 64 * 1024;
+/** Deepest nesting of a `list` value. */
+const MAX_LIST_DEPTH = 16;
+
+/** The JSON size of a list value, or a reason it is not a plain bounded JSON list. */
+function listProblem(value: unknown[], maxBytes: number): string | undefined {
+  const depthOf = (v: unknown, depth: number): number => {
+    if (depth > MAX_LIST_DEPTH) return depth;
+    if (Array.isArray(v)) return Math.max(depth, ...v.map((x) => depthOf(x, depth + 1)));
+    if (v !== null && typeof v === 'object') return Math.max(depth, ...Object.values(v).map((x) => depthOf(x, depth + 1)));
+    return depth;
+  };
+  if (value.length > maxBytes) return `a list of ${value.length} items is longer than the limit of ${maxBytes} bytes`;
+  if (depthOf(value, 1) > MAX_LIST_DEPTH) return `a list nested deeper than ${MAX_LIST_DEPTH} levels`;
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return 'a list that is not plain JSON';
+  }
+  const bytes = Buffer.byteLength(json);
+  return bytes > maxBytes ? `a list of ${bytes} bytes (as JSON) is above the limit of ${maxBytes} bytes (personality_setting_max_bytes)` : undefined;
+}
+
 function show(value: unknown): string {
   const json = JSON.stringify(value);
   return json === undefined ? String(value) : json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
-/** Why `value` does not fit `entry`, or undefined when it fits. */
-export function settingProblem(entry: SettingTemplate, value: unknown): string | undefined {
+/**
+ * Why `value` does not fit `entry`, or undefined when it fits: its type, the template's range or options, and
+ * the host's bounds (finite numbers, safe integers, `maxBytes` for a `str` or a `list`).
+ */
+export function settingProblem(entry: SettingTemplate, value: unknown, maxBytes = DEFAULT_SETTING_MAX_BYTES): string | undefined {
   const range = (n: number) => {
     if (entry.min !== undefined && n < entry.min) return `${n} is below the minimum ${entry.min}`;
     if (entry.max !== undefined && n > entry.max) return `${n} is above the maximum ${entry.max}`;
@@ -31,29 +63,33 @@ export function settingProblem(entry: SettingTemplate, value: unknown): string |
   };
   switch (entry.type) {
     case 'int':
-      return Number.isInteger(value) ? range(value as number) : `expected an integer, got ${show(value)}`;
+      return Number.isSafeInteger(value) ? range(value as number) : `expected an integer (at most 2^53), got ${show(value)}`;
     case 'float':
       return typeof value === 'number' && Number.isFinite(value) ? range(value) : `expected a number, got ${show(value)}`;
     case 'str':
       if (typeof value !== 'string') return `expected a string, got ${show(value)}`;
+      // length first: a string's UTF-8 size is at most 3x its length, and counting a huge one is not free.
+      if (value.length > maxBytes || (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes)) {
+        return `a string of ${value.length} characters is above the limit of ${maxBytes} bytes (personality_setting_max_bytes)`;
+      }
       if (entry.options && !entry.options.includes(value)) return `${show(value)} is not one of ${entry.options.map(show).join(', ')}`;
       return undefined;
     case 'bool':
       return typeof value === 'boolean' ? undefined : `expected true or false, got ${show(value)}`;
     case 'list':
-      return Array.isArray(value) ? undefined : `expected a list, got ${show(value)}`;
+      return Array.isArray(value) ? listProblem(value, maxBytes) : `expected a list, got ${show(value)}`;
     default:
       return `unknown setting type ${show((entry as { type: unknown }).type)}`;
   }
 }
 
 /** Check a template itself: known types and defaults that fit. Throws `SettingInvalid` naming the setting. */
-export function validateTemplate(template: SettingsTemplate): void {
+export function validateTemplate(template: SettingsTemplate, maxBytes = DEFAULT_SETTING_MAX_BYTES): void {
   for (const [name, entry] of Object.entries(template)) {
     if (typeof entry !== 'object' || entry === null || !SETTING_TYPES.has(entry.type)) {
       throw SettingInvalid(`setting "${name}": type must be one of int, float, str, bool, list`);
     }
-    const problem = settingProblem(entry, entry.value);
+    const problem = settingProblem(entry, entry.value, maxBytes);
     if (problem) throw SettingInvalid(`setting "${name}": the default value does not fit its template: ${problem}`);
   }
 }
@@ -68,7 +104,7 @@ export function defaultSettings(template: SettingsTemplate): SettingsValues {
  * `SettingUnknown`; a value of the wrong type, out of range or not among `options` throws `SettingInvalid`,
  * each naming the setting and why.
  */
-export function validateSettings(template: SettingsTemplate, values: unknown): SettingsValues {
+export function validateSettings(template: SettingsTemplate, values: unknown, maxBytes = DEFAULT_SETTING_MAX_BYTES): SettingsValues {
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
     throw SettingInvalid(`settings must be an object of setting names to values, got ${show(values)}`);
   }
@@ -76,9 +112,9 @@ export function validateSettings(template: SettingsTemplate, values: unknown): S
   for (const [name, value] of Object.entries(values)) {
     if (!Object.hasOwn(template, name)) {
       const known = Object.keys(template);
-      throw SettingUnknown(`unknown setting "${name}" (${known.length === 0 ? 'this personality has no settings' : `known: ${known.join(', ')}`})`);
+      throw SettingUnknown(`unknown setting ${show(name)} (${known.length === 0 ? 'this personality has no settings' : `known: ${known.join(', ')}`})`);
     }
-    const problem = settingProblem(template[name]!, value);
+    const problem = settingProblem(template[name]!, value, maxBytes);
     if (problem) throw SettingInvalid(`setting "${name}": ${problem}`);
     out[name] = structuredClone(value) as SettingValue;
   }
@@ -102,6 +138,8 @@ export function settingsFileName(id: string): string {
 export interface PersonalitySettingsStoreOptions {
   /** The host's data dir; files go to `<dataDir>/settings/personalities/`. */
   dataDir: string;
+  /** Bound on one value (`personality_setting_max_bytes`), read on every use. Default `DEFAULT_SETTING_MAX_BYTES`. */
+  maxValueBytes?: () => number;
 }
 
 export interface SettingsResult {
@@ -113,11 +151,13 @@ export interface SettingsResult {
 
 export class PersonalitySettingsStore {
   readonly folder: string;
+  readonly #maxValueBytes: () => number;
   /** Operations per id run one after another, so a read-modify-write never interleaves with another. */
   #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: PersonalitySettingsStoreOptions) {
     this.folder = join(options.dataDir, 'settings', 'personalities');
+    this.#maxValueBytes = options.maxValueBytes ?? (() => DEFAULT_SETTING_MAX_BYTES);
   }
 
   /** The file holding `id`'s saved values. */
@@ -137,9 +177,12 @@ export class PersonalitySettingsStore {
     });
   }
 
-  /** Validate `changes` (a subset of the settings), save them over the current values and return the result. */
+  /**
+   * Validate `changes` (a subset of the settings), save them over the current values and return the result. A
+   * refused change (any value out of bounds) saves nothing: every current value stays.
+   */
   async set(id: string, template: SettingsTemplate, changes: unknown): Promise<SettingsResult> {
-    const valid = validateSettings(template, changes);
+    const valid = validateSettings(template, changes, this.#maxValueBytes());
     return this.#serial(id, async () => {
       const { saved, warnings } = await this.#load(id, template);
       const next = { ...saved, ...valid };
@@ -152,6 +195,16 @@ export class PersonalitySettingsStore {
   async #load(id: string, template: SettingsTemplate): Promise<{ saved: SettingsValues; warnings: string[] }> {
     const file = this.fileFor(id);
     const warnings: string[] = [];
+    const maxBytes = this.#maxValueBytes();
+    // A file far larger than the template's values can be (written before the bounds existed, or by hand) is
+    // not even parsed: it is set aside as `<file>.rejected` and the defaults apply.
+    const fileLimit = Math.max(1024 * 1024, (Object.keys(template).length + 1) * (maxBytes * 4 + 4096));
+    const size = await stat(file).then((s) => s.size, () => 0);
+    if (size > fileLimit) {
+      await rename(file, `${file}.rejected`).catch(() => {});
+      warnings.push(`personality ${id}: the saved settings file is ${size} bytes, above what its settings can hold (${fileLimit}); set aside as ${settingsFileName(id)}.rejected, using the defaults`);
+      return { saved: {}, warnings };
+    }
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -180,7 +233,7 @@ export class PersonalitySettingsStore {
         changed = true;
         continue;
       }
-      const problem = settingProblem(entry, value);
+      const problem = settingProblem(entry, value, maxBytes);
       if (problem) {
         warnings.push(`personality ${id}: saved value of setting "${name}" no longer fits (${problem}); reset to the default ${show(entry.value)}`);
         changed = true;

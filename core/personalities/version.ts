@@ -23,13 +23,14 @@ export interface PersonalityVersion {
 }
 
 /** The sandbox limits of the config, in the sandbox's terms. */
-export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'>): SandboxLimits {
+export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes' | 'sandbox_log_lines_per_second'>): SandboxLimits {
   return {
     memoryLimitMb: config.sandbox_memory_limit_mb,
     cpuTimeMs: config.sandbox_cpu_time_ms,
     wallTimeMs: config.sandbox_wall_time_ms,
     maxHostCalls: config.sandbox_max_host_calls,
     maxEmitBytes: config.sandbox_max_emit_bytes,
+    maxLogLinesPerSecond: config.sandbox_log_lines_per_second,
   };
 }
 
@@ -38,7 +39,7 @@ export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb'
  * trial-load it in a new sandbox, and check its settings template. Any failure throws a coded error and leaves
  * nothing behind.
  */
-export async function loadPersonalityVersion(folder: string, options: { limits: SandboxLimits; logger: Logger }): Promise<PersonalityVersion> {
+export async function loadPersonalityVersion(folder: string, options: { limits: SandboxLimits; logger: Logger; maxSettingBytes?: number }): Promise<PersonalityVersion> {
   const config = await loadPersonalityConfig(folder);
   if (config.host_api !== undefined) checkApiRange(config.host_api, { folder });
   let processor: ProcessorSandbox | undefined;
@@ -51,7 +52,7 @@ export async function loadPersonalityVersion(folder: string, options: { limits: 
       logger: options.logger.child({ personality: config.name }),
     });
     try {
-      validateTemplate(processor.settingsTemplate);
+      validateTemplate(processor.settingsTemplate, options.maxSettingBytes);
     } catch (error) {
       await processor.dispose();
       throw error;

@@ -1,6 +1,8 @@
-import { build, type BuildFailure, type Message, type Plugin } from 'esbuild';
+import type { BuildFailure, Message, Plugin } from 'esbuild';
+import { build } from './esbuild-service.js';
+import { findDeepNesting, MAX_NESTING } from './nesting.js';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -91,7 +93,7 @@ export async function compileBinding(folder: string, entry: string, options: Com
       sourcemap: 'inline',
       write: false,
       logLevel: 'silent',
-      plugins: [hostImports(dir, pluginApi)],
+      plugins: [hostImports(dir, pluginApi), nestingGuard(dir)],
     });
     const output = result.outputFiles.find((f) => f.path.endsWith('.mjs')) ?? result.outputFiles[0];
     if (!output) throw new Error('esbuild produced no output');
@@ -135,6 +137,26 @@ export async function pruneCompiledBindings(cacheDir: string, name: string, keep
       .filter((f) => pattern.test(f) && join(resolve(cacheDir), f) !== resolve(keep))
       .map((f) => unlink(join(cacheDir, f)).catch(() => {})),
   );
+}
+
+/**
+ * The binding's own sources (not its node_modules) are checked for deep nesting before esbuild parses them:
+ * a file that overflows esbuild's stack would kill the compiler service for every plugin. Returning undefined
+ * lets esbuild load the file as usual.
+ */
+function nestingGuard(pluginDir: string): Plugin {
+  const ownModules = join(pluginDir, 'node_modules');
+  return {
+    name: 'lollms-host-nesting',
+    setup(b) {
+      b.onLoad({ filter: /\.(?:[cm]?[jt]sx?|json)$/ }, async (args) => {
+        const rel = relative(pluginDir, args.path);
+        if (rel.startsWith('..') || isAbsolute(rel) || !relative(ownModules, args.path).startsWith('..')) return undefined;
+        const deep = findDeepNesting(await readFile(args.path, 'utf8'));
+        return deep ? { errors: [{ text: `${rel}:${deep.line}: brackets nest deeper than ${MAX_NESTING} levels` }] } : undefined;
+      });
+    },
+  };
 }
 
 /** The esbuild plugin that maps bare imports as described on `compileBinding`. */

@@ -3,6 +3,12 @@
  * (replies). Field names are the original's; comments mark the ones that are ours.
  */
 import { z } from 'zod';
+import { MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TOKEN_IDS } from './limits.js';
+
+/** A short string field: a name, a path, a file name, a URL (issue 11: every size from a client is bounded). */
+const name = () => z.string().max(MAX_NAME_CHARS);
+/** A text field: a prompt, a text to tokenize or embed. */
+const text = () => z.string().max(MAX_TEXT_CHARS);
 
 // ---------------------------------------------------------------------------------------------- requests
 
@@ -13,31 +19,31 @@ export type Empty = z.input<typeof EmptySchema>;
 /** Cancels take any payload (or none): a cancel must never be refused, whatever a client sends with it. */
 export const AnyPayloadSchema = z.unknown();
 
-export const CategoriesRequestSchema = z.object({ language: z.string().optional() }).passthrough();
+export const CategoriesRequestSchema = z.object({ language: name().optional() }).passthrough();
 export type CategoriesRequest = z.input<typeof CategoriesRequestSchema>;
 
-export const NamesRequestSchema = z.object({ language: z.string().optional(), category: z.string() }).passthrough();
+export const NamesRequestSchema = z.object({ language: name().optional(), category: name() }).passthrough();
 export type NamesRequest = z.input<typeof NamesRequestSchema>;
 
-export const SelectBindingRequestSchema = z.object({ binding_name: z.string().min(1) }).passthrough();
+export const SelectBindingRequestSchema = z.object({ binding_name: name().min(1) }).passthrough();
 export type SelectBindingRequest = z.input<typeof SelectBindingRequestSchema>;
 
-export const SelectModelRequestSchema = z.object({ model_name: z.string().min(1) }).passthrough();
+export const SelectModelRequestSchema = z.object({ model_name: name().min(1) }).passthrough();
 export type SelectModelRequest = z.input<typeof SelectModelRequestSchema>;
 
-export const AddPersonalityRequestSchema = z.object({ path: z.string().min(1) }).passthrough();
+export const AddPersonalityRequestSchema = z.object({ path: name().min(1) }).passthrough();
 export type AddPersonalityRequest = z.input<typeof AddPersonalityRequestSchema>;
 
 export const ActivatePersonalityRequestSchema = z.object({ id: z.number().int() }).passthrough();
 export type ActivatePersonalityRequest = z.input<typeof ActivatePersonalityRequestSchema>;
 
-export const TokenizeRequestSchema = z.object({ prompt: z.string() }).passthrough();
+export const TokenizeRequestSchema = z.object({ prompt: text() }).passthrough();
 export type TokenizeRequest = z.input<typeof TokenizeRequestSchema>;
 
-export const DetokenizeRequestSchema = z.object({ prompt: z.array(z.number().int().min(0)) }).passthrough();
+export const DetokenizeRequestSchema = z.object({ prompt: z.array(z.number().int().min(0)).max(MAX_TOKEN_IDS) }).passthrough();
 export type DetokenizeRequest = z.input<typeof DetokenizeRequestSchema>;
 
-export const EmbedRequestSchema = z.object({ prompt: z.string() }).passthrough();
+export const EmbedRequestSchema = z.object({ prompt: text() }).passthrough();
 export type EmbedRequest = z.input<typeof EmbedRequestSchema>;
 
 export const SamplingParametersSchema = z
@@ -53,7 +59,7 @@ export const SamplingParametersSchema = z
 export type SamplingParameters = z.infer<typeof SamplingParametersSchema>;
 
 export const GenerateTextRequestSchema = SamplingParametersSchema.extend({
-  prompt: z.string(),
+  prompt: text(),
   /** -1 (default) = raw completion; >= 0 = index of a mounted personality. */
   personality: z.number().int().min(-1).optional(),
   n_predicts: z.number().int().min(1).optional(),
@@ -76,10 +82,10 @@ export type SetPersonalitySettingsRequest = z.input<typeof SetPersonalitySetting
 /** Ours: a `models.yaml` filename of the current binding, or any http(s) URL. */
 export const InstallModelRequestSchema = z
   .object({
-    path: z.string().min(1).optional(),
-    url: z.string().min(1).optional(),
-    filename: z.string().min(1).optional(),
-    sha256: z.string().optional(),
+    path: name().min(1).optional(),
+    url: name().min(1).optional(),
+    filename: name().min(1).optional(),
+    sha256: name().optional(),
   })
   .passthrough()
   .refine((v) => v.path !== undefined || v.url !== undefined || v.filename !== undefined, {
@@ -89,7 +95,7 @@ export const InstallModelRequestSchema = z
 export type InstallModelRequest = z.input<typeof InstallModelRequestSchema>;
 
 /** Ours. */
-export const CancelInstallRequestSchema = z.object({ path: z.string().optional(), url: z.string().optional(), filename: z.string().optional() }).passthrough();
+export const CancelInstallRequestSchema = z.object({ path: name().optional(), url: name().optional(), filename: name().optional() }).passthrough();
 export type CancelInstallRequest = z.input<typeof CancelInstallRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------- replies

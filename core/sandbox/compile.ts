@@ -1,4 +1,6 @@
-import { build, type BuildFailure, type Plugin } from 'esbuild';
+import type { BuildFailure, Plugin } from 'esbuild';
+import { build } from '../plugins/esbuild-service.js';
+import { findDeepNesting, MAX_NESTING } from '../plugins/nesting.js';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -147,6 +149,9 @@ class ImportGuard {
           if (contents.length > MAX_FILE_BYTES || this.#bytes > MAX_TOTAL_BYTES) {
             return { errors: [{ text: `${args.path}: the processor's sources exceed the size limit` }] };
           }
+          // Checked before esbuild parses it: deep nesting overflows esbuild's stack and kills its service.
+          const deep = findDeepNesting(contents.toString('utf8'));
+          if (deep) return { errors: [{ text: `${relative(this.root, args.path)}:${deep.line}: brackets nest deeper than ${MAX_NESTING} levels` }] };
           if (isInside(this.root, args.path)) this.files.add(args.path);
           return { contents, loader, resolveDir: dirname(args.path) };
         });

@@ -21,6 +21,11 @@ export interface SandboxLimits {
    * default 1 MiB.
    */
   maxPayloadBytes?: number;
+  /**
+   * Log lines per second the personality may write to the host log, over all its calls and processes (bursts of
+   * 10x); lines are also cut to 4096 characters. Default 50.
+   */
+  maxLogLinesPerSecond?: number;
 }
 
 /** Defaults used when the config sets nothing. */
@@ -31,6 +36,7 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<Required<SandboxLimits>> = Object.
   maxHostCalls: 2_000,
   maxEmitBytes: 8 * 1024 * 1024,
   maxPayloadBytes: 1024 * 1024,
+  maxLogLinesPerSecond: 50,
 });
 
 /** The limits with defaults filled in; throws `LH_ERR_SANDBOX_LIMITS` for a value out of range. */
@@ -48,6 +54,7 @@ export function resolveLimits(limits: SandboxLimits): Readonly<Required<SandboxL
   check('maxHostCalls', 1, 100_000_000);
   check('maxEmitBytes', 1, 1024 * 1024 * 1024);
   check('maxPayloadBytes', 1, 256 * 1024 * 1024);
+  check('maxLogLinesPerSecond', 1, 100_000);
   return Object.freeze(resolved);
 }
 

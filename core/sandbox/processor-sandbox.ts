@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
 import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
 import { guestSafeError, sandboxErrors, toGuestError } from './errors.js';
 import type { RunJson } from './protocol.js';
 import { SerialQueue } from '../util/serial.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
+import { LogLimiter } from './log-limiter.js';
+import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
 import { assertNoNodeSnapshot } from './process-guards.js';
 import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
 import {
@@ -22,12 +23,6 @@ const noop = () => {};
 const BACKSTOP_GRACE_MS = 5_000;
 /** How long a sandbox process may take to start and trial-load, beyond the CPU limit. */
 const START_GRACE_MS = 30_000;
-
-/** The worker entry next to this file: `.ts` when the host runs from source, `.js` from the build. */
-function workerEntry(): string {
-  const ext = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] === '.ts' ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
-}
 
 /**
  * Node flags of the sandbox process: an allowlist of the host's own (module loaders and resolution conditions,
@@ -60,6 +55,9 @@ function sandboxEnv(): NodeJS.ProcessEnv {
 }
 
 function forkSandboxChild(): ChildProcess {
+  // The worker bundle with dropped rights (core/sandbox/launch.ts), once it is prepared; `fork` is the fallback.
+  const launch = readySandboxLaunch();
+  if (launch) return spawnSandboxed(launch, sandboxEnv());
   return fork(workerEntry(), [], {
     execArgv: workerExecArgv(),
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -143,6 +141,8 @@ class SandboxProcess {
     code: string,
     readonly limits: Readonly<Required<SandboxLimits>>,
     readonly logger: SandboxLogger | undefined,
+    /** The personality's share of the host log (issue 11), shared by all its processes. */
+    readonly logGate: LogLimiter,
   ) {
     this.child = takeSandboxChild();
     this.child.stderr?.setEncoding('utf8');
@@ -264,7 +264,8 @@ class SandboxProcess {
     if (message.t === 'logger') {
       const level = ['debug', 'info', 'warn', 'error', 'fatal'].includes(message.level) ? message.level : 'warn';
       const log = level === 'fatal' ? (this.logger?.fatal ?? this.logger?.error) : this.logger?.[level];
-      log?.call(this.logger, { ...message.obj, personality: this.name }, String(message.msg));
+      const line = log && this.logGate.pass(String(message.msg));
+      if (line !== undefined) log?.call(this.logger, { ...clipFields(this.logGate, message.obj), personality: this.name }, line);
       return;
     }
     const pending = this.pending;
@@ -285,10 +286,13 @@ class SandboxProcess {
           pending.call.host.emit(message.type, message.content, message.metadata ?? {});
         }
         return;
-      case 'log':
-        if (current && typeof message.message === 'string') pending.call.host.log(message.level, message.message);
-        else if (typeof message.message === 'string') this.logger?.info({ personality: this.name, source: 'processor' }, message.message);
+      case 'log': {
+        const line = typeof message.message === 'string' ? this.logGate.pass(message.message) : undefined;
+        if (line === undefined) return;
+        if (current) pending.call.host.log(message.level, line);
+        else this.logger?.info({ personality: this.name, source: 'processor' }, line);
         return;
+      }
       case 'op':
         if (current) this.#perform(pending, message);
         else this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: { name: 'Error', message: 'this processor call has finished' } });
@@ -393,7 +397,13 @@ export class ProcessorSandbox {
   static async create(options: ProcessorSandboxOptions): Promise<ProcessorSandbox> {
     assertNoNodeSnapshot();
     const limits = resolveLimits(options.limits);
-    const proc = new SandboxProcess(options.name, options.code, limits, options.logger);
+    await announceLaunch(options.logger);
+    const logGate = new LogLimiter({
+      name: options.name,
+      linesPerSecond: limits.maxLogLinesPerSecond,
+      notice: (text) => options.logger?.warn({ personality: options.name }, text),
+    });
+    const proc = new SandboxProcess(options.name, options.code, limits, options.logger, logGate);
     let json: string;
     try {
       json = await proc.described;
@@ -481,7 +491,7 @@ export class ProcessorSandbox {
     await this.#process.idle;
     if (!this.#process.dead) return this.#process;
     this.#isolatesBefore += this.#process.isolates;
-    this.#process = new SandboxProcess(this.name, this.#code, this.limits, this.#logger);
+    this.#process = new SandboxProcess(this.name, this.#code, this.limits, this.#logger, this.#process.logGate);
     this.#processes++;
     const proc = this.#process;
     try {
@@ -538,4 +548,33 @@ function settingsShapeProblem(settings: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The string fields of a sandbox log record cut like its line (guest error messages travel in them). */
+function clipFields(gate: LogLimiter, obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj ?? {})) {
+    if (typeof value === 'string') out[key] = gate.clip(value);
+    else if (value && typeof value === 'object') out[key] = gate.clip(JSON.stringify(value) ?? '');
+    else out[key] = value;
+  }
+  return out;
+}
+
+let announced = false;
+
+/** Prepare the sandbox launch once and log which OS layers are in force (or why it fell back to a plain fork). */
+async function announceLaunch(logger: SandboxLogger | undefined): Promise<void> {
+  try {
+    const { layers } = await prepareSandboxLaunch();
+    if (announced) return;
+    announced = true;
+    const off = Object.entries(layers).filter(([, on]) => !on).map(([name]) => name);
+    if (off.length === 0) logger?.info({ layers }, 'sandbox processes run without network, file writes, child processes or privileges');
+    else logger?.warn({ layers }, `sandbox processes run without: ${off.join(', ')} (not available on this system; see docs/security.md)`);
+  } catch (error) {
+    if (announced) return;
+    announced = true;
+    logger?.warn({ err: errorMessage(error) }, 'the sandbox worker could not be bundled; sandbox processes start without the OS restrictions');
+  }
 }

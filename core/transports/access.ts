@@ -1,4 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 
 /** Whether `host` (a bind address or host name) only accepts connections from this machine. */
@@ -11,7 +12,9 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Whether a browser origin is allowed. Patterns are exact origins, `*` (any), or an origin ending in `:*`
- * (any port). A request without an Origin header is not from a browser page and is allowed.
+ * (any port). A request without an Origin header is not from a browser page and is allowed. `null` (sandboxed
+ * iframes, `file://` pages, some redirects) only matches an explicit `null` pattern or `*`: any web site can
+ * make its requests carry `Origin: null`.
  */
 export function isOriginAllowed(origin: string | undefined, patterns: readonly string[]): boolean {
   if (origin === undefined) return true;
@@ -52,6 +55,146 @@ export function isHostHeaderAllowed(hostHeader: string | undefined, bindHost: st
   return isLoopbackHost(name) || name.toLowerCase() === bindHost.toLowerCase();
 }
 
+// ------------------------------------------------------------------------------------------ one request
+
+/** What `checkAccess` needs of the config. */
+export interface AccessPolicy {
+  /** The bind address (`host`). */
+  bindHost: string;
+  /** `api_key`: when set, every request must present it, whatever the bind. */
+  apiKey: string | null;
+  /** `allowed_origins`. */
+  allowedOrigins: readonly string[];
+}
+
+/** The parts of an HTTP request (or an engine.io handshake) that access depends on. */
+export interface AccessRequest {
+  method?: string | undefined;
+  url?: string | undefined;
+  headers: IncomingHttpHeaders;
+}
+
+/** Why a request is refused: the HTTP status and a message that names what to change. */
+export interface AccessRefusal {
+  status: 401 | 403;
+  message: string;
+}
+
+/** Options of `checkAccess`. */
+export interface AccessCheck {
+  /** Require the API key (when one is set). Off for the host's own static pages, which must load to ask for it. */
+  key: boolean;
+  /**
+   * The request changes state or opens a session (POST, the socket.io handshake): a browser request that comes
+   * from another site must carry an allowed Origin. Reads are left to CORS (the browser keeps the answer from the
+   * foreign page).
+   */
+  acts: boolean;
+}
+
+/** Header values are strings, or arrays for repeated headers: a repeated security header is refused as a whole. */
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? (value.length === 1 ? value[0] : '\0') : value;
+}
+
+/** The key a request offers: `Authorization: Bearer <key>`, or `?token=<key>` where a header cannot be set. */
+export function offeredKey(req: AccessRequest): string | undefined {
+  const header = bearerToken(single(req.headers.authorization));
+  if (header !== undefined) return header;
+  const query = (req.url ?? '').indexOf('?');
+  if (query < 0) return undefined;
+  return new URLSearchParams((req.url ?? '').slice(query + 1)).get('token') ?? undefined;
+}
+
+/**
+ * Whether `origin` is the host's own (a page the host served itself, e.g. from `static_dirs`): the same scheme,
+ * name and port as the request's `Host`. Only meaningful once the Host header passed `isHostHeaderAllowed`.
+ */
+export function isSameOrigin(origin: string, hostHeader: string | undefined): boolean {
+  return hostHeader !== undefined && origin.toLowerCase() === `http://${hostHeader.toLowerCase()}`;
+}
+
+/**
+ * The access rules every request meets, HTTP routes and socket.io alike, in this order:
+ * 1. DNS rebinding: on a loopback bind the Host header must be a loopback name;
+ * 2. browser pages: an `Origin` must be the host's own or in `allowed_origins`; a request that acts (`acts`)
+ *    and that the browser marks as coming from another site (`Sec-Fetch-Site`) without an Origin is refused
+ *    too (an `<img>` or `<script>` pointed at the socket.io handshake);
+ * 3. the API key, when one is set, on every bind (loopback is reachable by every local user and process).
+ * Returns undefined when the request may go on.
+ */
+export function checkAccess(req: AccessRequest, policy: AccessPolicy, check: AccessCheck): AccessRefusal | undefined {
+  const host = single(req.headers.host);
+  if (!isHostHeaderAllowed(host, policy.bindHost)) {
+    return { status: 403, message: `host name "${clip(host ?? '')}" is not allowed on a loopback bind (DNS rebinding protection)` };
+  }
+  const origin = single(req.headers.origin);
+  if (origin !== undefined) {
+    if (!isSameOrigin(origin, host) && !isOriginAllowed(origin, policy.allowedOrigins)) {
+      return { status: 403, message: `origin "${clip(origin)}" is not allowed; add it to allowed_origins in the config` };
+    }
+  } else if (check.acts) {
+    const site = single(req.headers['sec-fetch-site']);
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+      return { status: 403, message: 'a request from another web site must carry an allowed Origin' };
+    }
+  }
+  if (check.key && policy.apiKey && !keyMatches(offeredKey(req), policy.apiKey)) {
+    return { status: 401, message: 'unauthorized: send the API key as "Authorization: Bearer <key>" (or ?token=<key> where no header can be set)' };
+  }
+  return undefined;
+}
+
+/** A client-supplied value shortened for a message. */
+function clip(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+// ------------------------------------------------------------------------------------------ socket.io
+
+/** engine.io's `allowRequest`: runs for every new session (handshake), before any request body is read. */
+export function engineAllowRequest(policy: () => AccessPolicy): (req: AccessRequest, callback: (error: string | null | undefined, success: boolean) => void) => void {
+  return (req, callback) => {
+    const refusal = checkAccess(req, policy(), { key: true, acts: true });
+    callback(refusal?.message ?? null, refusal === undefined);
+  };
+}
+
+/** The response side engine.io hands its middlewares: a real response, or for a websocket upgrade a stand-in holding the socket. */
+interface EngineResponse {
+  writeHead(status: number, headers?: Record<string, string>): unknown;
+  end(body?: string): unknown;
+  socket?: { writable?: boolean; write(data: string): unknown; destroy(): unknown } | null;
+}
+
+/**
+ * engine.io middleware, for every socket.io request before its body is read. A request of an existing session
+ * (polling GETs and POSTs, the websocket upgrade) carries the session id, which proves the handshake passed the
+ * key check; Host and Origin are checked again, so a page of another origin that learned an id still cannot
+ * post into the session. A handshake gets the full check here too, so that a refused websocket handshake is
+ * answered 401/403 with the reason (engine.io's own refusal of an upgrade is a bare 400), and `allowRequest`
+ * checks it again.
+ */
+export function engineRequestGuard(policy: () => AccessPolicy) {
+  return (req: AccessRequest, res: EngineResponse, next: (error?: Error) => void): void => {
+    const handshake = !/[?&]sid=/.test(req.url ?? '');
+    const refusal = checkAccess(req, policy(), { key: handshake, acts: true });
+    if (!refusal) return next();
+    const body = JSON.stringify({ code: 4, message: refusal.message });
+    if (req.headers.upgrade !== undefined && res.socket) {
+      if (res.socket.writable !== false) {
+        const reason = refusal.status === 401 ? 'Unauthorized' : 'Forbidden';
+        res.socket.write(`HTTP/1.1 ${refusal.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+      res.socket.destroy();
+    } else {
+      res.writeHead(refusal.status, { 'content-type': 'application/json' });
+      res.end(body);
+    }
+    next(new Error(refusal.message));
+  };
+}
+
 /** The config keys the access rules read. */
 export interface AccessSettings {
   /** The bind address. */
@@ -60,27 +203,7 @@ export interface AccessSettings {
   allowed_origins: readonly string[];
 }
 
-/** What a request shows of itself, whatever its transport. */
-export interface AccessRequest {
-  /** The `Host` header. */
-  hostHeader: string | undefined;
-  /** The `Origin` header (browsers). */
-  origin: string | undefined;
-  /** The API key offered (`Authorization: Bearer`, or socket.io's `auth.token`). */
-  token: string | undefined;
-}
-
-/** Why a request is refused; each transport words it on its own wire. */
-export type AccessRefusal = { reason: 'host-name'; value: string | undefined } | { reason: 'origin'; value: string } | { reason: 'key' };
-
-/**
- * The access rules of every transport, in order: the Host header on a loopback bind (DNS rebinding), the
- * browser origin (`allowed_origins`), then the API key on a non-loopback bind (unless `checkKey` is false, as
- * for a CORS preflight).
- */
-export function checkAccess(request: AccessRequest, settings: AccessSettings, options: { checkKey?: boolean } = {}): AccessRefusal | undefined {
-  if (!isHostHeaderAllowed(request.hostHeader, settings.host)) return { reason: 'host-name', value: request.hostHeader };
-  if (request.origin !== undefined && !isOriginAllowed(request.origin, settings.allowed_origins)) return { reason: 'origin', value: request.origin };
-  if (options.checkKey !== false && !isLoopbackHost(settings.host) && settings.api_key && !keyMatches(request.token, settings.api_key)) return { reason: 'key' };
-  return undefined;
+/** The access policy of a config. */
+export function accessPolicy(config: AccessSettings): AccessPolicy {
+  return { bindHost: config.host, apiKey: config.api_key, allowedOrigins: config.allowed_origins };
 }

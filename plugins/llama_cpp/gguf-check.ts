@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
-import { BindingError, messageOf } from './errors.js';
+import { BindingError } from './errors.js';
 
 /** Architectures without attention heads or a feed-forward width (state-space / RWKV models). */
 const NO_ATTENTION = new Set(['mamba', 'mamba2', 'rwkv6', 'rwkv6qwen2', 'rwkv7', 'arwkv7']);
@@ -74,15 +74,17 @@ function positiveCountOrArray(v: unknown): boolean {
  */
 export async function checkGguf(path: string, name: string, signal?: AbortSignal): Promise<GgufSummary> {
   const st = await stat(path).catch(() => undefined);
-  if (!st?.isFile()) throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name}: file ${path} not found`);
+  // Messages name the model, never the file's path (a client reads them) nor its bytes.
+  if (!st?.isFile()) throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name}: its file was not found`);
   let info: GgufFileInfo;
   try {
     info = await readGgufFileInfo(path, { sourceType: 'filesystem', logWarnings: false, ...(signal ? { signal } : {}) });
   } catch (error) {
     if (signal?.aborted) throw new BindingError('LH_ERR_CANCELLED', `loading model ${name} was cancelled`, { cause: error });
-    throw new BindingError('LH_ERR_MODEL_CORRUPT', `model ${name} is not a valid GGUF file: ${messageOf(error)}`, { cause: error });
+    // The parser's words may quote the file's first bytes: they stay in `cause` (the host log), not the message.
+    throw new BindingError('LH_ERR_MODEL_CORRUPT', `model ${name} is not a valid GGUF file (its header cannot be read)`, { cause: error });
   }
-  const corrupt = (what: string) => new BindingError('LH_ERR_MODEL_CORRUPT', `model ${name} (${path}) cannot be loaded: ${what}`);
+  const corrupt = (what: string) => new BindingError('LH_ERR_MODEL_CORRUPT', `model ${name} cannot be loaded: ${what}`);
   const md = info.metadata as unknown as Dict;
   const arch = lookup(md, 'general.architecture');
   if (typeof arch !== 'string' || arch === '') throw corrupt('metadata general.architecture is missing');

@@ -4,7 +4,7 @@
  * Models are the `*.gguf` files of the binding's models dir, plus `<name>.reference` text files holding the
  * absolute path of a GGUF elsewhere (the original LoLLMs convention).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { defineBinding, type BindingContext, type LoadModelRequest, type ModelFile } from 'lollms-host/plugin-api';
 import { BindingError, messageOf } from './errors.js';
@@ -14,11 +14,24 @@ import { LlamaCppModel } from './model.js';
 const GGUF = '.gguf';
 const REFERENCE = '.reference';
 
-/** The absolute path a `.reference` file points to (its first non-empty line), or undefined. */
+/**
+ * The absolute path a `.reference` file points to (its first non-empty line), or undefined. Only a `.gguf`
+ * target counts: a reference is the operator's way to use a model kept elsewhere, never a way to make the host
+ * open any file. Only the first 4 KiB are read.
+ */
 async function readReference(file: string): Promise<string | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  const target = text?.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '');
-  return target && isAbsolute(target) ? target : undefined;
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return undefined;
+  let text: string;
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    text = buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close().catch(() => {});
+  }
+  const target = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '');
+  return target && isAbsolute(target) && target.toLowerCase().endsWith(GGUF) ? target : undefined;
 }
 
 const sizeOf = (path: string) => stat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
@@ -35,7 +48,7 @@ async function listModels(ctx: BindingContext): Promise<ModelFile[]> {
     } else if (name.endsWith(REFERENCE)) {
       const target = await readReference(path);
       if (target === undefined) {
-        ctx.logger.warn({ file: path }, 'ignoring a .reference file that does not hold an absolute path');
+        ctx.logger.warn({ file: path }, 'ignoring a .reference file that does not hold the absolute path of a .gguf file');
         continue;
       }
       models.push({ name, path: target, kind: 'reference', size: await sizeOf(target) });
@@ -47,15 +60,15 @@ async function listModels(ctx: BindingContext): Promise<ModelFile[]> {
 /** The GGUF path behind a model name; the name must be a plain file name in the models dir. */
 async function resolveModel(ctx: BindingContext, name: string): Promise<string> {
   if (name === '' || basename(name) !== name || name === '.' || name === '..' || name.includes('\\')) {
-    throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model "${name}" is not a file name in ${ctx.modelsDir}`);
+    throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model "${name}" is not a file name in the models folder`);
   }
   const path = join(ctx.modelsDir, name);
   if (name.endsWith(REFERENCE)) {
     if (!(await stat(path).then((s) => s.isFile(), () => false))) {
-      throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name} not found in ${ctx.modelsDir}`);
+      throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name} not found in the models folder`);
     }
     const target = await readReference(path);
-    if (target === undefined) throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name}: the reference file does not hold an absolute path`);
+    if (target === undefined) throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name}: the reference file does not hold the absolute path of a .gguf file`);
     return target;
   }
   if (!name.endsWith(GGUF)) throw new BindingError('LH_ERR_MODEL_NOT_FOUND', `model ${name}: not a ${GGUF} or ${REFERENCE} file`);

@@ -5,7 +5,9 @@ import { statfs, stat } from 'node:fs/promises';
 import { totalmem, freemem } from 'node:os';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import { bearerToken, checkAccess } from '../access.js';
+import { accessPolicy, checkAccess } from '../access.js';
+import { serveStatic } from './static.js';
+import { clientText } from '../../protocol/client-error.js';
 import { isConfigKey, validateValue, type ConfigKey } from '../../config.js';
 import { errorMessage } from '../../errors.js';
 import { PACKAGE_VERSION } from '../../util/package-root.js';
@@ -135,39 +137,45 @@ async function serveAsset(deps: HttpDeps, res: ServerResponse, pathname: string)
   await pipeline(createReadStream(file), res);
 }
 
-/** Every HTTP request: the access rules (Host header, CORS, the API key on non-loopback binds), then the route. Errors become JSON. */
+/**
+ * Every HTTP request: Host header, Origin and the API key (`checkAccess`, shared with socket.io), CORS, then the
+ * route. Static pages (`static_dirs`) load without the key: a page must load to ask for it. Errors become JSON
+ * whose text names no server path; unexpected ones (500) say nothing but that, the details go to the log.
+ */
 export async function handleHttpRequest(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // socket.io answers its own path on the same server.
-  if (req.url?.startsWith('/socket.io')) return;
   try {
-    const preflight = req.method === 'OPTIONS';
-    const refusal = checkAccess(
-      { hostHeader: req.headers.host, origin: req.headers.origin, token: bearerToken(req.headers.authorization) },
-      deps.config.values,
-      { checkKey: !preflight },
-    );
-    if (refusal?.reason === 'host-name') throw new HttpError(403, `host name "${refusal.value}" is not allowed on a loopback bind`);
-    if (refusal?.reason === 'origin') throw new HttpError(403, `origin "${refusal.value}" is not allowed`);
+    const url = new URL(req.url ?? '/', 'http://host');
+    const policy = accessPolicy(deps.config.values);
+    const acts = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+    const refused = checkAccess(req, policy, { key: false, acts });
+    if (refused) throw new HttpError(refused.status, refused.message);
     const origin = req.headers.origin;
     if (origin !== undefined) {
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('vary', 'Origin');
     }
-    if (preflight) {
+    if (req.method === 'OPTIONS') {
       res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'content-type, authorization' });
       res.end();
       return;
     }
-    if (refusal?.reason === 'key') throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
-    const url = new URL(req.url ?? '/', 'http://host');
+    if (await serveStatic(deps.config.values.static_dirs, req, res, url.pathname)) return;
+    const unauthorized = checkAccess(req, policy, { key: true, acts });
+    if (unauthorized) throw new HttpError(unauthorized.status, unauthorized.message);
+    // A state-changing request must be JSON: a form post or a text/plain fetch (which a browser sends from any
+    // page without asking, CORS or not) is refused before anything is read.
+    if (acts && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      throw new HttpError(415, 'send the request body as JSON (Content-Type: application/json)');
+    }
     const route = ROUTES[`${req.method} ${url.pathname}`];
     if (route) return await route(deps, req, res, url);
     if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(deps, res, url.pathname);
-    throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    throw new HttpError(404, `no route ${req.method} ${url.pathname.slice(0, 200)}`);
   } catch (error) {
     const status = error instanceof HttpError ? error.status : 500;
     if (status === 500) deps.logger.error({ err: errorMessage(error), url: req.url }, 'HTTP route failed');
-    if (!res.headersSent) sendJson(res, status, { status: false, error: errorMessage(error) });
+    const text = status === 500 ? 'internal error (details are in the host log)' : clientText(errorMessage(error));
+    if (!res.headersSent) sendJson(res, status, { status: false, error: text });
     else res.destroy();
   }
 }

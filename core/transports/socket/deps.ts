@@ -9,6 +9,7 @@ import type { GenerationService } from '../../generation/service.js';
 import type { Logger } from '../../logger.js';
 import type { PersonalityManager } from '../../personalities/manager.js';
 import type { AccessSettings } from '../access.js';
+import type { HostConfig } from '../../config.js';
 
 export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
@@ -18,6 +19,8 @@ export interface SocketDeps {
   /** The folders the personality listings read. */
   personalitiesPaths: readonly string[];
   installs: InstallRegistry;
+  /** The config keys that bound a client's install (issue 11), read at each install. */
+  installConfig: () => Pick<HostConfig, 'install_allowed_hosts' | 'install_max_size_mb' | 'install_min_free_mb'>;
   /** The access rules' config keys, read at each connection. */
   access: () => AccessSettings;
   logger: Logger;

@@ -2,6 +2,7 @@ import type { Socket } from 'socket.io';
 import type { ClientState } from './clients.js';
 import type { SocketDeps } from './deps.js';
 import { errorMessage } from '../../errors.js';
+import { clientErrorText } from '../../protocol/client-error.js';
 import { validateRequest, type ClientEventName, type RequestPayload, type ServerEventName, type ServerPayload } from '../../protocol/index.js';
 
 /** What a handler gets for one request. */
@@ -62,7 +63,7 @@ export function register(deps: SocketDeps, socket: Socket, client: ClientState, 
       const checked = validateRequest(event, raw);
       if (!checked.ok) {
         deps.logger.debug({ event, client: client.id, err: checked.error }, 'refused a bad payload');
-        fail(checked.error);
+        fail(clientErrorText(checked.error));
         return;
       }
       try {
@@ -70,11 +71,11 @@ export function register(deps: SocketDeps, socket: Socket, client: ClientState, 
         if (result instanceof Promise) {
           result.catch((error: unknown) => {
             deps.logger.debug({ event, client: client.id, err: errorMessage(error) }, 'request failed');
-            fail(errorMessage(error));
+            fail(clientErrorText(error));
           });
         }
       } catch (error) {
-        fail(errorMessage(error));
+        fail(clientErrorText(error));
       }
     });
   }

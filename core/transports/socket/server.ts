@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
-import { bearerToken, checkAccess, isHostHeaderAllowed, isOriginAllowed } from '../access.js';
+import { accessPolicy, engineAllowRequest, engineRequestGuard, isOriginAllowed } from '../access.js';
+import { SOCKET_BUFFER_BYTES } from '../../protocol/limits.js';
 import { WIRE_TEXT, type ClientToServerEvents, type InterServerEvents, type ServerEventName, type ServerPayload, type ServerToClientEvents, type SocketData } from '../../protocol/index.js';
 import { ClientRegistry, ClientState } from './clients.js';
 import type { SocketDeps } from './deps.js';
@@ -26,25 +27,18 @@ export class SocketTransport {
       transports: ['polling', 'websocket'],
       pingInterval: 25_000,
       pingTimeout: 1_200_000,
-      maxHttpBufferSize: 64 * 1024 * 1024,
+      // The largest legitimate event, not more: nothing bigger is buffered (issue 11).
+      maxHttpBufferSize: SOCKET_BUFFER_BYTES,
       cors: {
         origin: (origin, callback) => callback(null, isOriginAllowed(origin, deps.access().allowed_origins)),
         credentials: true,
       },
       serveClient: false,
-      // DNS rebinding: a foreign Host header is refused before any engine.io session exists.
-      allowRequest: (req, callback) => callback(null, isHostHeaderAllowed(req.headers.host, deps.access().host)),
+      // Host header, Origin and API key, checked before a session exists and before any body is read.
+      allowRequest: engineAllowRequest(() => accessPolicy(deps.access())),
     });
-    this.io.use((socket, next) => {
-      const { headers } = socket.handshake;
-      const auth = socket.handshake.auth as { token?: unknown } | undefined;
-      const token = typeof auth?.token === 'string' ? auth.token : bearerToken(headers.authorization);
-      const refusal = checkAccess({ hostHeader: headers.host, origin: headers.origin, token }, deps.access());
-      if (!refusal) next();
-      else if (refusal.reason === 'host-name') next(new Error(`host name "${refusal.value}" is not allowed on a loopback bind (DNS rebinding protection)`));
-      else if (refusal.reason === 'origin') next(new Error(`origin "${refusal.value}" is not allowed; add it to allowed_origins in the config`));
-      else next(new Error('unauthorized: a valid API key is required (auth: { token } or "Authorization: Bearer <key>")'));
-    });
+    // Requests of an existing session: Host and Origin again, before the body is read.
+    this.io.engine.use(engineRequestGuard(() => accessPolicy(deps.access())));
     this.io.on('connection', (socket: HostSocket) => this.#connected(socket));
   }
 

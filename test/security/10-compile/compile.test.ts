@@ -24,7 +24,8 @@ describe('security 10: compile step', function () {
     ['child-process', /import "child_process": node builtins cannot be imported/],
     ['package', /import "isolated-vm": packages cannot be imported/],
     ['host-package', /import "lollms-host": packages cannot be imported/],
-    ['absolute', /import "\/etc\/hostname.ts": absolute paths cannot be imported/],
+    // Client-facing errors never carry an absolute path (issue 11), not even the import's own: the log has it.
+    ['absolute', /import "<path>": absolute paths cannot be imported/],
     ['dotdot', /import "..\/..\/SECRET.txt": leaves the personality folder/],
     ['dotdot-ts', /import "..\/..\/outside.ts": leaves the personality folder/],
     ['symlink-out', /import ".\/link.ts": resolves \(through a symlink\) outside the personality folder/],

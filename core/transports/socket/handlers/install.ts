@@ -1,11 +1,14 @@
 import { installModel, resolveInstallRequest, installSourceFromUrl } from '../../../bindings/install.js';
 import { InstallCanceled } from '../../../bindings/installs.js';
+import { clientInstallLimits } from '../../../bindings/client-install.js';
 import { NoBindingSelected, errorMessage } from '../../../errors.js';
+import { clientErrorText } from '../../../protocol/client-error.js';
+import { echo } from '../../../protocol/echo.js';
 import { rawField, type HandlerMap } from '../dispatch.js';
 
 const filenameOf = (raw: unknown) => {
   const name = rawField(raw, 'filename');
-  return typeof name === 'string' ? { filename: name } : {};
+  return typeof name === 'string' ? { filename: echo(name) } : {};
 };
 
 /**
@@ -29,19 +32,26 @@ export const installHandlers: HandlerMap = {
       const source = resolveInstallRequest(request, plugin.models);
       const controller = ctx.deps.installs.start(source.filename, ctx.client.id);
       try {
-        const result = await installModel({
+        const filename = echo(source.filename);
+        const url = echo(source.url, 2048);
+        await installModel({
           source,
           modelsDir: ctx.deps.bindings.modelsDir(plugin.name),
           signal: controller.signal,
-          onProgress: (p) => ctx.emit('install_progress', { filename: source.filename, url: source.url, ...p }),
+          onProgress: (p) => ctx.emit('install_progress', { filename, url, ...p }),
+          // A client's install: public addresses only, size and disk caps (issue 11).
+          ...clientInstallLimits(ctx.deps.installConfig(), source),
         });
-        ctx.reply('model_installed', { success: true, filename: source.filename, path: result.path });
+        // The file name in the binding's models folder; never the server's absolute path.
+        ctx.reply('model_installed', { success: true, filename, path: `${plugin.name}/${filename}` });
       } catch (error) {
         // A client that cancelled its own install already got its answer from cancel_install.
         const reason: unknown = controller.signal.reason;
         if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
-        const message = reason instanceof InstallCanceled ? reason.message : errorMessage(error);
-        ctx.reply('model_installed', { success: false, filename: source.filename, error: message });
+        const cause = (error as { cause?: unknown }).cause;
+        ctx.deps.logger.warn({ client: ctx.client.id, url: source.url, err: errorMessage(error), cause: cause === undefined ? undefined : errorMessage(cause) }, 'model install failed');
+        const message = reason instanceof InstallCanceled ? reason.message : clientErrorText(error);
+        ctx.reply('model_installed', { success: false, filename: echo(source.filename), error: message });
       } finally {
         ctx.deps.installs.finish(source.filename, controller);
       }
@@ -57,8 +67,8 @@ export const installHandlers: HandlerMap = {
       const starter = await ctx.deps.installs.cancel(filename, ctx.client.id);
       ctx.reply('model_installed', {
         success: false,
-        filename,
-        error: starter === undefined ? `no install of "${filename}" is in progress` : 'Install canceled',
+        filename: echo(filename),
+        error: starter === undefined ? `no install of "${echo(filename)}" is in progress` : 'Install canceled',
       });
     },
   },

@@ -1,8 +1,10 @@
 import { WIRE_TEXT } from '../../../protocol/index.js';
-import { errorMessage } from '../../../errors.js';
+import { clientErrorText } from '../../../protocol/client-error.js';
+import { echo } from '../../../protocol/echo.js';
 import { rawField, type HandlerMap } from '../dispatch.js';
 
-const asString = (v: unknown) => (typeof v === 'string' ? v : '');
+/** A name the client sent, as a reply may echo it (bounded, issue 11). */
+const asString = (v: unknown) => echo(v);
 
 export const selectionHandlers: HandlerMap = {
   select_binding: {
@@ -12,10 +14,10 @@ export const selectionHandlers: HandlerMap = {
       try {
         await ctx.deps.selection.selectBinding(name);
       } catch (error) {
-        ctx.reply('select_binding', { success: false, binding_name: name, error: `Couldn't load binding:\n${errorMessage(error)}` });
+        ctx.reply('select_binding', { success: false, binding_name: echo(name), error: `Couldn't load binding:\n${clientErrorText(error)}` });
         return;
       }
-      ctx.reply('select_binding', { success: true, binding_name: name });
+      ctx.reply('select_binding', { success: true, binding_name: echo(name) });
     },
   },
   select_model: {
@@ -23,7 +25,7 @@ export const selectionHandlers: HandlerMap = {
     async run(ctx, data) {
       const name = data.model_name;
       if (!ctx.deps.bindings.activeBinding) {
-        ctx.reply('select_model', { success: false, model_name: name, error: `${WIRE_TEXT.noBinding}: please select a binding first` });
+        ctx.reply('select_model', { success: false, model_name: echo(name), error: `${WIRE_TEXT.noBinding}: please select a binding first` });
         return;
       }
       let last = -1;
@@ -32,9 +34,9 @@ export const selectionHandlers: HandlerMap = {
         const pct = Math.floor(progress * 100);
         if (pct === last) return;
         last = pct;
-        ctx.emit('model_loading_progress', { model_name: name, progress });
+        ctx.emit('model_loading_progress', { model_name: echo(name), progress });
       });
-      ctx.reply('select_model', { success: true, model_name: name });
+      ctx.reply('select_model', { success: true, model_name: echo(name) });
     },
   },
 };

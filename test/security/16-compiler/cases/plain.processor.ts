@@ -1,0 +1,2 @@
+// @ts-nocheck -- processor of the adversarial suite (test/security).
+export default { async runWorkflow() { return 'still compiling'; } };
