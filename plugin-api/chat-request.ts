@@ -29,18 +29,23 @@ export interface ChatRequestParts {
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
 /**
- * Check a chat request's structure: roles, string contents, tool calls only on assistant messages, every
- * `tool` message answering a call made earlier, tool names valid and unique, a named tool choice naming a
+ * Check a chat request's structure: roles, string contents, tool calls only on assistant messages and each
+ * answered by one `tool` message right after (OpenAI's rule), tool names valid and unique, a named tool choice naming a
  * tool, tool parameter schemas and the output format within `limits`. Linear in the request's size.
  * @throws ChatRequestError `LH_ERR_BAD_REQUEST`, or OutputFormatError for a schema or format over the bounds
  */
 export function checkChatRequest(messages: readonly ChatMessage[], parts: ChatRequestParts = {}, limits?: OutputFormatLimits): void {
   if (!Array.isArray(messages) || messages.length === 0) throw new ChatRequestError('a chat needs at least one message');
   const callIds = new Set<string>();
+  /** Calls of the last assistant message not answered yet: tool messages must follow before anything else. */
+  const unanswered = new Set<string>();
   messages.forEach((message, index) => {
     const at = `message ${index}`;
     if (typeof message !== 'object' || message === null) throw new ChatRequestError(`${at} is not an object`);
     if (!ROLES.has(message.role)) throw new ChatRequestError(`${at}: role must be system, user, assistant or tool`);
+    if (message.role !== 'tool' && unanswered.size > 0) {
+      throw new ChatRequestError(`${at}: the tool calls of the assistant message before must each be answered by a tool message first`);
+    }
     if (typeof message.content !== 'string') throw new ChatRequestError(`${at}: content must be a string`);
     if (message.name !== undefined && typeof message.name !== 'string') throw new ChatRequestError(`${at}: name must be a string`);
     if (message.toolCalls !== undefined) {
@@ -52,16 +57,19 @@ export function checkChatRequest(messages: readonly ChatMessage[], parts: ChatRe
         }
         if (callIds.has(call.id)) throw new ChatRequestError(`${at}: tool call id ${JSON.stringify(call.id.slice(0, 64))} is used twice`);
         callIds.add(call.id);
+        unanswered.add(call.id);
       }
     }
     if (message.role === 'tool') {
-      if (typeof message.toolCallId !== 'string' || !callIds.has(message.toolCallId)) {
-        throw new ChatRequestError(`${at}: a tool message must answer a tool call made earlier (toolCallId)`);
+      if (typeof message.toolCallId !== 'string' || !unanswered.has(message.toolCallId)) {
+        throw new ChatRequestError(`${at}: a tool message must answer a tool call of the assistant message before it, once (toolCallId)`);
       }
+      unanswered.delete(message.toolCallId);
     } else if (message.toolCallId !== undefined) {
       throw new ChatRequestError(`${at}: only tool messages carry a toolCallId`);
     }
   });
+  if (unanswered.size > 0) throw new ChatRequestError('the last assistant message\'s tool calls must each be answered by a tool message');
 
   const names = new Set<string>();
   if (parts.tools !== undefined) {

@@ -13,7 +13,7 @@ export interface ChatMessage {
   role: ChatRole;
   /** The text. For an assistant message that only calls tools, `''`. For `tool`, the result as text (JSON text is handed to the model as JSON). */
   content: string;
-  /** `assistant` only: the tools it called, in order; each needs a later `tool` message with the same `toolCallId`. */
+  /** `assistant` only: the tools it called, in order; each is answered by a `tool` message with its id, right after this message. */
   toolCalls?: ToolCall[];
   /** `tool` only: the `id` of the call this message answers. */
   toolCallId?: string;
