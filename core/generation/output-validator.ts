@@ -32,8 +32,9 @@ export const SchemaInvalid = createError('LH_ERR_SCHEMA_INVALID');
 /** A schema over the bounds (see `OutputFormatLimits`). */
 export const SchemaTooLarge = createError('LH_ERR_SCHEMA_TOO_LARGE');
 
-/** Formats checked besides the grammar-enforced date/time ones (ajv-formats' fast mode). */
-const FORMATS = ['date', 'time', 'date-time', 'duration', 'email', 'hostname', 'ipv4', 'ipv6', 'uri', 'uri-reference', 'uuid'] as const;
+/** Formats checked by regex (ajv-formats' fast mode); calendar formats are checked fully (real dates only). */
+const FAST_FORMATS = ['duration', 'email', 'hostname', 'ipv4', 'ipv6', 'uri', 'uri-reference', 'uuid'] as const;
+const FULL_FORMATS = ['date', 'time', 'date-time'] as const;
 /** How much of ajv's error list a message quotes. */
 const MAX_ERRORS_IN_MESSAGE = 3;
 
@@ -67,7 +68,8 @@ export class OutputValidator {
     this.ajv = new Ajv2020({ strict: false, allErrors: false, addUsedSchema: false, logger: false, code: { regExp: re2Engine } });
     // ajv-formats is CommonJS: its function is the default export's `default` under Node's ESM interop.
     const addFormats = ((ajvFormats as unknown as { default?: unknown }).default ?? ajvFormats) as (ajv: Ajv2020, options: FormatsPluginOptions) => void;
-    addFormats(this.ajv, { mode: 'fast', formats: [...FORMATS] });
+    addFormats(this.ajv, { mode: 'fast', formats: [...FAST_FORMATS] });
+    addFormats(this.ajv, { mode: 'full', formats: [...FULL_FORMATS] });
   }
 
   /**
