@@ -7,16 +7,11 @@
  * Run alone: `node --no-node-snapshot --conditions=lollms-host-source --import tsx bench/chat.ts`
  */
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LlamaChat, type ChatHistoryItem, type LlamaModel } from 'node-llama-cpp';
-import type { BindingContext, ChatMessage, LoadedModel } from 'lollms-host/plugin-api';
-import { createLlamaEngine } from '../core/bindings/engine.js';
-import { effectiveThreads } from '../core/config.js';
-import { benchModel, median } from './common.js';
-import llamaCpp from '../plugins/llama_cpp/index.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import type { ChatMessage, LoadedModel } from 'lollms-host/plugin-api';
+import { abRounds, loadBenchBinding, median, type BenchRun } from './common.js';
 
 /** Options of `runChatBench`. */
 export interface ChatBenchOptions {
@@ -44,13 +39,7 @@ const SEED = 1234;
 /** The same sampler on both sides; the repeat penalty is off on both. */
 const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95 } as const;
 
-interface Run {
-  tps: number;
-  count: number;
-  text: string;
-}
-
-async function runBinding(model: LoadedModel, tokens: number): Promise<Run> {
+async function runBinding(model: LoadedModel, tokens: number): Promise<BenchRun> {
   let chunks = 0;
   const start = process.hrtime.bigint();
   const result = await model.chat!(MESSAGES, { ...SAMPLING, repeatPenalty: 1, seed: SEED, maxTokens: tokens, session: 'bench', onChunk: () => { chunks++; } });
@@ -59,7 +48,7 @@ async function runBinding(model: LoadedModel, tokens: number): Promise<Run> {
   return { tps: result.timings.eval_count / seconds, count: result.timings.eval_count, text: result.text };
 }
 
-async function runBare(chat: LlamaChat, tokens: number): Promise<Run> {
+async function runBare(chat: LlamaChat, tokens: number): Promise<BenchRun> {
   let text = '';
   const meter = chat.sequence.tokenMeter.getState();
   const start = process.hrtime.bigint();
@@ -73,27 +62,12 @@ export async function runChatBench(options: ChatBenchOptions = {}): Promise<numb
   const print = options.print ?? ((line: string) => console.log(line));
   const rounds = options.rounds ?? 7;
   const tokens = options.tokens ?? 128;
-  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
-  const modelsDir = resolve(options.modelsDir ?? join(here, '.models'));
-  const modelPath = await benchModel(modelsDir);
-  const engine = createLlamaEngine({ gpu: false, threads });
-  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-  const ctx: BindingContext = {
-    name: 'llama_cpp',
-    folder: resolve(here, '../plugins/llama_cpp'),
-    modelsDir,
-    settings: {},
-    logger: quiet,
-    getLlama: () => engine.getLlama(),
-    gpu: false,
-  };
-  let loaded: LoadedModel | undefined;
+  const bench = await loadBenchBinding(options);
   let bareModel: LlamaModel | undefined;
   try {
-    loaded = await llamaCpp.loadModel(ctx, { model: modelPath.slice(modelsDir.length + 1), contextSize: 2048, sequences: 1, threads });
-    const llama = await engine.getLlama();
-    bareModel = await llama.loadModel({ modelPath, gpuLayers: 0 });
-    const bareContext = await bareModel.createContext({ contextSize: 2048, sequences: 1, threads });
+    const loaded = bench.model;
+    bareModel = await (await bench.engine.getLlama()).loadModel({ modelPath: bench.modelPath, gpuLayers: 0 });
+    const bareContext = await bareModel.createContext({ contextSize: 2048, sequences: 1, threads: bench.threads });
     const bare = new LlamaChat({ contextSequence: bareContext.getSequence() });
 
     print(`chat wrapper: ${bare.chatWrapper.wrapperName}`);
@@ -103,24 +77,9 @@ export async function runChatBench(options: ChatBenchOptions = {}): Promise<numb
     const warmB = await runBare(bare, tokens);
     print(`same output: ${warmA.text === warmB.text ? 'yes' : 'no'}`);
 
-    const ratios: number[] = [];
-    const bindingTps: number[] = [];
-    const bareTps: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      let a: Run;
-      let b: Run;
-      if (round % 2 === 1) {
-        a = await runBinding(loaded, tokens);
-        b = await runBare(bare, tokens);
-      } else {
-        b = await runBare(bare, tokens);
-        a = await runBinding(loaded, tokens);
-      }
+    const { a: bindingTps, b: bareTps, ratios } = await abRounds(rounds, () => runBinding(loaded, tokens), () => runBare(bare, tokens), (round, a, b) => {
       if (a.count !== b.count) print(`warning: round ${round} token counts differ: binding ${a.count}, bare ${b.count}`);
-      bindingTps.push(a.tps);
-      bareTps.push(b.tps);
-      ratios.push(a.tps / b.tps);
-    }
+    });
     const ratio = median(ratios);
     print(`binding chat tokens/s (median): ${median(bindingTps).toFixed(1)}`);
     print(`bare LlamaChat tokens/s (median): ${median(bareTps).toFixed(1)}`);
@@ -129,9 +88,8 @@ export async function runChatBench(options: ChatBenchOptions = {}): Promise<numb
     await bareContext.dispose();
     return ratio;
   } finally {
-    await loaded?.dispose();
     await bareModel?.dispose();
-    await engine.dispose();
+    await bench.close();
   }
 }
 

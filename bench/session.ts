@@ -8,15 +8,10 @@
  *
  * Run alone: `node --no-node-snapshot --conditions=lollms-host-source --import tsx bench/session.ts`
  */
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BindingContext, ChatMessage, LoadedModel } from 'lollms-host/plugin-api';
-import { createLlamaEngine } from '../core/bindings/engine.js';
-import { effectiveThreads } from '../core/config.js';
-import { benchModel, median } from './common.js';
-import llamaCpp from '../plugins/llama_cpp/index.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import type { ChatMessage } from 'lollms-host/plugin-api';
+import { loadBenchBinding, median } from './common.js';
 
 /** Options of `runSessionBench`. */
 export interface SessionBenchOptions {
@@ -43,15 +38,9 @@ function discussion(who: string, turns: number): ChatMessage[] {
 export async function runSessionBench(options: SessionBenchOptions = {}): Promise<void> {
   const print = options.print ?? ((line: string) => console.log(line));
   const rounds = options.rounds ?? 5;
-  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
-  const modelsDir = resolve(options.modelsDir ?? join(here, '.models'));
-  const modelPath = await benchModel(modelsDir);
-  const engine = createLlamaEngine({ gpu: false, threads });
-  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-  const ctx: BindingContext = { name: 'llama_cpp', folder: resolve(here, '../plugins/llama_cpp'), modelsDir, settings: {}, logger: quiet, getLlama: () => engine.getLlama(), gpu: false };
-  let model: LoadedModel | undefined;
+  const bench = await loadBenchBinding(options);
   try {
-    model = await llamaCpp.loadModel(ctx, { model: modelPath.slice(modelsDir.length + 1), contextSize: 2048, sequences: 1, threads });
+    const model = bench.model;
     const chat = model.chat!.bind(model);
     const a = discussion('Alice', 12);
     const aNext: ChatMessage[] = [...a, { role: 'user', content: 'And what happened next?' }];
@@ -81,8 +70,7 @@ export async function runSessionBench(options: SessionBenchOptions = {}): Promis
     print(`next turn, after another session (ms to first token): ${median(isolated).toFixed(1)}`);
     print(`session isolation next-turn cost ratio: ${(median(isolated) / median(cached)).toFixed(1)}`);
   } finally {
-    await model?.dispose();
-    await engine.dispose();
+    await bench.close();
   }
 }
 
