@@ -185,7 +185,8 @@ export class LlamaCppModel implements LoadedModel {
       throw new BindingError('LH_ERR_EMBEDDING_UNSUPPORTED', `model ${this.name} cannot compute embeddings: ${messageOf(error)}`, { cause: error });
     }
     try {
-      const result = await context.getEmbeddingFor(text);
+      // Tokenized here (off the main thread when long) rather than by node-llama-cpp, synchronously.
+      const result = await context.getEmbeddingFor(await this.tokenizer.tokenize(text, false));
       return Array.from(result.vector);
     } catch (error) {
       throw new BindingError('LH_ERR_EMBEDDING_UNSUPPORTED', `model ${this.name} could not embed the text: ${messageOf(error)}`, { cause: error });
