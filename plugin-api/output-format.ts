@@ -9,14 +9,32 @@
 /** A JSON Schema as plain JSON data (an object, or `true`/`false`). Which keywords an engine enforces is the binding's to document. */
 export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
 
+/** Any JSON object (OpenAI's `json_object`). */
+export interface JsonObjectFormat {
+  /** The format's kind. */
+  readonly type: 'json_object';
+}
+
+/** JSON that follows a schema (OpenAI's `json_schema`). */
+export interface JsonSchemaFormat {
+  /** The format's kind. */
+  readonly type: 'json_schema';
+  /** The schema the output follows. */
+  readonly schema: JsonSchema;
+  /** A name for the schema; informative. */
+  readonly name?: string;
+}
+
+/** Text that follows a GBNF grammar (llama.cpp's grammar format). */
+export interface GbnfFormat {
+  /** The format's kind. */
+  readonly type: 'gbnf';
+  /** The grammar; its start rule is `root`. */
+  readonly grammar: string;
+}
+
 /** How a generation's output is constrained. */
-export type OutputFormat =
-  /** Any JSON object (OpenAI's `json_object`). */
-  | { readonly type: 'json_object' }
-  /** JSON that follows `schema` (OpenAI's `json_schema`); `name` is informative. */
-  | { readonly type: 'json_schema'; readonly schema: JsonSchema; readonly name?: string }
-  /** Text that follows a GBNF grammar (llama.cpp's grammar format; the start rule is `root`). */
-  | { readonly type: 'gbnf'; readonly grammar: string };
+export type OutputFormat = JsonObjectFormat | JsonSchemaFormat | GbnfFormat;
 
 /** Bounds on schemas and grammars; every field has a default in `DEFAULT_OUTPUT_FORMAT_LIMITS`. */
 export interface OutputFormatLimits {
