@@ -7,16 +7,11 @@
  * Run alone: `node --no-node-snapshot --import tsx bench/binding.ts`
  */
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LlamaCompletion, type LlamaModel, type Token } from 'node-llama-cpp';
-import type { BindingContext, LoadedModel } from 'lollms-host/plugin-api';
-import { createLlamaEngine } from '../core/bindings/engine.js';
-import { effectiveThreads } from '../core/config.js';
-import { benchModel, median } from './common.js';
-import llamaCpp from '../plugins/llama_cpp/index.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import type { LoadedModel } from 'lollms-host/plugin-api';
+import { abRounds, loadBenchBinding, median, type BenchRun } from './common.js';
 
 /** Options of `runBindingBench`. */
 export interface BindingBenchOptions {
@@ -54,16 +49,8 @@ const SEED = 1234;
  */
 const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95 } as const;
 
-interface Run {
-  /** Generated tokens per second of wall time for the whole call. */
-  tps: number;
-  /** Tokens generated. */
-  count: number;
-  text: string;
-}
-
 /** One binding run: tokens/s over the whole call, measured from outside. */
-async function runBinding(model: LoadedModel, tokens: number): Promise<Run> {
+async function runBinding(model: LoadedModel, tokens: number): Promise<BenchRun> {
   let chunks = 0;
   const start = process.hrtime.bigint();
   const result = await model.generate(PROMPT, {
@@ -79,7 +66,7 @@ async function runBinding(model: LoadedModel, tokens: number): Promise<Run> {
 }
 
 /** One bare run: the loop a node-llama-cpp user would write. */
-async function runBare(completion: LlamaCompletion, prompt: Token[], tokens: number): Promise<Run> {
+async function runBare(completion: LlamaCompletion, prompt: Token[], tokens: number): Promise<BenchRun> {
   let count = 0;
   let text = '';
   const start = process.hrtime.bigint();
@@ -100,33 +87,19 @@ export async function runBindingBench(options: BindingBenchOptions = {}): Promis
   const print = options.print ?? ((line: string) => console.log(line));
   const rounds = options.rounds ?? 9;
   const tokens = options.tokens ?? 128;
-  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
-  const modelsDir = resolve(options.modelsDir ?? join(here, '.models'));
-  const modelPath = await benchModel(modelsDir);
-
-  const engine = createLlamaEngine({ gpu: false, threads });
-  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-  const ctx: BindingContext = {
-    name: 'llama_cpp',
-    folder: resolve(here, '../plugins/llama_cpp'),
-    modelsDir,
-    settings: {},
-    logger: quiet,
-    getLlama: () => engine.getLlama(),
-    gpu: false,
-  };
-  let loaded: LoadedModel | undefined;
+  const bench = await loadBenchBinding(options);
+  const { threads, modelPath } = bench;
   let bareModel: LlamaModel | undefined;
   try {
-    loaded = await llamaCpp.loadModel(ctx, { model: modelPath.slice(modelsDir.length + 1), contextSize: 2048, sequences: 1, threads });
-    const llama = await engine.getLlama();
-    bareModel = await llama.loadModel({ modelPath, gpuLayers: 0 });
-    const bareContext = await bareModel.createContext({ contextSize: 2048, sequences: 1, threads });
+    const loaded = bench.model;
+    const bareLoaded = await (await bench.engine.getLlama()).loadModel({ modelPath, gpuLayers: 0 });
+    bareModel = bareLoaded;
+    const bareContext = await bareLoaded.createContext({ contextSize: 2048, sequences: 1, threads });
     const completion = new LlamaCompletion({ contextSequence: bareContext.getSequence() });
     // The binding tokenizes as llama.cpp does (with the SentencePiece space prefix); LlamaCompletion trims that
     // space from a string prompt. Hand it the binding's tokens so both sides decode the very same sequence
     // (with the same seed they then produce the same text).
-    const promptTokens = bareModel.tokenize(PROMPT, true);
+    const promptTokens = bareLoaded.tokenize(PROMPT, true);
 
     print(`bench model: ${modelPath}`);
     print(`threads: ${threads}`);
@@ -139,27 +112,11 @@ export async function runBindingBench(options: BindingBenchOptions = {}): Promis
     // Same tokens in, same sampler and seed: the same text out (node-llama-cpp drops the first leading space).
     print(`same output: ${warmA.text.trimStart() === warmB.text.trimStart() ? 'yes' : 'no'}`);
 
-    const binding: number[] = [];
-    const bare: number[] = [];
-    const ratios: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      // Alternate which side goes first, so a drift in machine speed does not favour one side.
-      let a: Run;
-      let b: Run;
-      if (round % 2 === 1) {
-        a = await runBinding(loaded, tokens);
-        b = await runBare(completion, promptTokens, tokens);
-      } else {
-        b = await runBare(completion, promptTokens, tokens);
-        a = await runBinding(loaded, tokens);
-      }
+    const { a: binding, b: bare, ratios } = await abRounds(rounds, () => runBinding(loaded, tokens), () => runBare(completion, promptTokens, tokens), (round, a, b) => {
       if (a.count !== b.count) print(`warning: round ${round} token counts differ: binding ${a.count}, bare ${b.count}`);
-      binding.push(a.tps);
-      bare.push(b.tps);
-      ratios.push(a.tps / b.tps);
       print(`round ${round} binding tokens/s: ${a.tps.toFixed(1)}`);
       print(`round ${round} bare tokens/s: ${b.tps.toFixed(1)}`);
-    }
+    });
     const ratio = median(ratios);
     print(`binding tokens/s (median): ${median(binding).toFixed(1)}`);
     print(`bare tokens/s (median): ${median(bare).toFixed(1)}`);
@@ -168,9 +125,8 @@ export async function runBindingBench(options: BindingBenchOptions = {}): Promis
     await bareContext.dispose();
     return { bindingTokensPerSecond: binding, bareTokensPerSecond: bare, ratio, tokens, threads, modelPath };
   } finally {
-    await loaded?.dispose();
     await bareModel?.dispose();
-    await engine.dispose();
+    await bench.close();
   }
 }
 

@@ -1,6 +1,13 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BindingContext, LoadedModel } from 'lollms-host/plugin-api';
+import { createLlamaEngine, type LlamaEngine } from '../core/bindings/engine.js';
+import { effectiveThreads } from '../core/config.js';
 import { TEST_MODEL_FORMAT, writeTestModel } from '../core/bindings/test-model.js';
+import llamaCpp from '../plugins/llama_cpp/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** Median of a non-empty list. */
 export function median(values: readonly number[]): number {
@@ -16,4 +23,111 @@ export async function benchModel(modelsDir: string): Promise<string> {
   await mkdir(modelsDir, { recursive: true });
   await writeTestModel(path, { preset: 'bench', seed: 1 });
   return path;
+}
+
+/** The llama_cpp binding with the bench model loaded, on an engine of its own. */
+export interface BenchBinding {
+  /** The engine: load a bare node-llama-cpp baseline with `engine.getLlama()`. */
+  engine: LlamaEngine;
+  /** The model, loaded through the binding as the host loads it. */
+  model: LoadedModel;
+  /** The bench model's file. */
+  modelPath: string;
+  /** Engine threads. */
+  threads: number;
+  /** Free the model and the engine. */
+  close(): Promise<void>;
+}
+
+/** Options of `loadBenchBinding`. */
+export interface BenchBindingOptions {
+  /** Where the bench model is kept. Default `bench/.models/` (gitignored). */
+  modelsDir?: string;
+  /** Engine threads. Default: the host default (cores - 1, at least 1). */
+  threads?: number;
+  /** Sequences of the context. Default 1. */
+  sequences?: number;
+}
+
+/** Write the bench model when missing, then load it through the llama_cpp binding (context 2048). */
+export async function loadBenchBinding(options: BenchBindingOptions = {}): Promise<BenchBinding> {
+  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
+  const modelsDir = resolve(options.modelsDir ?? join(here, '.models'));
+  const modelPath = await benchModel(modelsDir);
+  const engine = createLlamaEngine({ gpu: false, threads });
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+  const ctx: BindingContext = {
+    name: 'llama_cpp',
+    folder: resolve(here, '../plugins/llama_cpp'),
+    modelsDir,
+    settings: {},
+    logger: quiet,
+    getLlama: () => engine.getLlama(),
+    gpu: false,
+  };
+  try {
+    const model = await llamaCpp.loadModel(ctx, { model: basename(modelPath), contextSize: 2048, sequences: options.sequences ?? 1, threads });
+    return {
+      engine,
+      model,
+      modelPath,
+      threads,
+      async close() {
+        await model.dispose();
+        await engine.dispose();
+      },
+    };
+  } catch (error) {
+    await engine.dispose();
+    throw error;
+  }
+}
+
+/** One timed run of one side of an A/B bench. */
+export interface BenchRun {
+  /** Generated tokens per second of wall time for the whole call. */
+  tps: number;
+  /** Tokens generated. */
+  count: number;
+  /** The text, to check both sides produced the same. */
+  text: string;
+}
+
+/** Per-round figures of `abRounds`. */
+export interface AbRoundsResult {
+  /** tokens/s of side A, in round order. */
+  a: number[];
+  /** tokens/s of side B, in round order. */
+  b: number[];
+  /** A/B ratio of each round. */
+  ratios: number[];
+}
+
+/**
+ * Run `rounds` A/B rounds, alternating which side goes first so that a drift in machine speed favours
+ * neither. `onRound` sees each round's two runs (to print them, or warn when token counts differ).
+ */
+export async function abRounds(
+  rounds: number,
+  runA: () => Promise<BenchRun>,
+  runB: () => Promise<BenchRun>,
+  onRound: (round: number, a: BenchRun, b: BenchRun) => void = () => {},
+): Promise<AbRoundsResult> {
+  const result: AbRoundsResult = { a: [], b: [], ratios: [] };
+  for (let round = 1; round <= rounds; round++) {
+    let a: BenchRun;
+    let b: BenchRun;
+    if (round % 2 === 1) {
+      a = await runA();
+      b = await runB();
+    } else {
+      b = await runB();
+      a = await runA();
+    }
+    onRound(round, a, b);
+    result.a.push(a.tps);
+    result.b.push(b.tps);
+    result.ratios.push(a.tps / b.tps);
+  }
+  return result;
 }

@@ -1,7 +1,12 @@
 import type { Llama } from 'node-llama-cpp';
+import type { ChatMessage, ToolCall, ToolChoice, ToolDefinition } from './chat.js';
+import type { OutputFormat } from './output-format.js';
 
-/** Why a generation ended. */
-export type StopReason = 'eos' | 'maxTokens' | 'stop' | 'abort';
+/**
+ * Why a generation ended: `eos` the model ended (or a grammar completed), `maxTokens` the token limit,
+ * `stop` a stop string, `abort` the signal, `toolCalls` the model called tools (`chat` only; since 1.1).
+ */
+export type StopReason = 'eos' | 'maxTokens' | 'stop' | 'abort' | 'toolCalls';
 
 /** Timings of one generation, with Ollama's field names; durations are in nanoseconds. */
 export interface GenerationTimings {
@@ -13,6 +18,11 @@ export interface GenerationTimings {
   eval_count: number;
   /** Time spent generating, in ns. */
   eval_duration: number;
+  /**
+   * Of `prompt_eval_count`, the tokens reused from the cache of an earlier generation of the same `session`
+   * rather than evaluated again (OpenAI's `cached_tokens`). Absent when the binding does not know. Since 1.1.
+   */
+  prompt_cached_count?: number;
 }
 
 /** Sampling options shared by `LoadedModel.generate` and a processor's `ctx.generate`. */
@@ -44,13 +54,46 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Receives each text piece as it is produced; pieces are UTF-8 safe and join into `text`. */
   onChunk?: (text: string) => void;
+  /**
+   * Constrain the output (since 1.1). A binding that cannot honour a format rejects with a coded error rather
+   * than ignore it. Check client-given formats with `checkOutputFormat` first.
+   */
+  format?: OutputFormat;
+  /**
+   * The client or discussion this generation belongs to (since 1.1), an opaque id. A binding must not let one
+   * session's cached prompt speed up another session's generation (a timing side channel): it may reuse the
+   * cache only between generations of the same session, and never for generations without one. A remote
+   * binding may use it to keep a session on one endpoint.
+   */
+  session?: string;
 }
 
+/** What `generate` resolves to. */
 export interface GenerateResult {
   /** The generated text, without the prompt and without any stop string. */
   text: string;
+  /** Why it ended. */
   stopReason: StopReason;
+  /** Token counts and durations. */
   timings: GenerationTimings;
+}
+
+/** Options of `LoadedModel.chat` (since 1.1): those of `generate`, plus tools. */
+export interface ChatOptions extends GenerateOptions {
+  /** Functions the model may call; calls come back as `ChatResult.toolCalls` with `stopReason: 'toolCalls'`. */
+  tools?: readonly ToolDefinition[];
+  /** Whether the model may or must call a tool; default `auto` with tools. Ignored without tools. */
+  toolChoice?: ToolChoice;
+  /** Receives the model's reasoning ("thinking") text as it is produced, for models that emit it; it is not part of `text`. */
+  onReasoningChunk?: (text: string) => void;
+}
+
+/** What `chat` resolves to. */
+export interface ChatResult extends GenerateResult {
+  /** The tools the model called, when `stopReason` is `toolCalls`; `text` is what it said before them. */
+  toolCalls?: ToolCall[];
+  /** The model's reasoning text, when it emitted any (never part of `text`). */
+  reasoning?: string;
 }
 
 /** A model loaded by a binding. The host calls `dispose()` when it is replaced, unloaded or the host stops. */
@@ -59,7 +102,14 @@ export interface LoadedModel {
   readonly name: string;
   /** Context size in tokens. */
   readonly contextSize: number;
+  /** Generate text after `prompt` (the contract is in docs/writing-a-binding.md). */
   generate(prompt: string, options?: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Answer a chat with the model's own chat template (since 1.1). Optional: for a binding without it, the host
+   * renders the messages with `renderChatFallback` and calls `generate`. Same streaming, stop, abort and
+   * session contract as `generate`.
+   */
+  chat?(messages: readonly ChatMessage[], options?: ChatOptions): Promise<ChatResult>;
   /**
    * The model's tokens of `text`. Optional since plugin API 1.1: a binding that cannot tokenize (a remote engine
    * without a tokenize route) leaves both methods out; the host then estimates token counts for cropping and
@@ -70,6 +120,7 @@ export interface LoadedModel {
   detokenize?(tokens: readonly number[]): Promise<string>;
   /** An embedding of `text`; absent when the binding cannot embed. */
   embed?(text: string): Promise<number[]>;
+  /** Free the model: end running generations (they resolve with `abort`), then release its memory. */
   dispose(): Promise<void>;
 }
 

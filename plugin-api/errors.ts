@@ -77,6 +77,12 @@ export const ERRORS = defineErrors({
   // Generation.
   LH_ERR_BAD_REQUEST: { status: 400, summary: 'A generation request that cannot run as sent, e.g. n_predicts not smaller than the context.' },
   LH_ERR_CONTEXT_OVERFLOW: { status: 400, summary: "The prompt or the personality's conditioning does not fit the model's context." },
+  LH_ERR_SCHEMA_TOO_LARGE: { status: 400, summary: 'A JSON schema (response format, tool parameters, ctx schema) is larger or deeper than its bounds (64 KiB, depth 64, 1024 properties).' },
+  LH_ERR_SCHEMA_INVALID: { status: 400, summary: 'A JSON schema is not a valid schema, or uses a feature the host refuses (e.g. a lookaround regex pattern).' },
+  LH_ERR_GRAMMAR_TOO_LARGE: { status: 400, summary: 'A GBNF grammar is larger or more deeply nested than its bounds.' },
+  LH_ERR_GRAMMAR_INVALID: { status: 400, summary: 'A GBNF grammar does not parse.' },
+  LH_ERR_FORMAT_INVALID: { status: 400, summary: 'An output format is not one of json_object, json_schema or gbnf, or is malformed.' },
+  LH_ERR_OUTPUT_INVALID: { status: 502, summary: "The model's output does not parse or does not follow the requested schema (or a tool call's arguments do not)." },
   LH_ERR_BUSY: { status: 503, summary: "No generation slot is free and the request may not wait (the LoLLMs busy rule, or the client's own generation still runs).", template: 'I am busy. Come back later.' },
   LH_ERR_QUEUE_FULL: { status: 503, summary: 'No generation slot is free and the queue of waiting requests is full: retry later.', template: 'the generation queue is full ({depth} waiting); retry later' },
   LH_ERR_CANCELLED: { status: 499, summary: 'The generation or operation was cancelled: cancel_generation, a disconnect, a closed HTTP request or shutdown. Processors see it as CancelledError.' },

@@ -13,6 +13,8 @@ export {
   type Binding,
   type BindingContext,
   type BindingDefinition,
+  type ChatOptions,
+  type ChatResult,
   type GenerateOptions,
   type GenerateResult,
   type GenerationTimings,
@@ -23,6 +25,32 @@ export {
   type SamplingOptions,
   type StopReason,
 } from './binding.js';
+export { TOOL_NAME_PATTERN, type ChatMessage, type ChatRole, type ToolCall, type ToolChoice, type ToolDefinition } from './chat.js';
+export { ChatRequestError, checkChatRequest, type ChatRequestParts } from './chat-request.js';
+export {
+  CHAT_FALLBACK_SEPARATOR,
+  parseChatFallbackOutput,
+  renderChatFallback,
+  toolCallsJsonSchema,
+  type ChatFallbackOptions,
+  type ChatFallbackPrompt,
+  type ParseChatFallbackOptions,
+} from './chat-fallback.js';
+export {
+  checkGbnfGrammar,
+  checkJsonSchema,
+  checkOutputFormat,
+  DEFAULT_OUTPUT_FORMAT_LIMITS,
+  OutputFormatError,
+  type GbnfFormat,
+  type JsonObjectFormat,
+  type JsonSchema,
+  type JsonSchemaFormat,
+  type OutputFormat,
+  type OutputFormatErrorCode,
+  type OutputFormatLimits,
+} from './output-format.js';
+export { cosineSimilarity, rankBySimilarity, type RankedCandidate, type RankOptions } from './similarity.js';
 export {
   CancelledError,
   defineProcessor,

@@ -286,7 +286,10 @@ export default defineProcessor({
     const bindingGrowth = heap().rss - beforeBindings.rss;
     console.log(`      personality reloads: RSS ${(personalityGrowth / 1e6).toFixed(1)} MB over 200; binding reloads: RSS ${(bindingGrowth / 1e6).toFixed(1)} MB over 50`);
     expect(personalityGrowth, 'personality reloads').to.be.lessThan(32 * 1024 * 1024);
-    expect(bindingGrowth, 'binding reloads').to.be.lessThan(64 * 1024 * 1024);
+    // Node cannot unload a module: each rebuild keeps its code. For the llama_cpp bundle (240 KB with its inline
+    // source map since plugin API 1.1's chat) that is about 1.4 MB per import, and 3.2 MB under tsx with
+    // --enable-source-maps as here (half of it the source map), measured 70-120 MB over the 50 rebuilds.
+    expect(bindingGrowth, 'binding reloads').to.be.lessThan(192 * 1024 * 1024);
     expect((await generate(socket, { prompt: 'x', personality: id })).error).to.equal(undefined);
   });
 });

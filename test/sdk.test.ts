@@ -219,7 +219,7 @@ describe('lollms-host new and lollms-host/testing', function () {
       expect(made.code, made.stderr).to.equal(0);
       const folder = join(bindings, 'my_binding');
       expect(await filesUnder(folder)).to.deep.equal(['binding_card.yaml', 'index.ts', 'models.yaml', 'test/my_binding.test.ts']);
-      expect(await readFile(join(folder, 'binding_card.yaml'), 'utf8')).to.contain('host_api: "^1.0.0"').and.to.contain('entry: index.ts');
+      expect(await readFile(join(folder, 'binding_card.yaml'), 'utf8')).to.contain('host_api: "^1.1.0"').and.to.contain('entry: index.ts');
 
       expect(await within(1000, async () => (await host.listBindings()).some((b) => b.name === 'my_binding'))).to.be.below(1000);
       const check = await cli(['check', folder]);
@@ -242,7 +242,7 @@ describe('lollms-host new and lollms-host/testing', function () {
 
       const own = await runOwnTest(project, join(folder, 'test', 'my_binding.test.ts'));
       expect(own.code, own.output).to.equal(0);
-      expect(own.output).to.match(/pass 6\b/).and.to.match(/fail 0\b/);
+      expect(own.output).to.match(/pass 8\b/).and.to.match(/fail 0\b/);
       expect(pluginErrors.filter((e) => e.path.startsWith(folder))).to.deep.equal([]);
     });
   });

@@ -10,7 +10,16 @@ export type BindingErrorCode =
   | 'LH_ERR_MODEL_DISPOSED'
   | 'LH_ERR_EMBEDDING_UNSUPPORTED'
   | 'LH_ERR_GENERATE'
-  | 'LH_ERR_BAD_TOKEN';
+  | 'LH_ERR_BAD_TOKEN'
+  /** A malformed chat request (messages, tools, tool choice) or an unsupported combination of options. */
+  | 'LH_ERR_BAD_REQUEST'
+  /** The rendered chat does not fit in the context. */
+  | 'LH_ERR_CONTEXT_OVERFLOW'
+  | 'LH_ERR_SCHEMA_TOO_LARGE'
+  | 'LH_ERR_SCHEMA_INVALID'
+  | 'LH_ERR_GRAMMAR_TOO_LARGE'
+  | 'LH_ERR_GRAMMAR_INVALID'
+  | 'LH_ERR_FORMAT_INVALID';
 
 export class BindingError extends Error {
   readonly code: BindingErrorCode;

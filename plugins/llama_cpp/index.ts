@@ -9,6 +9,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { defineBinding, type BindingContext, type LoadModelRequest, type ModelFile } from 'lollms-host/plugin-api';
 import { BindingError, messageOf } from './errors.js';
 import { checkGguf } from './gguf-check.js';
+import { patchJsonNumberGrammar } from './json-number-patch.js';
 import { LlamaCppModel } from './model.js';
 
 const GGUF = '.gguf';
@@ -105,6 +106,7 @@ async function loadModel(ctx: BindingContext, request: LoadModelRequest): Promis
   if (signal?.aborted) throw aborted(name, signal.reason);
 
   const llama = await ctx.getLlama();
+  await patchJsonNumberGrammar(ctx.folder, ctx.logger);
   let model;
   try {
     model = await llama.loadModel({
@@ -130,13 +132,13 @@ async function loadModel(ctx: BindingContext, request: LoadModelRequest): Promis
     if (signal?.aborted) throw aborted(name, error);
     throw new BindingError('LH_ERR_MODEL_LOAD', `model ${name}: cannot create a context of ${request.contextSize} tokens: ${messageOf(error)}`, { cause: error });
   }
-  const loaded = new LlamaCppModel({ name, model, context, threads: Math.max(1, request.threads) });
+  const loaded = new LlamaCppModel({ name, path, llama, model, context, threads: Math.max(1, request.threads), logger: ctx.logger });
   if (signal?.aborted) {
     await loaded.dispose();
     throw aborted(name, signal.reason);
   }
   progress(1);
-  ctx.logger.info({ model: name, path, contextSize: loaded.contextSize, sequences: request.sequences, gpuLayers: model.gpuLayers }, 'model loaded');
+  ctx.logger.info({ model: name, path, contextSize: loaded.contextSize, sequences: request.sequences, gpuLayers: model.gpuLayers, chatWrapper: loaded.chatWrapperName }, 'model loaded');
   return loaded;
 }
 

@@ -6,27 +6,46 @@
  * A binding runs in the host's process (it is trusted, unlike a personality's processor). It may import Node
  * builtins, `lollms-host/plugin-api`, `node-llama-cpp` (resolved to the host's own copy, so every binding
  * shares one engine) and packages installed in this folder's own node_modules/.
+ *
+ * It uses plugin API 1.1 (`chat`, `format`, `session`), hence `host_api: "^1.1.0"` in its card. A binding
+ * without them may keep `"^1.0.0"`: remove `chat` and the host chats through `generate` with its fallback
+ * template.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import {
+  LlamaChat,
   LlamaCompletion,
+  type ChatHistoryItem,
+  type ChatModelFunctionCall,
+  type ChatModelFunctions,
+  type ChatModelResponse,
+  type GbnfJsonSchema,
   type LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
+  type LlamaGrammar,
   type LlamaModel,
 } from 'node-llama-cpp';
 import {
+  checkChatRequest,
+  checkOutputFormat,
   defineBinding,
   StopStringFilter,
   type BindingContext,
+  type ChatMessage,
+  type ChatOptions,
+  type ChatResult,
   type GenerateOptions,
   type GenerateResult,
   type LoadedModel,
   type LoadModelRequest,
   type ModelFile,
+  type OutputFormat,
   type StopReason,
+  type ToolCall,
 } from 'lollms-host/plugin-api';
+import { randomUUID } from 'node:crypto';
 
 const GGUF = '.gguf';
 const REFERENCE = '.reference';
@@ -141,6 +160,8 @@ class GgufModel implements LoadedModel {
   /** Sequences not in use, and generations waiting for one. */
   private readonly free: LlamaContextSequence[] = [];
   private readonly waiting: Array<(sequence: LlamaContextSequence | undefined) => void> = [];
+  /** The session whose prompt is in each sequence's cache (undefined: nobody's). */
+  private readonly owners = new Map<LlamaContextSequence, string | undefined>();
   /** The running generations and their stop switches, which `dispose` throws. */
   private readonly running = new Map<AbortController, Promise<unknown>>();
   private embedding: Promise<LlamaEmbeddingContext> | undefined;
@@ -159,7 +180,7 @@ class GgufModel implements LoadedModel {
   /**
    * The contract: the pieces given to `onChunk` join into `text`; a stop string is never emitted and text that
    * may start one is held back; aborting `signal` ends the generation within one token (`stopReason: 'abort'`);
-   * timings are in nanoseconds, with Ollama's names.
+   * timings are in nanoseconds, with Ollama's names; a sequence's cache serves only the session that filled it.
    */
   async generate(prompt: string, options: GenerateOptions = {}): Promise<GenerateResult> {
     this.ensureLive();
@@ -179,8 +200,9 @@ class GgufModel implements LoadedModel {
     const onAbort = () => halt.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) halt.abort();
-    const sequence = await this.acquire(halt.signal);
+    const sequence = await this.acquire(options.session, halt.signal);
     try {
+      const grammar = options.format ? await this.grammarFor(options.format) : undefined;
       const pieces: string[] = [];
       const emit = (text: string) => {
         if (text === '') return;
@@ -207,6 +229,7 @@ class GgufModel implements LoadedModel {
             topP: options.topP ?? 0.95,
             ...(options.seed !== undefined && options.seed >= 0 ? { seed: options.seed } : {}),
             repeatPenalty: penalty === 1 ? false : { penalty, lastTokens: options.repeatLastN ?? 64 },
+            ...(grammar ? { grammar } : {}),
             signal: halt.signal,
             stopOnAbortSignal: true,
             onToken: () => {
@@ -257,6 +280,129 @@ class GgufModel implements LoadedModel {
     }
   }
 
+  /**
+   * Optional (plugin API 1.1): a chat with the model's own template, through node-llama-cpp's LlamaChat and the
+   * chat wrapper it resolves (the GGUF's Jinja template, or one inferred from the model). Tools the model may
+   * call (`toolChoice` auto) use the wrapper's function calling; forcing a call (`required`, `{ name }`) is
+   * left out of this template: plugins/llama_cpp in lollms-host shows how.
+   */
+  async chat(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<ChatResult> {
+    this.ensureLive();
+    // Malformed requests and oversized schemas: coded errors (LH_ERR_BAD_REQUEST, LH_ERR_SCHEMA_TOO_LARGE...).
+    checkChatRequest(messages, { tools: options.tools, toolChoice: options.toolChoice, format: options.format });
+    const choice = options.toolChoice ?? 'auto';
+    const tools = choice === 'none' ? [] : (options.tools ?? []);
+    if (tools.length > 0 && choice !== 'auto') throw codedError('LH_ERR_BAD_REQUEST', `${this.name}: this binding cannot force a tool call`);
+    if (tools.length > 0 && options.format) throw codedError('LH_ERR_BAD_REQUEST', `${this.name}: an output format cannot be combined with tools`);
+    const functions: ChatModelFunctions = Object.fromEntries(tools.map((t) => [t.name, {
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      params: (t.parameters ?? { type: 'object', properties: {} }) as GbnfJsonSchema,
+    }]));
+
+    const started = process.hrtime.bigint();
+    const halt = new AbortController();
+    const onAbort = () => halt.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) halt.abort();
+    const run = (async (): Promise<ChatResult> => {
+      const sequence = await this.acquire(options.session, halt.signal);
+      if (!sequence) return { text: '', stopReason: 'abort', timings: { prompt_eval_count: 0, prompt_eval_duration: 0, eval_count: 0, eval_duration: 0 } };
+      const chat = new LlamaChat({ contextSequence: sequence });
+      const meter = sequence.tokenMeter.getState();
+      const filter = new StopStringFilter(options.stop ?? []);
+      const pieces: string[] = [];
+      let hitStop = false;
+      let firstTokenAt: bigint | undefined;
+      let stopReason: StopReason = 'abort';
+      let toolCalls: ToolCall[] | undefined;
+      try {
+        const grammar = options.format ? await this.grammarFor(options.format) : undefined;
+        const penalty = options.repeatPenalty ?? 1.1;
+        const common = {
+          ...(options.maxTokens !== undefined && options.maxTokens > 0 ? { maxTokens: options.maxTokens } : {}),
+          temperature: options.temperature ?? this.defaults.temperature,
+          topK: options.topK ?? 40,
+          topP: options.topP ?? 0.95,
+          ...(options.seed !== undefined && options.seed >= 0 ? { seed: options.seed } : {}),
+          repeatPenalty: penalty === 1 ? (false as const) : { penalty, lastTokens: options.repeatLastN ?? 64 },
+          signal: halt.signal,
+          stopOnAbortSignal: true,
+          onToken: () => { firstTokenAt ??= process.hrtime.bigint(); },
+          onTextChunk: (text: string) => {
+            if (hitStop) return;
+            const { emit, stopped } = filter.push(text);
+            if (emit !== '') {
+              pieces.push(emit);
+              options.onChunk?.(emit);
+            }
+            if (stopped) {
+              hitStop = true;
+              halt.abort();
+            }
+          },
+        };
+        const response = tools.length > 0
+          ? await chat.generateResponse(toChatHistory(messages), { ...common, functions })
+          : await chat.generateResponse(toChatHistory(messages), { ...common, ...(grammar ? { grammar } : {}) });
+        const reason = response.metadata.stopReason;
+        stopReason = hitStop ? 'stop' : reason === 'maxTokens' ? 'maxTokens' : reason === 'abort' ? 'abort' : reason === 'functionCalls' ? 'toolCalls' : 'eos';
+        if (response.functionCalls && response.functionCalls.length > 0) {
+          toolCalls = response.functionCalls.map((call) => ({ id: `call_${randomUUID().replaceAll('-', '')}`, name: call.functionName, arguments: call.params ?? {} }));
+          stopReason = 'toolCalls';
+        }
+      } catch (error) {
+        if (!halt.signal.aborted) throw codedError('LH_ERR_GENERATE', `model ${this.name}: chat failed: ${messageOf(error)}`, error);
+        stopReason = hitStop ? 'stop' : 'abort';
+      } finally {
+        chat.dispose({ disposeSequence: false });
+        this.release(sequence);
+      }
+      if (!hitStop) {
+        const rest = filter.flush();
+        if (rest !== '') {
+          pieces.push(rest);
+          options.onChunk?.(rest);
+        }
+      }
+      const ended = process.hrtime.bigint();
+      const firstAt = firstTokenAt ?? ended;
+      const usage = sequence.tokenMeter.diff(meter);
+      return {
+        text: pieces.join(''),
+        stopReason,
+        ...(toolCalls ? { toolCalls } : {}),
+        timings: {
+          // What was evaluated (the cached prefix of the same session is not counted here).
+          prompt_eval_count: Math.max(0, usage.usedInputTokens - usage.usedOutputTokens),
+          prompt_eval_duration: Number(firstAt - started),
+          eval_count: usage.usedOutputTokens,
+          eval_duration: Number(ended - firstAt),
+        },
+      };
+    })();
+    this.running.set(halt, run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(halt);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A llama.cpp grammar for an output format, after the bounds check every client-given format needs. */
+  private async grammarFor(format: OutputFormat): Promise<LlamaGrammar> {
+    checkOutputFormat(format); // coded errors for oversized schemas and grammars
+    const llama = this.model.llama;
+    if (format.type === 'json_object') return llama.getGrammarFor('json');
+    try {
+      return format.type === 'json_schema'
+        ? await llama.createGrammarForJsonSchema(format.schema as never)
+        : await llama.createGrammar({ grammar: format.grammar });
+    } catch (error) {
+      throw codedError(format.type === 'gbnf' ? 'LH_ERR_GRAMMAR_INVALID' : 'LH_ERR_SCHEMA_INVALID', `${this.name}: ${messageOf(error)}`, error);
+    }
+  }
+
   async tokenize(text: string): Promise<number[]> {
     this.ensureLive();
     return [...this.model.tokenize(text)];
@@ -297,10 +443,23 @@ class GgufModel implements LoadedModel {
     if (this.disposed) throw codedError('LH_ERR_MODEL_DISPOSED', `model ${this.name} has been unloaded`);
   }
 
-  /** A free sequence, waiting for one in FIFO order; undefined when aborted or disposed meanwhile. */
-  private acquire(signal: AbortSignal): Promise<LlamaContextSequence | undefined> {
-    const sequence = this.free.pop();
-    if (sequence) return Promise.resolve(sequence);
+  /**
+   * A free sequence for `session`, waiting for one in FIFO order; undefined when aborted or disposed meanwhile.
+   * Its cache is kept only when it holds this session's own earlier prompt: another session's cached prefix
+   * would make a matching prompt faster, which lets one client time another's prompt.
+   */
+  private async acquire(session: string | undefined, signal: AbortSignal): Promise<LlamaContextSequence | undefined> {
+    const own = session === undefined ? -1 : this.free.findIndex((s) => this.owners.get(s) === session);
+    const sequence = own >= 0 ? this.free.splice(own, 1)[0] : (this.free.pop() ?? (await this.wait(signal)));
+    if (sequence && (session === undefined || this.owners.get(sequence) !== session)) {
+      await sequence.clearHistory();
+      this.owners.set(sequence, session);
+    }
+    return sequence;
+  }
+
+  private wait(signal: AbortSignal): Promise<LlamaContextSequence | undefined> {
+    if (signal.aborted) return Promise.resolve(undefined);
     return new Promise((resolveWait) => {
       const wake = (s: LlamaContextSequence | undefined) => {
         signal.removeEventListener('abort', onAbort);
@@ -321,6 +480,34 @@ class GgufModel implements LoadedModel {
     if (next && !this.disposed) next(sequence);
     else this.free.push(sequence);
   }
+}
+
+/**
+ * Chat messages as node-llama-cpp's chat history: an assistant turn and the tool results after it become one
+ * model response (its text, then each call with its result), which is how chat wrappers render function calls.
+ */
+function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = [];
+  const calls = new Map<string, ChatModelFunctionCall>();
+  let turn: ChatModelResponse | undefined;
+  for (const message of messages) {
+    if (message.role === 'system' || message.role === 'user') {
+      history.push({ type: message.role, text: message.content });
+      turn = undefined;
+    } else if (message.role === 'assistant') {
+      if (!turn) history.push((turn = { type: 'model', response: [] }));
+      if (message.content !== '') turn.response.push(message.content);
+      for (const call of message.toolCalls ?? []) {
+        const item: ChatModelFunctionCall = { type: 'functionCall', name: call.name, params: call.arguments, result: undefined };
+        calls.set(call.id, item);
+        turn.response.push(item);
+      }
+    } else {
+      const call = calls.get(message.toolCallId ?? '');
+      if (call) call.result = message.content;
+    }
+  }
+  return history;
 }
 
 export default defineBinding({

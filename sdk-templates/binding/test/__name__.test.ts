@@ -28,7 +28,7 @@ describe(`the ${name} binding`, () => {
   it('is listed with its card', async () => {
     const binding = (await host.listBindings()).find((b) => b.name === name);
     assert.ok(binding, `${name} is in list_available_bindings`);
-    assert.equal((binding.card as Record<string, unknown>)['host_api'], '^1.0.0');
+    assert.equal((binding.card as Record<string, unknown>)['host_api'], '^1.1.0');
   });
 
   it('streams a generation whose chunks join into the text', async () => {
@@ -70,6 +70,24 @@ describe(`the ${name} binding`, () => {
     });
     assert.equal(result.stopReason, 'abort');
     assert.ok(result.timings.eval_count < 8, `${result.timings.eval_count} tokens after the abort`);
+  });
+
+  it('chats with the model\'s template, streaming chunks that join into the text', async () => {
+    const chunks: string[] = [];
+    const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Hello!' }];
+    const result = await host.model().chat!(messages, { maxTokens: 12, temperature: 0, session: 'a', onChunk: (c) => chunks.push(c) });
+    assert.ok(['eos', 'maxTokens'].includes(result.stopReason), result.stopReason);
+    assert.equal(chunks.join(''), result.text);
+    assert.ok(result.timings.eval_count > 0 && result.timings.eval_count <= 12);
+  });
+
+  it('constrains the output to a JSON schema', async () => {
+    const schema = { type: 'object', properties: { answer: { enum: ['yes', 'no'] }, sure: { type: 'boolean' } } };
+    const result = await host.model().chat!([{ role: 'user', content: 'Is it raining?' }], { temperature: 0, format: { type: 'json_schema', schema } });
+    assert.equal(result.stopReason, 'eos');
+    const value = JSON.parse(result.text) as { answer: string; sure: boolean };
+    assert.ok(['yes', 'no'].includes(value.answer));
+    assert.equal(typeof value.sure, 'boolean');
   });
 
   it('tokenizes, detokenizes and embeds', async () => {
