@@ -61,6 +61,7 @@ export function errorMessage(error: unknown): string {
 // Personalities (core/personalities) and safe paths (core/util/safe-path.ts).
 export const PersonalityConfigSyntax = createError('LH_ERR_PERSONALITY_CONFIG_SYNTAX');
 export const PersonalityConfigInvalid = createError('LH_ERR_PERSONALITY_CONFIG_INVALID');
+export const PersonalityConfigTooLarge = createError('LH_ERR_PERSONALITY_CONFIG_TOO_LARGE');
 export const PersonalityNotFound = createError('LH_ERR_PERSONALITY_NOT_FOUND');
 export const PathNotFound = createError('LH_ERR_PATH_NOT_FOUND');
 export const SettingInvalid = createError('LH_ERR_SETTING_INVALID');

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { PluginManifest } from '../errors.js';
+import { parseYaml } from '../util/yaml.js';
 import { DEFAULT_HOST_API } from './api-range.js';
 import { BINDING_CARD_FILE, MODELS_FILE } from './discovery.js';
 
@@ -75,20 +75,7 @@ async function readYaml(folder: string, file: string): Promise<unknown> {
   } catch (error) {
     throw PluginManifest(`binding ${folder}: cannot read ${basename(file)}: ${(error as Error).message}`, { file, cause: error });
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  const first = doc.errors[0];
-  if (first) {
-    const pos = first.linePos?.[0];
-    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    // yaml's pretty message repeats the source excerpt after the first line; the first line is enough here.
-    const reason = first.message.split('\n')[0] ?? first.message;
-    throw PluginManifest(`binding ${folder}: broken YAML in ${where}: ${reason}`, {
-      file,
-      ...(pos ? { line: pos.line, column: pos.col } : {}),
-      cause: first,
-    });
-  }
-  return doc.toJS();
+  return parseYaml(text, { file, syntaxError: PluginManifest, describe: (where, reason) => `binding ${folder}: broken YAML in ${where}: ${reason}` }).value;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
