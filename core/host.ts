@@ -15,6 +15,7 @@ import { BindingManager } from './bindings/manager.js';
 import { GenerationScheduler } from './generation/scheduler.js';
 import { ClientRegistry } from './generation/clients.js';
 import { PersonalityManager } from './personalities/manager.js';
+import { ZooCache } from './personalities/zoo.js';
 import { InstallRegistry } from './bindings/installs.js';
 import { attachSocketServer, type HostIo } from './socket.js';
 import { handleHttpRequest } from './http/routes.js';
@@ -82,6 +83,8 @@ export class Host {
   readonly clients = new ClientRegistry();
   readonly installs: InstallRegistry;
   readonly reloader: HotReloader;
+  /** Parsed personality configs between listings; trusted as they are while the watcher runs. */
+  readonly zoo = new ZooCache();
   /** The plugin watcher, when `watch` is on (after `initialise`). */
   watcher: PluginWatcher | undefined;
   readonly http: HttpServer;
@@ -134,6 +137,7 @@ export class Host {
     const config = await ConfigStore.load({ file: configFile, env, cli });
     const values = config.values;
     const logger = options.logger ?? createLogger({ level: values.log_level });
+    for (const warning of config.warnings) logger.warn(warning);
     if (!isLoopbackHost(values.host) && !values.api_key) {
       throw StartupRefused(
         `refusing to bind to ${values.host} without an API key: the socket is unencrypted and open to the network. ` +
@@ -201,10 +205,14 @@ export class Host {
       bindingsPaths: this.paths.bindings,
       personalitiesPaths: this.paths.personalities,
       keyOf: (change) => this.reloader.keyOf(change),
+      onEvent: (change) => {
+        if (change.kind === 'personality') this.zoo.changed();
+      },
       onChange: (change) => this.reloader.onChange(change),
       onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'plugin watcher error'),
     });
     await this.watcher.ready;
+    this.zoo.watched = true;
     this.logger.info('watching plugins for changes');
   }
 
@@ -273,6 +281,7 @@ export class Host {
   async #close(): Promise<void> {
     this.logger.info('shutting down');
     await this.watcher?.close();
+    this.zoo.watched = false;
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     this.scheduler.rejectQueued(new Error('host is shutting down'));
     await this.clients.cancelAll();

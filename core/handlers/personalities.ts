@@ -4,7 +4,11 @@ import type { Host } from '../host.js';
 import { rawField, type HandlerMap } from './dispatch.js';
 
 function zooOptions(host: Host) {
-  return { onError: (folder: string, error: unknown) => host.logger.warn({ folder, err: error instanceof Error ? error.message : String(error) }, 'personality left out of the listing') };
+  return {
+    cache: host.zoo,
+    onWarning: (where: string, message: string) => host.logger.warn(`${where}: ${message}`),
+    onError: (folder: string, error: unknown) => host.logger.warn({ folder, err: error instanceof Error ? error.message : String(error) }, 'personality left out of the listing'),
+  };
 }
 
 const idOf = (raw: unknown) => {
