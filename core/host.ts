@@ -233,8 +233,8 @@ export class Host {
     if (!modelName) modelName = (await this.#provisionDefaultModel()) ?? null;
     if (!modelName) return;
     try {
+      // The binding logs "model loaded" with its details; a second line here would repeat it.
       await this.bindings.selectModel(modelName);
-      this.logger.info({ model: modelName, binding: values.binding_name }, 'model loaded');
     } catch (error) {
       this.logger.error({ err: errorMessage(error) }, `model "${modelName}" could not be loaded; the host serves without a model. Next step: send select_model with an installed model, or install one with \`lollms-host pull\`.`);
     }
