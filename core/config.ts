@@ -1,4 +1,4 @@
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { writeFileAtomic } from './util/atomic-write.js';
 import { formatLocation, parseYaml, type ParsedYaml, type YamlPosition } from './util/yaml.js';
 import { nearest } from './util/nearest.js';
 import { LOG_LEVELS } from './logger.js';
+import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
 
 /** Version of the config layout written by this host; `version` in the file is for future migrations. */
@@ -95,6 +96,32 @@ export function defaultConfig(): HostConfig {
 /** The data dir: `--data-dir` > `LOLLMS_HOST_HOME` > `~/.lollms-host`. */
 export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(explicit ?? env.LOLLMS_HOST_HOME ?? join(homedir(), '.lollms-host'));
+}
+
+/** The models folder of a config: `models_path`, or `<data dir>/models`. Each binding's models are in `<it>/<binding>/`. */
+export function modelsPathOf(config: Pick<HostConfig, 'models_path'>, dataDir: string): string {
+  return resolve(config.models_path ?? join(dataDir, 'models'));
+}
+
+/** The folders bindings are found in, in order (a later folder's binding of the same name wins). */
+export function bindingsPathsOf(config: Pick<HostConfig, 'builtin_plugins' | 'bindings_paths'>): string[] {
+  return [...(config.builtin_plugins ? [BUILTIN_BINDINGS_PATH] : []), ...config.bindings_paths].map((p) => resolve(p));
+}
+
+/** The folders personalities are found in, in order (a later folder wins). */
+export function personalitiesPathsOf(config: Pick<HostConfig, 'builtin_plugins' | 'personalities_paths'>): string[] {
+  return [...(config.builtin_plugins ? [BUILTIN_PERSONALITIES_PATH] : []), ...config.personalities_paths].map((p) => resolve(p));
+}
+
+/**
+ * Write the commented default config to `file` when it does not exist, or (with `reset`) in place of the old
+ * one, which is kept as `<file>.bak`. Private (0600): the config may hold the API key.
+ */
+export async function ensureConfigFile(file: string, reset = false): Promise<void> {
+  if (!reset && existsSync(file)) return;
+  await mkdir(dirname(file), { recursive: true });
+  if (existsSync(file)) await rename(file, `${file}.bak`);
+  await writeFileAtomic(file, defaultConfigText(), { mode: 0o600 });
 }
 
 /** Threads to give the engine: the configured count, or cores - 1 so the event loop keeps a core. */

@@ -1,14 +1,12 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, rename } from 'node:fs/promises';
-import { writeFileAtomic } from './util/atomic-write.js';
+import { mkdir, readdir } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { ConfigStore, defaultConfigText, effectiveThreads, resolveDataDir, type HostConfig } from './config.js';
+import { ConfigStore, bindingsPathsOf, effectiveThreads, ensureConfigFile, modelsPathOf, personalitiesPathsOf, resolveDataDir, type HostConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
-import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { isLoopbackHost } from './http/access.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
@@ -23,6 +21,7 @@ import { writeTestModel } from './models/gguf-writer.js';
 import { installCatastrophicErrorHandler } from './sandbox/index.js';
 import { HotReloader } from './plugins/hot-reload.js';
 import { PluginWatcher } from './plugins/watcher.js';
+import { commandHint, type DataLocation } from './util/cli-hint.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -125,12 +124,8 @@ export class Host {
     const dataDir = resolveDataDir(options.dataDir, env);
     await mkdir(dataDir, { recursive: true });
     const configFile = resolve(options.configFile ?? join(dataDir, 'config.yaml'));
-    if (options.resetConfig || !existsSync(configFile)) {
-      await mkdir(resolve(configFile, '..'), { recursive: true });
-      // Nothing is lost: a reset keeps the previous file as <config>.bak.
-      if (existsSync(configFile)) await rename(configFile, `${configFile}.bak`);
-      await writeFileAtomic(configFile, defaultConfigText(), { mode: 0o600 });
-    }
+    // Nothing is lost: a reset keeps the previous file as <config>.bak.
+    await ensureConfigFile(configFile, options.resetConfig);
     const cli: Partial<HostConfig> = { ...options.config };
     if (options.port !== undefined) cli.port = options.port;
     if (options.host !== undefined) cli.host = options.host;
@@ -144,8 +139,7 @@ export class Host {
           'Set --api-key or LOLLMS_HOST_API_KEY (clients then send it as auth.token or "Authorization: Bearer"), or bind to 127.0.0.1.',
       );
     }
-    const modelsPath = resolve(values.models_path ?? join(dataDir, 'models'));
-    const builtins = values.builtin_plugins;
+    const modelsPath = modelsPathOf(values, dataDir);
     // Real paths, so that the watcher's paths and the loaders' (realpath-checked) folders compare equal.
     const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
     const paths: HostPaths = {
@@ -153,8 +147,8 @@ export class Host {
       configFile,
       modelsPath,
       cacheDir: join(dataDir, 'cache'),
-      bindings: [...(builtins ? [BUILTIN_BINDINGS_PATH] : []), ...values.bindings_paths].map(real),
-      personalities: [...(builtins ? [BUILTIN_PERSONALITIES_PATH] : []), ...values.personalities_paths].map(real),
+      bindings: bindingsPathsOf(values).map(real),
+      personalities: personalitiesPathsOf(values).map(real),
     };
     await mkdir(modelsPath, { recursive: true });
     // An isolate v8 lost control of cannot be recovered: log and exit non-zero so a supervisor restarts us.
@@ -236,8 +230,19 @@ export class Host {
       // The binding logs "model loaded" with its details; a second line here would repeat it.
       await this.bindings.selectModel(modelName);
     } catch (error) {
-      this.logger.error({ err: errorMessage(error) }, `model "${modelName}" could not be loaded; the host serves without a model. Next step: send select_model with an installed model, or install one with \`lollms-host pull\`.`);
+      const at = this.#dataLocation();
+      this.logger.error(
+        { err: errorMessage(error) },
+        `model "${modelName}" could not be loaded; the host serves without a model. Next step: ${commandHint('list', at)} shows the installed models, ` +
+          `${commandHint('use <model>', at)} selects one for the next start (or send select_model), ${commandHint('pull <models.yaml filename or URL>', at)} installs one.`,
+      );
     }
+  }
+
+  /** This host's data, for the flags of the CLI commands its hints name. */
+  #dataLocation(): DataLocation {
+    const { dataDir, configFile, modelsPath } = this.paths;
+    return { dataDir, configFile, modelsPath, binding: this.bindings.activeBinding ?? this.config.values.binding_name };
   }
 
   /**
@@ -249,11 +254,14 @@ export class Host {
     if (!binding) return undefined;
     const models = await this.bindings.listModels();
     if (models.length > 0) {
-      this.logger.warn(`No model selected. Installed models: ${models.map((m) => m.name).join(', ')}. Next step: send select_model or start with --model_name.`);
+      this.logger.warn(
+        `No model selected. Installed models: ${models.map((m) => m.name).join(', ')}. Next step: ${commandHint('use <model>', this.#dataLocation())} ` +
+          'and start again, or start with --model_name <model>, or send select_model.',
+      );
       return undefined;
     }
     if (binding !== 'llama_cpp') {
-      this.logger.warn(`No model installed for binding "${binding}". Next step: install one with install_model or \`lollms-host pull\`.`);
+      this.logger.warn(`No model installed for binding "${binding}". Next step: ${commandHint('pull <models.yaml filename or URL>', this.#dataLocation())}, or send install_model.`);
       return undefined;
     }
     const dir = this.bindings.modelsDir();
@@ -263,7 +271,8 @@ export class Host {
     await writeTestModel(join(dir, name), { preset: 'tiny' });
     this.logger.warn(
       `No model was installed, so ${name} was written and selected: a random-weight TEST model that produces gibberish. ` +
-        'Install a real one with `lollms-host pull <models.yaml filename or URL>` and select it (select_model or --model_name).',
+        `Install a real one with ${commandHint('pull <models.yaml filename or URL>', this.#dataLocation())}, then select it with ` +
+        `${commandHint('use <model>', this.#dataLocation())} and start again (or send select_model).`,
     );
     await this.config.update({ model_name: name });
     return name;
