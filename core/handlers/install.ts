@@ -35,12 +35,14 @@ export const installHandlers: HandlerMap = {
           signal: controller.signal,
           onProgress: (p) => ctx.emit('install_progress', { filename: source.filename, url: source.url, ...p }),
         });
+        ctx.host.logger.info({ client: ctx.client.id, binding: plugin.name, filename: source.filename, path: result.path }, `model installed: ${source.filename}`);
         ctx.reply('model_installed', { success: true, filename: source.filename, path: result.path });
       } catch (error) {
         // A client that cancelled its own install already got its answer from cancel_install.
         const reason: unknown = controller.signal.reason;
-        if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
         const message = reason instanceof InstallCanceled ? reason.message : errorMessage(error);
+        ctx.host.logger.info({ client: ctx.client.id, binding: plugin.name, filename: source.filename, err: message }, `model not installed: ${source.filename}`);
+        if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
         ctx.reply('model_installed', { success: false, filename: source.filename, error: message });
       } finally {
         ctx.host.installs.finish(source.filename, controller);
