@@ -37,6 +37,7 @@ export const ConfigSyntax = createError('LH_ERR_CONFIG_SYNTAX');
 export const CliUsage = createError('LH_ERR_CLI_USAGE');
 export const StartupRefused = createError('LH_ERR_STARTUP_REFUSED');
 export const PluginManifest = createError('LH_ERR_PLUGIN_MANIFEST');
+export const PluginPython = createError('LH_ERR_PLUGIN_PYTHON');
 export const PluginApiMismatch = createError('LH_ERR_PLUGIN_API_MISMATCH');
 export const PluginCompile = createError('LH_ERR_PLUGIN_COMPILE');
 export const PluginImport = createError('LH_ERR_PLUGIN_IMPORT');

@@ -4,6 +4,7 @@ import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyM
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from './protocol/index.js';
 import { ClientState } from './generation/clients.js';
 import { registerHandlers } from './handlers/index.js';
+import { originalClientOptions } from './transports/socket/compat.js';
 
 export type HostIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type HostSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -24,7 +25,7 @@ export function attachSocketServer(host: Host): HostIo {
       origin: (origin, callback) => callback(null, isOriginAllowed(origin, origins())),
       credentials: true,
     },
-    serveClient: false,
+    ...originalClientOptions(host.logger),
     // DNS rebinding: a foreign Host header is refused before any engine.io session exists.
     allowRequest: (req, callback) => callback(null, isHostHeaderAllowed(req.headers.host, host.config.values.host)),
   });
