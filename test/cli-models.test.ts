@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import YAML from 'yaml';
-import { pino } from 'pino';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import { writeTestModel } from '../core/models/gguf-writer.js';
 import { startHost } from '../core/host.js';
 import { locationFlags } from '../core/util/cli-hint.js';
 import { main } from '../core/cli.js';
+import { capturingLogger } from './helpers/logger.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'lollms-host.js');
 
@@ -32,18 +32,6 @@ async function cli(args: string[]) {
   const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _e, done) => (append(chunk.toString()), done()) });
   const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
   return { code, stdout, stderr };
-}
-
-/** A pino logger whose lines (parsed JSON) land in `lines`. */
-function capturingLogger() {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { level: number; msg: string });
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 describe('lollms-host list / use / rm (issue 13: a CLI operators recognise)', function () {

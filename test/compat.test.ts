@@ -1,29 +1,16 @@
 import { expect } from 'chai';
 import { createRequire } from 'node:module';
-import { Writable } from 'node:stream';
 import { runInNewContext } from 'node:vm';
-import { pino } from 'pino';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { request, startTestHost, type TestHost } from './helpers/host.js';
 import { reservedEventOf } from '../core/transports/socket/compat.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { capturingLogger } from './helpers/logger.js';
 
 const require = createRequire(import.meta.url);
 const SOCKET_IO_VERSION = (require('socket.io/package.json') as { version: string }).version;
-
-/** A pino logger at debug whose lines (parsed JSON) land in `lines`. */
-function capturingLogger() {
-  const lines: Array<{ level: number; msg: string; event?: string }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { level: number; msg: string });
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 /** The raw engine.io socket under a socket.io client, to send packets the socket.io client refuses to build. */
 function engineOf(socket: Socket): { send(data: string | Buffer): void } {
@@ -35,7 +22,7 @@ describe('compatibility with clients of the original era (issue 20)', function (
   let host: TestHost;
   let logs: ReturnType<typeof capturingLogger>;
   before(async () => {
-    logs = capturingLogger();
+    logs = capturingLogger('debug');
     host = await startTestHost({ logger: logs.logger });
   });
   after(() => host.stop());

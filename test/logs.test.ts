@@ -6,29 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { existsSync } from 'node:fs';
-import { pino } from 'pino';
 import { createLogger } from '../core/logger.js';
 import { startHost } from '../core/host.js';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import { connectTestClient, nextEvent } from '../core/testing.js';
+import { capturingLogger } from './helpers/logger.js';
 
 /** A writable that keeps what is written. */
 function memory() {
   let text = '';
   const stream = new Writable({ write: (chunk: Buffer, _e, done) => ((text += chunk.toString()), done()) });
   return { stream, text: () => text };
-}
-
-/** A pino logger whose JSON lines land in `lines`. */
-function capturingLogger() {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { level: number; msg: string });
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 describe('logs a person can read (issue 13)', function () {
