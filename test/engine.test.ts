@@ -5,6 +5,7 @@ import { createLlamaEngine, type EngineLogger } from '../core/bindings/engine.js
 import { codedRejection } from './helpers/assert.js';
 import { startTestHost } from './helpers/host.js';
 import { tinyModel } from './helpers/models.js';
+import { binaryTestScript, probeBinaryTestProcess } from '../core/bindings/engine-probe.js';
 
 /** A logger that keeps the engine's warnings. */
 function recordingLogger(): EngineLogger & { warnings: string[]; infos: string[] } {
@@ -53,6 +54,8 @@ describe('llama.cpp engine start (issue 13: the engine must come up, or retry un
       await model.dispose();
       expect(source.calls()).to.equal(3);
       expect(logger.warnings).to.deep.equal([
+        // After the first failure, the binary test process is started once more with its output kept.
+        "node-llama-cpp's binary test process, started again with its output kept: started and answered",
         'the llama.cpp engine did not start (attempt 1 of 5); trying again in 10 ms',
         'the llama.cpp engine did not start (attempt 2 of 5); trying again in 20 ms',
       ]);
@@ -67,7 +70,7 @@ describe('llama.cpp engine start (issue 13: the engine must come up, or retry un
 
   it('fails with LH_ERR_ENGINE after its attempts, and the next call tries again', async () => {
     const source = failingFirst(2);
-    const engine = createLlamaEngine({ gpu: false, threads: 1, startAttempts: 2, retryDelayMs: 1, loadLlama: source.load });
+    const engine = createLlamaEngine({ gpu: false, threads: 1, startAttempts: 2, retryDelayMs: 1, loadLlama: source.load, probeOnFailure: false });
     try {
       const error = await codedRejection(engine.getLlama());
       expect(error.code).to.equal('LH_ERR_ENGINE');
@@ -82,13 +85,20 @@ describe('llama.cpp engine start (issue 13: the engine must come up, or retry un
 
   it('stops retrying when disposed', async () => {
     const source = failingFirst(Infinity);
-    const engine = createLlamaEngine({ gpu: false, threads: 1, startAttempts: 50, retryDelayMs: 60_000, loadLlama: source.load });
+    const engine = createLlamaEngine({ gpu: false, threads: 1, startAttempts: 50, retryDelayMs: 60_000, loadLlama: source.load, probeOnFailure: false });
     const pending = engine.getLlama();
     const settled = codedRejection(pending);
     await engine.dispose();
     const error = await settled;
     expect(error.message).to.contain('disposed');
     expect(source.calls()).to.equal(1);
+  });
+
+  it("probes node-llama-cpp's binary test process the way node-llama-cpp starts it, keeping its exit and output", async () => {
+    expect(binaryTestScript()).to.match(/node-llama-cpp\/dist\/bindings\/utils\/testBindingBinary\.js$/);
+    const probe = await probeBinaryTestProcess();
+    expect(probe).to.deep.include({ ready: true, code: 0, signal: null });
+    expect(probe!.execArgv).to.deep.equal(process.execArgv);
   });
 
   it('a host started many times in a row under CPU load loads its model every time', async () => {

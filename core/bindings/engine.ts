@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaOptions } from 'node-llama-cpp';
 import { createError, errorMessage } from '../errors.js';
+import { probeBinaryTestProcess } from './engine-probe.js';
 
 export const EngineUnavailable = createError('LH_ERR_ENGINE');
 
@@ -39,6 +40,11 @@ export interface LlamaEngineOptions {
   retryDelayMs?: number;
   /** Starts node-llama-cpp (default its `getLlama`); tests wrap it to inject start failures. */
   loadLlama?: (options: LlamaOptions) => Promise<Llama>;
+  /**
+   * After the first failed start, start node-llama-cpp's binary test process once more with its output kept, and
+   * log how it ended (see engine-probe.ts). Default true.
+   */
+  probeOnFailure?: boolean;
 }
 
 /** The host's one llama.cpp engine, shared by every binding. */
@@ -95,6 +101,7 @@ export function createLlamaEngine(options: LlamaEngineOptions): LlamaEngine {
         return llama;
       } catch (error) {
         lastError = error;
+        if (attempt === 1 && options.probeOnFailure !== false) await logProbe(logger);
         if (attempt === attempts || lifetime.signal.aborted) break;
         const delay = firstDelay * 2 ** (attempt - 1);
         logger?.warn({ source: 'llama.cpp', attempt, err: errorMessage(error) }, `the llama.cpp engine did not start (attempt ${attempt} of ${attempts}); trying again in ${delay} ms`);
@@ -142,4 +149,20 @@ export function createLlamaEngine(options: LlamaEngineOptions): LlamaEngine {
       }
     },
   };
+}
+
+/** Log what node-llama-cpp's binary test process does when started with its output kept (evidence for a failure). */
+async function logProbe(logger: EngineLogger | undefined): Promise<void> {
+  if (!logger) return;
+  const probe = await probeBinaryTestProcess().catch((error: unknown) => ({ error: errorMessage(error) }));
+  if (!probe) return;
+  if ('error' in probe) {
+    logger.warn({ source: 'llama.cpp' }, `could not probe node-llama-cpp's binary test process: ${probe.error}`);
+    return;
+  }
+  const how = probe.ready ? 'started and answered' : `ended before it was ready (exit code ${probe.code}, signal ${probe.signal})`;
+  logger.warn(
+    { source: 'llama.cpp', probe: { ready: probe.ready, code: probe.code, signal: probe.signal, execArgv: probe.execArgv, stderr: probe.stderr.trim() } },
+    `node-llama-cpp's binary test process, started again with its output kept: ${how}`,
+  );
 }
