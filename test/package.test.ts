@@ -9,10 +9,21 @@ import { PACKAGE_ROOT, PACKAGE_VERSION } from '../core/util/package-root.js';
 
 const run = promisify(execFile);
 
+/**
+ * The environment of a user's shell: without the npm_* variables of the npm run this test runs in. Under
+ * `npx -y -p node@24 -c 'npm ci && npm test'` they include npm_config_call and npm_config_package, which would
+ * turn every nested npx into that npx call.
+ */
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { npm_config_update_notifier: 'false' };
+  for (const [key, value] of Object.entries(process.env)) if (!/^npm_/i.test(key)) env[key] = value;
+  return env;
+}
+
 /** Run a command; on failure the error carries its output. */
 async function sh(file: string, args: string[], cwd: string): Promise<string> {
   try {
-    const { stdout } = await run(file, args, { cwd, env: { ...process.env, npm_config_update_notifier: 'false' }, maxBuffer: 16 * 1024 * 1024, timeout: 240_000 });
+    const { stdout } = await run(file, args, { cwd, env: userEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 240_000 });
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
