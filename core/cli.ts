@@ -6,6 +6,9 @@ import { PACKAGE_VERSION } from './util/package-root.js';
 import { Host } from './host.js';
 import { writeTestModel } from './bindings/test-model.js';
 
+/** The commands `main` knows (an unknown one is answered with this list). */
+export const COMMANDS = ['serve', 'list', 'use', 'rm', 'pull', 'check', 'new', 'make-test-model'] as const;
+
 /** Exit codes: 0 ok, 1 failure, 2 usage error (unknown flag, bad value). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -46,8 +49,12 @@ function usage(): string {
     '  lollms-host [serve] [flags]                  start the host (default command)',
     '  lollms-host make-test-model [--preset tiny|bench] [--seed N] <out.gguf>',
     '                                               write a random-weight test model (gibberish output)',
-    '  lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models-path DIR]',
+    '  lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models_path DIR] [--bindings_path DIR]',
     '                                               download a model into <models>/<binding>/',
+    '  lollms-host list [--binding NAME] [--data-dir DIR] [--config FILE] [--models_path DIR] [--bindings_path DIR]',
+    '                                               installed models per binding, with size; * marks the selected one',
+    '  lollms-host use <model> [same flags as list]  select an installed model and save it in the config',
+    '  lollms-host rm <model> [same flags as list]   delete an installed model',
     '  lollms-host check <plugin folder>...          validate bindings or personalities (YAML, API range, compile,',
     '                                               trial load) without a server; exit 1 on errors',
     '  lollms-host new personality <name> [--dir DIR] [--language LANG] [--category CAT] [--with-processor] [--force]',
@@ -137,9 +144,18 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await checkCommand(rest, io);
       case 'new':
         return await (await import('./sdk/new.js')).newCommand(rest, io);
+      case 'list':
+      case 'ls':
+        return await (await import('./bindings/models-command.js')).listCommand(rest, io);
+      case 'use':
+        return await (await import('./bindings/models-command.js')).useCommand(rest, io);
+      case 'rm':
+        return await (await import('./bindings/models-command.js')).rmCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
       default:
+        // Flags alone mean serve; a word is a command, and an unknown one is an error that lists them all.
+        if (first !== undefined && !first.startsWith('-')) throw CliUsage(`unknown command "${first}". Commands: ${COMMANDS.join(', ')}`);
         return await serveCommand(argv, io);
     }
   } catch (error) {

@@ -1,4 +1,4 @@
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -6,7 +6,10 @@ import YAML, { isMap, type Document } from 'yaml';
 import { z } from 'zod';
 import { ConfigInvalid, ConfigSyntax } from './errors.js';
 import { writeFileAtomic } from './util/atomic-write.js';
+import { formatLocation, parseYaml, type ParsedYaml, type YamlPosition } from './util/yaml.js';
+import { nearest } from './util/nearest.js';
 import { LOG_LEVELS } from './logger.js';
+import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
 import { staticPrefixProblem } from './util/url-prefix.js';
 
@@ -116,18 +119,60 @@ export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = proce
   return resolve(explicit ?? env.LOLLMS_HOST_HOME ?? join(homedir(), '.lollms-host'));
 }
 
+/** The models folder of a config: `models_path`, or `<data dir>/models`. Each binding's models are in `<it>/<binding>/`. */
+export function modelsPathOf(config: Pick<HostConfig, 'models_path'>, dataDir: string): string {
+  return resolve(config.models_path ?? join(dataDir, 'models'));
+}
+
+/** The folders bindings are found in, in order (a later folder's binding of the same name wins). */
+export function bindingsPathsOf(config: Pick<HostConfig, 'builtin_plugins' | 'bindings_paths'>): string[] {
+  return [...(config.builtin_plugins ? [BUILTIN_BINDINGS_PATH] : []), ...config.bindings_paths].map((p) => resolve(p));
+}
+
+/** The folders personalities are found in, in order (a later folder wins). */
+export function personalitiesPathsOf(config: Pick<HostConfig, 'builtin_plugins' | 'personalities_paths'>): string[] {
+  return [...(config.builtin_plugins ? [BUILTIN_PERSONALITIES_PATH] : []), ...config.personalities_paths].map((p) => resolve(p));
+}
+
+/**
+ * Write the commented default config to `file` when it does not exist, or (with `reset`) in place of the old
+ * one, which is kept as `<file>.bak`. Private (0600): the config may hold the API key.
+ */
+export async function ensureConfigFile(file: string, reset = false): Promise<void> {
+  if (!reset && existsSync(file)) return;
+  await mkdir(dirname(file), { recursive: true });
+  if (existsSync(file)) await rename(file, `${file}.bak`);
+  await writeFileAtomic(file, defaultConfigText(), { mode: 0o600 });
+}
+
 /** Threads to give the engine: the configured count, or cores - 1 so the event loop keeps a core. */
 export function effectiveThreads(config: Pick<HostConfig, 'n_threads'>): number {
   return config.n_threads > 0 ? config.n_threads : Math.max(1, availableParallelism() - 1);
 }
 
-export function validateValue<K extends ConfigKey>(name: K, value: unknown, where: string): HostConfig[K] {
+/**
+ * Check one value against its key's schema. `where` names the source (a file, `--flag`, `LOLLMS_HOST_X`); with
+ * `position` the error carries the file's line and column too.
+ */
+export function validateValue<K extends ConfigKey>(name: K, value: unknown, where: string, position?: YamlPosition): HostConfig[K] {
   const parsed = CONFIG_KEYS[name].schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw ConfigInvalid(`${where}: invalid value for "${name}": ${issue?.message ?? 'invalid'} (got ${JSON.stringify(value)})`, { file: where });
+    throw ConfigInvalid(`${formatLocation(where, position)}: invalid value for "${name}": ${issue?.message ?? 'invalid'} (got ${JSON.stringify(value)})`, {
+      file: where,
+      ...(position ?? {}),
+    });
   }
   return parsed.data as HostConfig[K];
+}
+
+/** Environment variables with the `LOLLMS_HOST_` prefix that are not config keys. */
+const OTHER_ENV_VARS = new Set(['LOLLMS_HOST_HOME']);
+
+/** The warning for a key the host does not know, with the nearest known key when one is close. */
+function unknownKeyWarning(where: string, name: string, known: Iterable<string>, what = 'config key'): string {
+  const suggestion = nearest(name, known);
+  return `${where}: unknown ${what} "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; it is ignored`;
 }
 
 export interface LoadConfigOptions {
@@ -147,37 +192,49 @@ export class ConfigStore {
   readonly file: string;
   readonly values: HostConfig;
   readonly sources: Record<ConfigKey, ConfigSource>;
+  /** What the host should tell the operator at start: unknown keys in the file or the environment. */
+  readonly warnings: readonly string[];
   #saving: Promise<void> = Promise.resolve();
 
-  private constructor(file: string, values: HostConfig, sources: Record<ConfigKey, ConfigSource>) {
+  private constructor(file: string, values: HostConfig, sources: Record<ConfigKey, ConfigSource>, warnings: string[]) {
     this.file = file;
     this.values = values;
     this.sources = sources;
+    this.warnings = warnings;
   }
 
   static async load(options: LoadConfigOptions): Promise<ConfigStore> {
     const env = options.env ?? process.env;
     const values = defaultConfig();
     const sources = Object.fromEntries(CONFIG_KEY_NAMES.map((k) => [k, 'default'])) as Record<ConfigKey, ConfigSource>;
-    const set = (name: ConfigKey, value: unknown, source: ConfigSource, where: string) => {
-      (values as Record<ConfigKey, unknown>)[name] = validateValue(name, value, where);
+    const warnings: string[] = [];
+    const set = (name: ConfigKey, value: unknown, source: ConfigSource, where: string, position?: YamlPosition) => {
+      (values as Record<ConfigKey, unknown>)[name] = validateValue(name, value, where, position);
       sources[name] = source;
     };
 
-    const fileValues = await readConfigFile(options.file);
+    const parsed = await readConfig(options.file);
+    const fileValues = parsed ? configMapping(parsed, options.file) : {};
     for (const [name, value] of Object.entries(fileValues)) {
-      if (isConfigKey(name)) set(name, value, 'file', options.file);
+      const position = parsed?.positionOf([name]);
+      if (isConfigKey(name)) set(name, value, 'file', options.file, position);
+      else warnings.push(unknownKeyWarning(formatLocation(options.file, position), name, CONFIG_KEY_NAMES));
     }
     for (const name of CONFIG_KEY_NAMES) {
       const raw = env[envVarName(name)];
       if (raw !== undefined && raw !== '') set(name, parseEnvValue(raw), 'env', envVarName(name));
+    }
+    const knownVars = CONFIG_KEY_NAMES.map(envVarName);
+    for (const variable of Object.keys(env)) {
+      if (!variable.startsWith('LOLLMS_HOST_') || OTHER_ENV_VARS.has(variable) || knownVars.includes(variable)) continue;
+      warnings.push(unknownKeyWarning('environment', variable, [...knownVars, ...OTHER_ENV_VARS], 'variable'));
     }
     for (const [name, value] of Object.entries(options.cli ?? {})) {
       if (value === undefined) continue;
       if (!isConfigKey(name)) throw ConfigInvalid(`unknown config key "${name}"`);
       set(name, value, 'cli', `--${name}`);
     }
-    return new ConfigStore(options.file, values, sources);
+    return new ConfigStore(options.file, values, sources, warnings);
   }
 
   /** Change keys at runtime and persist them (the file's other keys and comments are kept). */
@@ -218,36 +275,30 @@ function parseEnvValue(raw: string): unknown {
   }
 }
 
-async function readDocument(file: string): Promise<Document | undefined> {
+/** The config file parsed (undefined when it does not exist). Syntax errors name the file, line and column. */
+async function readConfig(file: string): Promise<ParsedYaml | undefined> {
   if (!existsSync(file)) return undefined;
-  const text = await readFile(file, 'utf8');
-  const doc = YAML.parseDocument(text, { prettyErrors: true });
-  const error = doc.errors[0];
-  if (error) {
-    const line = error.linePos?.[0]?.line;
-    const column = error.linePos?.[0]?.col;
-    const firstLine = error.message.split('\n')[0];
-    throw ConfigSyntax(`${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: YAML syntax error: ${firstLine}`, {
-      file,
-      ...(line === undefined ? {} : { line }),
-      ...(column === undefined ? {} : { column }),
-    });
-  }
-  return doc;
+  return parseYaml(await readFile(file, 'utf8'), { file, syntaxError: ConfigSyntax });
+}
+
+/** The parsed file's top-level mapping as plain data (`{}` for an empty file). */
+function configMapping(parsed: ParsedYaml, file: string): Record<string, unknown> {
+  const contents = parsed.document.contents;
+  if (contents === null) return {};
+  if (!isMap(contents)) throw ConfigInvalid(`${file}: the config must be a YAML mapping of keys to values`, { file });
+  return parsed.value as Record<string, unknown>;
 }
 
 /** The file's top-level mapping as plain data (`{}` when the file is missing or empty). */
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
-  const doc = await readDocument(file);
-  if (!doc || doc.contents === null) return {};
-  if (!isMap(doc.contents)) throw ConfigInvalid(`${file}: the config must be a YAML mapping of keys to values`, { file });
-  return doc.toJS() as Record<string, unknown>;
+  const parsed = await readConfig(file);
+  return parsed ? configMapping(parsed, file) : {};
 }
 
 /** Set `changes` in the YAML file, keeping every other key and the comments, and write it atomically. */
 export async function saveConfigFile(file: string, changes: Record<string, unknown>): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const doc = (await readDocument(file)) ?? new YAML.Document({ version: CONFIG_VERSION });
+  const doc: Document = (await readConfig(file))?.document ?? new YAML.Document({ version: CONFIG_VERSION });
   if (doc.contents === null) doc.contents = doc.createNode({ version: CONFIG_VERSION }) as never;
   for (const [name, value] of Object.entries(changes)) doc.set(name, value);
   // Private by default: the config may hold the API key.

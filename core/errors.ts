@@ -75,6 +75,7 @@ export const HostClosed = createError('LH_ERR_CLOSED');
 
 // Plugins.
 export const PluginManifest = createError('LH_ERR_PLUGIN_MANIFEST');
+export const PluginPython = createError('LH_ERR_PLUGIN_PYTHON');
 export const PluginApiMismatch = createError('LH_ERR_PLUGIN_API_MISMATCH');
 export const PluginCompile = createError('LH_ERR_PLUGIN_COMPILE');
 export const PluginImport = createError('LH_ERR_PLUGIN_IMPORT');
@@ -103,6 +104,7 @@ export const ScaffoldExists = createError('LH_ERR_SCAFFOLD_EXISTS');
 // Personalities.
 export const PersonalityConfigSyntax = createError('LH_ERR_PERSONALITY_CONFIG_SYNTAX');
 export const PersonalityConfigInvalid = createError('LH_ERR_PERSONALITY_CONFIG_INVALID');
+export const PersonalityConfigTooLarge = createError('LH_ERR_PERSONALITY_CONFIG_TOO_LARGE');
 export const PersonalityNotFound = createError('LH_ERR_PERSONALITY_NOT_FOUND');
 export const PersonalityIdInvalid = createError('LH_ERR_PERSONALITY_ID');
 export const PersonalityUnavailable = createError('LH_ERR_PERSONALITY_UNAVAILABLE');

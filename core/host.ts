@@ -1,11 +1,10 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, rename } from 'node:fs/promises';
-import { writeFileAtomic } from './util/atomic-write.js';
+import { mkdir, readdir } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { ConfigStore, defaultConfigText, effectiveThreads, resolveDataDir, type HostConfig } from './config.js';
+import { ConfigStore, bindingsPathsOf, effectiveThreads, ensureConfigFile, modelsPathOf, personalitiesPathsOf, resolveDataDir, type HostConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
@@ -15,6 +14,7 @@ import { clientPluginError } from './protocol/client-plugin-error.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
 import { Selection } from './bindings/selection.js';
+import { ZooCache } from './personalities/zoo.js';
 import { InstallRegistry } from './bindings/installs.js';
 import { writeTestModel } from './bindings/test-model.js';
 import { GenerationScheduler } from './generation/scheduler.js';
@@ -27,6 +27,7 @@ import type { HttpDeps } from './transports/http/deps.js';
 import { installCatastrophicErrorHandler } from './sandbox/index.js';
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
+import { commandHint, type DataLocation } from './util/cli-hint.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -100,6 +101,8 @@ export class Host {
   readonly generation: GenerationService;
   readonly installs: InstallRegistry;
   readonly reloader: HotReloader;
+  /** Parsed personality configs between listings; trusted as they are while the watcher runs. */
+  readonly zoo = new ZooCache();
   /** The plugin watcher, when `watch` is on (after `initialise`). */
   watcher: PluginWatcher | undefined;
   readonly http: HttpServer;
@@ -151,6 +154,7 @@ export class Host {
       selection,
       personalities,
       personalitiesPaths: paths.personalities,
+      zoo: this.zoo,
       installs,
       access: values,
       installConfig: values,
@@ -205,18 +209,15 @@ export class Host {
     const dataDir = resolveDataDir(options.dataDir, env);
     await mkdir(dataDir, { recursive: true });
     const configFile = resolve(options.configFile ?? join(dataDir, 'config.yaml'));
-    if (options.resetConfig || !existsSync(configFile)) {
-      await mkdir(resolve(configFile, '..'), { recursive: true });
-      // Nothing is lost: a reset keeps the previous file as <config>.bak.
-      if (existsSync(configFile)) await rename(configFile, `${configFile}.bak`);
-      await writeFileAtomic(configFile, defaultConfigText(), { mode: 0o600 });
-    }
+    // Nothing is lost: a reset keeps the previous file as <config>.bak.
+    await ensureConfigFile(configFile, options.resetConfig);
     const cli: Partial<HostConfig> = { ...options.config };
     if (options.port !== undefined) cli.port = options.port;
     if (options.host !== undefined) cli.host = options.host;
     const config = await ConfigStore.load({ file: configFile, env, cli });
     const values = config.values;
     const logger = options.logger ?? createLogger({ level: values.log_level });
+    for (const warning of config.warnings) logger.warn(warning);
     if (!isLoopbackHost(values.host) && !values.api_key) {
       throw StartupRefused(
         `refusing to bind to ${values.host} without an API key: the socket is unencrypted and open to the network. ` +
@@ -224,7 +225,7 @@ export class Host {
       );
     }
     checkSecurityConfig(values, logger);
-    const modelsPath = resolve(values.models_path ?? join(dataDir, 'models'));
+    const modelsPath = modelsPathOf(values, dataDir);
     const builtins = values.builtin_plugins;
     // Real paths, so that the watcher's paths and the loaders' (realpath-checked) folders compare equal.
     const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
@@ -233,8 +234,8 @@ export class Host {
       configFile,
       modelsPath,
       cacheDir: join(dataDir, 'cache'),
-      bindings: [...(builtins ? [BUILTIN_BINDINGS_PATH] : []), ...values.bindings_paths].map(real),
-      personalities: [...(builtins ? [BUILTIN_PERSONALITIES_PATH] : []), ...values.personalities_paths].map(real),
+      bindings: bindingsPathsOf(values).map(real),
+      personalities: personalitiesPathsOf(values).map(real),
     };
     await mkdir(modelsPath, { recursive: true });
     // An isolate v8 lost control of cannot be recovered: log and exit non-zero so a supervisor restarts us.
@@ -285,10 +286,14 @@ export class Host {
       bindingsPaths: this.paths.bindings,
       personalitiesPaths: this.paths.personalities,
       keyOf: (change) => this.reloader.keyOf(change),
+      onEvent: (change) => {
+        if (change.kind === 'personality') this.zoo.changed();
+      },
       onChange: (change) => this.reloader.onChange(change),
       onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'plugin watcher error'),
     });
     await this.watcher.ready;
+    this.zoo.watched = true;
     this.logger.info('watching plugins for changes');
   }
 
@@ -309,11 +314,22 @@ export class Host {
     if (!modelName) modelName = (await this.#provisionDefaultModel()) ?? null;
     if (!modelName) return;
     try {
+      // The binding logs "model loaded" with its details; a second line here would repeat it.
       await this.bindings.selectModel(modelName);
-      this.logger.info({ model: modelName, binding: values.binding_name }, 'model loaded');
     } catch (error) {
-      this.logger.error({ err: errorMessage(error) }, `model "${modelName}" could not be loaded; the host serves without a model. Next step: send select_model with an installed model, or install one with \`lollms-host pull\`.`);
+      const at = this.#dataLocation();
+      this.logger.error(
+        { err: errorMessage(error) },
+        `model "${modelName}" could not be loaded; the host serves without a model. Next step: ${commandHint('list', at)} shows the installed models, ` +
+          `${commandHint('use <model>', at)} selects one for the next start (or send select_model), ${commandHint('pull <models.yaml filename or URL>', at)} installs one.`,
+      );
     }
+  }
+
+  /** This host's data, for the flags of the CLI commands its hints name. */
+  #dataLocation(): DataLocation {
+    const { dataDir, configFile, modelsPath } = this.paths;
+    return { dataDir, configFile, modelsPath, binding: this.bindings.activeBinding ?? this.config.values.binding_name };
   }
 
   /**
@@ -325,11 +341,14 @@ export class Host {
     if (!binding) return undefined;
     const models = await this.bindings.listModels();
     if (models.length > 0) {
-      this.logger.warn(`No model selected. Installed models: ${models.map((m) => m.name).join(', ')}. Next step: send select_model or start with --model_name.`);
+      this.logger.warn(
+        `No model selected. Installed models: ${models.map((m) => m.name).join(', ')}. Next step: ${commandHint('use <model>', this.#dataLocation())} ` +
+          'and start again, or start with --model_name <model>, or send select_model.',
+      );
       return undefined;
     }
     if (binding !== 'llama_cpp') {
-      this.logger.warn(`No model installed for binding "${binding}". Next step: install one with install_model or \`lollms-host pull\`.`);
+      this.logger.warn(`No model installed for binding "${binding}". Next step: ${commandHint('pull <models.yaml filename or URL>', this.#dataLocation())}, or send install_model.`);
       return undefined;
     }
     const dir = this.bindings.modelsDir();
@@ -339,7 +358,8 @@ export class Host {
     await writeTestModel(join(dir, name), { preset: 'tiny' });
     this.logger.warn(
       `No model was installed, so ${name} was written and selected: a random-weight TEST model that produces gibberish. ` +
-        'Install a real one with `lollms-host pull <models.yaml filename or URL>` and select it (select_model or --model_name).',
+        `Install a real one with ${commandHint('pull <models.yaml filename or URL>', this.#dataLocation())}, then select it with ` +
+        `${commandHint('use <model>', this.#dataLocation())} and start again (or send select_model).`,
     );
     await this.config.update({ model_name: name });
     return name;
@@ -362,6 +382,7 @@ export class Host {
     const generationsEnded = this.generation.close();
     this.bindings.abortLoading();
     await this.watcher?.close();
+    this.zoo.watched = false;
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     await generationsEnded;
     await this.#initialising?.catch(() => {});

@@ -10,7 +10,7 @@ export interface LoggerOptions {
   level?: LevelWithSilent;
   /** Force human-readable output (default: only when stderr is a TTY). */
   pretty?: boolean;
-  /** Where JSON lines go when not pretty (default: stderr, so stdout stays free for command output). */
+  /** Where the lines go (default: stderr, so stdout stays free for command output). */
   destination?: NodeJS.WritableStream;
 }
 
@@ -23,7 +23,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const usePretty = options.pretty ?? Boolean(process.stderr.isTTY);
   if (usePretty) {
-    return pino({ level }, pretty({ sync: true, destination: 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    return pino({ level }, pretty({ sync: true, destination: options.destination ?? 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
   }
   return pino({ level, base: undefined }, (options.destination ?? pino.destination({ dest: 2, sync: true })) as never);
 }

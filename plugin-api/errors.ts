@@ -31,6 +31,7 @@ export const ERRORS = defineErrors({
   LH_ERR_CLOSED: { status: 503, summary: 'The host is shutting down: it starts no new generation.', template: 'the host is shutting down; no new generation starts' },
 
   // Plugins: manifests, compile, load.
+  LH_ERR_PLUGIN_PYTHON: { status: 400, summary: 'The folder is an original Python binding (binding.py or __init__.py, no TypeScript entry): lollms-host does not run Python bindings; see docs/writing-a-binding.md.' },
   LH_ERR_PLUGIN_MANIFEST: { status: 400, summary: 'A binding_card.yaml or models.yaml is missing or invalid, or host_api is not a semver range.' },
   LH_ERR_PLUGIN_API_MISMATCH: { status: 400, summary: "A plugin's host_api range does not accept this host's plugin API version." },
   LH_ERR_PLUGIN_COMPILE: { status: 400, summary: "A plugin's TypeScript failed to compile; the error carries the file, line and column." },
@@ -65,6 +66,7 @@ export const ERRORS = defineErrors({
   LH_ERR_SCAFFOLD_EXISTS: { status: 409, summary: 'lollms-host new: the target folder exists and is not empty.' },
 
   // Personalities.
+  LH_ERR_PERSONALITY_CONFIG_TOO_LARGE: { status: 400, summary: "A personality's config.yaml is larger than 256 KiB; it is refused before it is read." },
   LH_ERR_PERSONALITY_CONFIG_SYNTAX: { status: 400, summary: "A personality's config.yaml is not valid YAML; the error carries its line and column." },
   LH_ERR_PERSONALITY_CONFIG_INVALID: { status: 400, summary: "A personality's config.yaml has a value of the wrong type or out of range; the message names the key." },
   LH_ERR_PERSONALITY_NOT_FOUND: { status: 404, summary: 'No personality at that path in the personalities paths.' },

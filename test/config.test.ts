@@ -45,15 +45,30 @@ describe('config', () => {
     expect((error as LollmsHostError).line).to.be.a('number').and.to.be.greaterThan(1);
   });
 
-  it('refuses a wrong type, naming the key and the file', async () => {
+  it('refuses a wrong type, naming the key, the file, the line and the column', async () => {
     const file = join(dir, 'bad.yaml');
-    await writeFile(file, 'port: "not a number"\n');
+    await writeFile(file, '# comment\nhost: 127.0.0.1\nsandbox:\n  x: 1\n  port_: 2\n  port: 3\nport: "not a number"\n');
     const error = (await ConfigStore.load({ file, env: {} }).catch((e: unknown) => e)) as LollmsHostError;
     expect(error.code).to.equal('LH_ERR_CONFIG_INVALID');
-    expect(error.message).to.contain('"port"').and.to.contain(file);
+    expect(error.message).to.contain('"port"').and.to.contain(`${file}:7:1:`);
+    expect(error).to.include({ file, line: 7, column: 1 });
     await writeFile(file, 'top_p: 7\n');
     const impossible = (await ConfigStore.load({ file, env: {} }).catch((e: unknown) => e)) as LollmsHostError;
     expect(impossible.message).to.contain('"top_p"');
+  });
+
+  it('warns about keys it does not know, naming the nearest known key (file and environment)', async () => {
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'port: 9700\n  # indented comment\ntemprature: 0.1\nmy_own_key: 1\n');
+    const store = await ConfigStore.load({ file, env: { LOLLMS_HOST_PROT: '1', LOLLMS_HOST_HOME: '/x', LOLLMS_HOST_PORT: '9701' } });
+    expect(store.warnings).to.deep.equal([
+      `${file}:3:1: unknown config key "temprature" (did you mean "temperature"?); it is ignored`,
+      `${file}:4:1: unknown config key "my_own_key"; it is ignored`,
+      'environment: unknown variable "LOLLMS_HOST_PROT" (did you mean "LOLLMS_HOST_PORT"?); it is ignored',
+    ]);
+    expect(store.values.temperature).to.equal(0.9);
+    const clean = await ConfigStore.load({ file: join(dir, 'fresh.yaml'), env: {} });
+    expect(clean.warnings).to.deep.equal([]);
   });
 
   it('applies flag > environment > file > default', async () => {

@@ -30,6 +30,9 @@ describe('documentation stays complete', () => {
     const readme = await read('README.md');
     expect(readme).to.contain('npm ci && npm start');
     expect(readme).to.contain('npm ci && npm test');
+    // Machines whose Node is older than 24 (issue 13): the same commands with Node 24 from the npm registry.
+    expect(readme).to.contain("npx -y -p node@24 -c 'npm ci && npm start'");
+    expect(readme).to.contain("npx -y -p node@24 -c 'npm ci && npm test'");
     for (const link of ['docs/protocol.md', 'docs/configuration.md']) expect(readme).to.contain(`(${link})`);
     const ci = await read('.ci/run');
     expect(ci).to.contain('npm ci && npm test');

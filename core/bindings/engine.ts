@@ -1,11 +1,14 @@
-import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
-import { EngineUnavailable } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaOptions } from 'node-llama-cpp';
+import { EngineUnavailable, errorMessage } from '../errors.js';
+import { probeBinaryTestProcess } from './engine-probe.js';
 
 export { EngineUnavailable };
 
 /** The logger calls the engine makes: pino's call shape. */
 export interface EngineLogger {
   debug(obj: unknown, msg?: string): void;
+  info?(obj: unknown, msg?: string): void;
   warn(obj: unknown, msg?: string): void;
   error(obj: unknown, msg?: string): void;
 }
@@ -27,13 +30,32 @@ export interface LlamaEngineOptions {
    * garbage-collected; `Llama.dispose()` then never settles.
    */
   disposeTimeoutMs?: number;
+  /**
+   * Attempts of one engine start before `getLlama()` rejects. Default 5. node-llama-cpp tests its prebuilt binary
+   * in a child process before loading it, and a start fails when that child does not come up (see
+   * docs/configuration.md, "The engine"); a later attempt usually works.
+   */
+  startAttempts?: number;
+  /** Wait before the second attempt, in ms, doubled for each later one (500, 1000, 2000, ...). Default 500. */
+  retryDelayMs?: number;
+  /** Starts node-llama-cpp (default its `getLlama`); tests wrap it to inject start failures. */
+  loadLlama?: (options: LlamaOptions) => Promise<Llama>;
+  /**
+   * After the first failed start, start node-llama-cpp's binary test process once more with its output kept, and
+   * log how it ended (see engine-probe.ts). Default true.
+   */
+  probeOnFailure?: boolean;
 }
 
 /** The host's one llama.cpp engine, shared by every binding. */
 export interface LlamaEngine {
   /** The engine's thread limit. */
   readonly threads: number;
-  /** The `Llama` instance, created on first call (about 450 ms) and reused after. */
+  /**
+   * The `Llama` instance, created on first call (about 450 ms) and reused after. A failed start is retried with
+   * backoff (`startAttempts`); if every attempt fails the call rejects with `LH_ERR_ENGINE`, and the next call
+   * starts over, so the next request that needs the engine tries again.
+   */
   getLlama(): Promise<Llama>;
   /** Free the engine and every model loaded through it. Later `getLlama` calls reject. */
   dispose(): Promise<void>;
@@ -56,19 +78,41 @@ export function createLlamaEngine(options: LlamaEngineOptions): LlamaEngine {
       }
     : undefined;
 
+  const attempts = Math.max(1, Math.floor(options.startAttempts ?? 5));
+  const firstDelay = options.retryDelayMs ?? 500;
+  const load = options.loadLlama ?? getLlama;
+  // Aborted by dispose(), so that a start waiting for its next attempt ends with the host.
+  const lifetime = new AbortController();
+
   const create = async (): Promise<Llama> => {
-    try {
-      return await getLlama({
-        // Never compile llama.cpp at run time: that takes many minutes. Use a prebuilt binary or fail.
-        build: 'never',
-        gpu: options.gpu ? 'auto' : false,
-        maxThreads: threads,
-        logLevel: LlamaLogLevel.warn,
-        ...(route ? { logger: route } : {}),
-      });
-    } catch (error) {
-      throw EngineUnavailable(`cannot start the llama.cpp engine: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (lifetime.signal.aborted) break;
+      try {
+        const llama = await load({
+          // Never compile llama.cpp at run time: that takes many minutes. Use a prebuilt binary or fail.
+          build: 'never',
+          gpu: options.gpu ? 'auto' : false,
+          maxThreads: threads,
+          logLevel: LlamaLogLevel.warn,
+          ...(route ? { logger: route } : {}),
+        });
+        if (attempt > 1) logger?.info?.({ source: 'llama.cpp', attempt }, `the llama.cpp engine started on attempt ${attempt}`);
+        return llama;
+      } catch (error) {
+        lastError = error;
+        if (attempt === 1 && options.probeOnFailure !== false) await logProbe(logger);
+        if (attempt === attempts || lifetime.signal.aborted) break;
+        const delay = firstDelay * 2 ** (attempt - 1);
+        logger?.warn({ source: 'llama.cpp', attempt, err: errorMessage(error) }, `the llama.cpp engine did not start (attempt ${attempt} of ${attempts}); trying again in ${delay} ms`);
+        await sleep(delay, undefined, { signal: lifetime.signal }).catch(() => {});
+      }
     }
+    if (lifetime.signal.aborted) throw EngineUnavailable('the llama.cpp engine has been disposed', { cause: lastError });
+    throw EngineUnavailable(
+      `cannot start the llama.cpp engine (${attempts} attempts): ${errorMessage(lastError)}. The next request that needs a model tries again.`,
+      { cause: lastError },
+    );
   };
 
   return {
@@ -85,6 +129,7 @@ export function createLlamaEngine(options: LlamaEngineOptions): LlamaEngine {
     async dispose() {
       if (disposed) return;
       disposed = true;
+      lifetime.abort();
       const current = pending;
       pending = undefined;
       if (!current) return;
@@ -104,4 +149,20 @@ export function createLlamaEngine(options: LlamaEngineOptions): LlamaEngine {
       }
     },
   };
+}
+
+/** Log what node-llama-cpp's binary test process does when started with its output kept (evidence for a failure). */
+async function logProbe(logger: EngineLogger | undefined): Promise<void> {
+  if (!logger) return;
+  const probe = await probeBinaryTestProcess().catch((error: unknown) => ({ error: errorMessage(error) }));
+  if (!probe) return;
+  if ('error' in probe) {
+    logger.warn({ source: 'llama.cpp' }, `could not probe node-llama-cpp's binary test process: ${probe.error}`);
+    return;
+  }
+  const how = probe.ready ? 'started and answered' : `ended before it was ready (exit code ${probe.code}, signal ${probe.signal})`;
+  logger.warn(
+    { source: 'llama.cpp', probe: { ready: probe.ready, code: probe.code, signal: probe.signal, execArgv: probe.execArgv, stderr: probe.stderr.trim() } },
+    `node-llama-cpp's binary test process, started again with its output kept: ${how}`,
+  );
 }

@@ -17,6 +17,8 @@ export async function pullFromCli(argv: string[], io: { stdout: NodeJS.WritableS
       strict: true,
       options: {
         binding: { type: 'string' },
+        binding_name: { type: 'string' },
+        config: { type: 'string' },
         'data-dir': { type: 'string' },
         data_dir: { type: 'string' },
         'models-path': { type: 'string' },
@@ -31,14 +33,14 @@ export async function pullFromCli(argv: string[], io: { stdout: NodeJS.WritableS
   }
   const v = parsed.values;
   if (v.help) {
-    io.stdout.write('lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models-path DIR] [--bindings-path DIR]\n');
+    io.stdout.write('lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--config FILE] [--models_path DIR] [--bindings_path DIR]\n');
     return 0;
   }
   const target = parsed.positionals[0];
   if (!target || parsed.positionals.length > 1) throw CliUsage('pull takes exactly one URL or models.yaml filename');
   const dataDir = resolveDataDir(v['data-dir'] ?? v.data_dir);
-  const config = await ConfigStore.load({ file: join(dataDir, 'config.yaml') });
-  const binding = v.binding ?? config.values.binding_name ?? 'llama_cpp';
+  const config = await ConfigStore.load({ file: resolve(v.config ?? join(dataDir, 'config.yaml')) });
+  const binding = v.binding ?? v.binding_name ?? config.values.binding_name ?? 'llama_cpp';
   const modelsPath = resolve(v['models-path'] ?? v.models_path ?? config.values.models_path ?? join(dataDir, 'models'));
   const extra = [...(v['bindings-path'] ?? []), ...(v.bindings_path ?? []), ...config.values.bindings_paths].map((p) => resolve(p));
   const folders = await discoverBindings([...(config.values.builtin_plugins ? [BUILTIN_BINDINGS_PATH] : []), ...extra]);

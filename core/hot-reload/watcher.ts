@@ -24,6 +24,8 @@ export interface PluginWatcherOptions {
   onChange(change: PluginChange): Promise<void>;
   /** Maps a change to the folder it reloads, which is the debounce key. */
   keyOf(change: PluginChange): string;
+  /** Told about every change at once, before any debounce (e.g. to drop a cached listing). */
+  onEvent?(change: PluginChange): void;
   onError?(error: unknown): void;
 }
 
@@ -91,6 +93,7 @@ export class PluginWatcher {
     if (this.#closed) return;
     const change = this.#classify(path);
     if (!change) return;
+    this.#options.onEvent?.(change);
     const key = this.#options.keyOf(change);
     if (!key) return;
     clearTimeout(this.#timers.get(key));

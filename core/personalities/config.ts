@@ -2,15 +2,22 @@
  * A personality's `config.yaml` (lollms-reference §4.2): the original keys with the original defaults, a type
  * check of every known key, unknown keys kept in `extra`, and the `{{date}}`-style placeholders filled at access.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import YAML, { isMap, isScalar, type ScalarTag } from 'yaml';
+import { isMap, isScalar } from 'yaml';
 import semver from 'semver';
-import { PersonalityConfigInvalid, PersonalityConfigSyntax, PersonalityNotFound } from '../errors.js';
+import { PersonalityConfigInvalid, PersonalityConfigSyntax, PersonalityConfigTooLarge, PersonalityNotFound } from '../errors.js';
+import { formatLocation, parseYaml, type YamlOddity } from '../util/yaml.js';
 import type { PersonalityView } from '../../plugin-api/processor.js';
 import { fillPlaceholders } from './conditioning.js';
 
 export const PERSONALITY_CONFIG_FILE = 'config.yaml';
+
+/**
+ * Largest `config.yaml` the host reads, in bytes. Real configs are under 11 KB (the whole original zoo); a 20 MB
+ * flow-style file once took the host's heap down, and 8 MB cost 21 s per listing.
+ */
+export const MAX_PERSONALITY_CONFIG_BYTES = 256 * 1024;
 
 /** Which processor hooks the host calls (`processor_cfg`). */
 export interface ProcessorCfg {
@@ -76,6 +83,8 @@ export interface PersonalityConfig extends Readonly<PersonalityConfigValues> {
   readonly declaredKeys: ReadonlySet<string>;
   /** Keys the loader does not know (`lollms_version`, `recommended_model`, ...), as parsed. */
   readonly extra: Readonly<Record<string, unknown>>;
+  /** PyYAML-only constructs the file uses, read as the original did (for a warning; see core/util/yaml.ts). */
+  readonly yamlOddities: readonly YamlOddity[];
   /** `personality_conditioning` with `{{date}}`, `{{time}}`, `{{date_time}}` filled for `now`. */
   conditioning(now?: Date): string;
   /** `welcome_message`, filled the same way. */
@@ -163,18 +172,6 @@ const KIND_TEXT: Record<Kind, string> = {
 
 const PROCESSOR_FLAGS = ['custom_workflow', 'process_model_input', 'process_model_output'] as const;
 
-/**
- * PyYAML reads configs as YAML 1.1, where `yes`/`no`/`on`/`off` are booleans. The `yaml` package's own 1.1
- * schema goes further than PyYAML (`y`/`n`, timestamps), so the 1.2 core schema plus exactly these is closer.
- */
-const PYYAML_BOOL: ScalarTag = {
-  identify: (value) => typeof value === 'boolean',
-  default: true,
-  tag: 'tag:yaml.org,2002:bool',
-  test: /^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$/,
-  resolve: (source) => /^(?:yes|on)$/i.test(source),
-};
-
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   const json = JSON.stringify(value);
@@ -208,23 +205,15 @@ export interface ParsePersonalityConfigOptions {
 /** Parse and check the text of a `config.yaml`. Throws `PersonalityConfigSyntax` (with line) or `PersonalityConfigInvalid`. */
 export function parsePersonalityConfig(text: string, options: ParsePersonalityConfigOptions): PersonalityConfig {
   const { file, folder } = options;
-  // uniqueKeys: false because PyYAML lets a later duplicate key win, and real zoo files have duplicates.
-  const doc = YAML.parseDocument(text, { customTags: (tags) => [...tags, PYYAML_BOOL], uniqueKeys: false, prettyErrors: true });
-  const error = doc.errors[0];
-  if (error) {
-    const line = error.linePos?.[0]?.line;
-    const column = error.linePos?.[0]?.col;
-    const where = line === undefined ? file : `${file}:${line}${column === undefined ? '' : `:${column}`}`;
-    throw PersonalityConfigSyntax(`${where}: YAML syntax error: ${error.message.split('\n')[0]}`, {
-      file,
-      ...(line === undefined ? {} : { line }),
-      ...(column === undefined ? {} : { column }),
-    });
-  }
+  // Read as the original did (PyYAML): see core/util/yaml.ts for what that changes.
+  const parsed = parseYaml(text, { file, syntaxError: PersonalityConfigSyntax, pyyaml: true });
+  const doc = parsed.document;
   if (!isMap(doc.contents)) throw PersonalityConfigInvalid(`${file}: a personality config must be a YAML mapping of keys to values`, { file });
-  const raw = doc.toJS() as Record<string, unknown>;
-  const invalid = (key: string, expected: string, value: unknown) =>
-    PersonalityConfigInvalid(`${file}: "${key}" must be ${expected} (got ${describe(value)})`, { file });
+  const raw = parsed.value as Record<string, unknown>;
+  const invalid = (key: string, expected: string, value: unknown) => {
+    const position = parsed.positionOf(key.split('.'));
+    return PersonalityConfigInvalid(`${formatLocation(file, position)}: "${key}" must be ${expected} (got ${describe(value)})`, { file, ...(position ?? {}) });
+  };
 
   const values: Record<string, unknown> = structuredClone(PERSONALITY_DEFAULTS) as Record<string, unknown>;
   const extra: Record<string, unknown> = {};
@@ -268,6 +257,7 @@ export function parsePersonalityConfig(text: string, options: ParsePersonalityCo
     file,
     declaredKeys,
     extra,
+    yamlOddities: parsed.oddities,
     conditioning: (now?: Date) => fillPlaceholders(config.personality_conditioning, now),
     welcomeMessage: (now?: Date) => fillPlaceholders(config.welcome_message, now),
     view: (now?: Date): PersonalityView => ({
@@ -294,18 +284,44 @@ export function parsePersonalityConfig(text: string, options: ParsePersonalityCo
 }
 
 /**
- * Load `<folder>/config.yaml`. Throws `PersonalityNotFound` when it is missing, `PersonalityConfigSyntax`
- * for broken YAML (file and line) and `PersonalityConfigInvalid` for a wrongly typed key (key and file).
+ * Read a personality config file, refusing one larger than `MAX_PERSONALITY_CONFIG_BYTES` before reading it
+ * (`PersonalityConfigTooLarge`). The size is checked on the open file, so a file that grows in between is cut
+ * at the limit and refused too.
  */
-export async function loadPersonalityConfig(folder: string): Promise<PersonalityConfig> {
-  const file = join(folder, PERSONALITY_CONFIG_FILE);
-  let text: string;
+export async function readPersonalityConfigText(file: string, folder: string): Promise<string> {
+  let handle;
   try {
-    text = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw PersonalityNotFound(`no ${PERSONALITY_CONFIG_FILE} in ${folder}`, { file, cause: error });
     throw error;
   }
-  return parsePersonalityConfig(text, { file, folder });
+  try {
+    const tooLarge = (size: string) =>
+      PersonalityConfigTooLarge(`${file}: ${size} is larger than the ${MAX_PERSONALITY_CONFIG_BYTES / 1024} KiB a personality config may have; it is not read`, { file });
+    const { size } = await handle.stat();
+    if (size > MAX_PERSONALITY_CONFIG_BYTES) throw tooLarge(`${(size / 1024 / 1024).toFixed(1)} MB`);
+    const buffer = Buffer.alloc(MAX_PERSONALITY_CONFIG_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_PERSONALITY_CONFIG_BYTES) throw tooLarge('the file');
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Load `<folder>/config.yaml`. Throws `PersonalityNotFound` when it is missing, `PersonalityConfigTooLarge` above
+ * `MAX_PERSONALITY_CONFIG_BYTES`, `PersonalityConfigSyntax` for broken YAML (file, line and column) and
+ * `PersonalityConfigInvalid` for a wrongly typed key (key, file, line and column).
+ */
+export async function loadPersonalityConfig(folder: string): Promise<PersonalityConfig> {
+  const file = join(folder, PERSONALITY_CONFIG_FILE);
+  return parsePersonalityConfig(await readPersonalityConfigText(file, folder), { file, folder });
 }

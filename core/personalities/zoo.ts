@@ -12,6 +12,10 @@
  * anything whose real path (symlinks followed) leaves its personalities path.
  * When several paths hold the same language/category/name, the LAST path wins, in listings and resolution, as
  * for bindings: personalities paths configured after the built-in folder override it.
+ *
+ * Listings go through a `ZooCache` when one is given (the host has one): a config is parsed once per version of
+ * its file, and while the plugin watcher runs, a listing does no file system work at all until the watcher
+ * reports a change under a personalities path.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,9 +37,82 @@ export const DEFAULT_LANGUAGE = 'english';
 export interface ZooOptions {
   /**
    * Told about each personality left out because its `config.yaml` is broken (and about a personalities path
-   * that is missing). The listing itself never fails for those.
+   * that is missing). The listing itself never fails for those. With a cache, once per version of the file.
    */
   onError?: (folder: string, error: unknown) => void;
+  /** Told about a config read despite a PyYAML-only construct (see core/util/yaml.ts); with a cache, once per version of the file. */
+  onWarning?: (file: string, message: string) => void;
+  /** Keeps parsed configs (and, while watched, whole listings) between calls. */
+  cache?: ZooCache;
+}
+
+/** A parsed config (or why it failed), with the identity of the file version it came from. */
+interface CachedConfig {
+  stamp: string;
+  result: { config: PersonalityConfig } | { error: unknown };
+}
+
+interface CachedScan {
+  /** The last complete scan; trusted without any file system access while watched. */
+  entries: ZooEntry[] | undefined;
+  /** Parsed configs by file path, from the last scan. */
+  files: Map<string, CachedConfig>;
+}
+
+/**
+ * Parsed personality configs kept between listings. Every listing walks the folders and compares each
+ * `config.yaml`'s identity (inode, size, modification times in ns) with the cached one, and parses only new or
+ * changed files. While `watched` (the host's plugin watcher runs), the last listing is reused as it is until
+ * `changed()`: the watcher calls it for every event under a personalities path.
+ */
+export class ZooCache {
+  readonly #scans = new Map<string, CachedScan>();
+  #watched = false;
+  #generation = 0;
+
+  /** Something under a personalities path changed: the next listing walks the folders again. */
+  changed(): void {
+    this.#generation++;
+    for (const scan of this.#scans.values()) scan.entries = undefined;
+  }
+
+  /** Whether a watcher reports every change (then unchanged listings are served from memory). */
+  get watched(): boolean {
+    return this.#watched;
+  }
+
+  set watched(on: boolean) {
+    this.#watched = on;
+    this.changed();
+  }
+
+  /** Forget everything (tests, shutdown). */
+  clear(): void {
+    this.#scans.clear();
+    this.#generation++;
+  }
+
+  /** @internal The scan state of one list of personalities paths. */
+  scanFor(paths: readonly string[]): CachedScan {
+    const key = JSON.stringify(paths);
+    let scan = this.#scans.get(key);
+    if (!scan) {
+      scan = { entries: undefined, files: new Map() };
+      this.#scans.set(key, scan);
+    }
+    return scan;
+  }
+
+  /** @internal */
+  get generation(): number {
+    return this.#generation;
+  }
+}
+
+/** The identity of a file's current version, or undefined when it cannot be read. */
+async function fileStamp(file: string): Promise<string | undefined> {
+  const s = await stat(file, { bigint: true }).catch(() => undefined);
+  return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : undefined;
 }
 
 /** One personality found in the zoo. */
@@ -102,6 +179,31 @@ function listingLanguage(config: PersonalityConfig): string {
 
 /** Every personality in `paths` whose config loads; of duplicates, the one in the last path is kept. */
 export async function scanPersonalities(paths: readonly string[], options: ZooOptions = {}): Promise<ZooEntry[]> {
+  const cache = options.cache;
+  const scan = cache?.scanFor(paths);
+  if (cache?.watched && scan?.entries) return scan.entries;
+  const generation = cache?.generation;
+  const files = new Map<string, CachedConfig>();
+  const load = async (folder: string): Promise<PersonalityConfig> => {
+    const file = join(folder, PERSONALITY_CONFIG_FILE);
+    const stamp = await fileStamp(file);
+    const cached = stamp === undefined ? undefined : scan?.files.get(file);
+    if (cached && cached.stamp === stamp) {
+      files.set(file, cached);
+      if ('error' in cached.result) throw new ReportedError(cached.result.error);
+      return cached.result.config;
+    }
+    try {
+      const config = await loadPersonalityConfig(folder);
+      if (stamp !== undefined) files.set(file, { stamp, result: { config } });
+      for (const oddity of config.yamlOddities) options.onWarning?.(`${file}:${oddity.line}:${oddity.column}`, oddity.message);
+      return config;
+    } catch (error) {
+      if (stamp !== undefined) files.set(file, { stamp, result: { error } });
+      throw error;
+    }
+  };
+
   const candidates: Array<{ root: string; segments: string[] }> = [];
   // Later paths first, so that the de-duplication below keeps their copy.
   for (const root of [...paths].reverse()) {
@@ -129,9 +231,10 @@ export async function scanPersonalities(paths: readonly string[], options: ZooOp
     let folder: string;
     try {
       folder = await resolveInside(root, relPath);
-      config = await loadPersonalityConfig(folder);
+      config = await load(folder);
     } catch (error) {
-      options.onError?.(join(root, ...segments), error);
+      // A broken file is reported once per version of it when a cache remembers it.
+      if (!(error instanceof ReportedError)) options.onError?.(join(root, ...segments), error);
       return undefined;
     }
     const [first = '', second = '', third = ''] = segments;
@@ -149,7 +252,18 @@ export async function scanPersonalities(paths: readonly string[], options: ZooOp
     seen.add(key);
     found.push(entry);
   }
+  if (scan && cache?.generation === generation) {
+    scan.files = files;
+    scan.entries = found;
+  }
   return found;
+}
+
+/** A config error already reported when its file version was first parsed. */
+class ReportedError extends Error {
+  constructor(readonly original: unknown) {
+    super('already reported');
+  }
 }
 
 /** The URL path of a personality asset: `/personalities/<encoded rel path>/assets/<encoded file>`. */
@@ -170,8 +284,23 @@ async function findLogo(entry: ZooEntry): Promise<string | undefined> {
   return undefined;
 }
 
-/** The `personalities_list` entry of a personality (§1.3.3, with the listing's own defaults). */
-export async function personalityInfo(entry: ZooEntry): Promise<PersonalityInfo> {
+const infos = new WeakMap<ZooEntry, Promise<PersonalityInfo>>();
+
+/**
+ * The `personalities_list` entry of a personality (§1.3.3, with the listing's own defaults). Kept with the entry,
+ * so a cached listing does not look for logos again.
+ */
+export function personalityInfo(entry: ZooEntry): Promise<PersonalityInfo> {
+  let info = infos.get(entry);
+  if (!info) {
+    info = readPersonalityInfo(entry);
+    infos.set(entry, info);
+    info.catch(() => infos.delete(entry));
+  }
+  return info;
+}
+
+async function readPersonalityInfo(entry: ZooEntry): Promise<PersonalityInfo> {
   const { config } = entry;
   const logo = await findLogo(entry);
   return {

@@ -3,7 +3,7 @@ import { isBinding, type Binding, type PluginLogger } from '../../plugin-api/ind
 import { PluginImport, PluginNotABinding } from '../errors.js';
 import { checkApiRange } from './api-range.js';
 import { compileBinding, pruneCompiledBindings } from './compile-binding.js';
-import { readBindingManifest } from './manifest.js';
+import { readBindingManifest, refusePythonBinding } from './manifest.js';
 
 /** Options of `loadBindingPlugin`. */
 export interface LoadBindingOptions {
@@ -41,6 +41,7 @@ export interface LoadedBindingPlugin {
  */
 export async function loadBindingPlugin(folder: string, options: LoadBindingOptions): Promise<LoadedBindingPlugin> {
   const manifest = await readBindingManifest(resolve(folder));
+  refusePythonBinding(manifest);
   const dir = manifest.folder;
   if (!manifest.hostApiDeclared) {
     options.logger?.warn({ folder: dir, assumed: manifest.hostApi }, `binding ${manifest.name} declares no host_api; assuming "${manifest.hostApi}"`);

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { PluginManifest } from '../errors.js';
+import { PluginManifest, PluginPython } from '../errors.js';
+import { parseYaml } from '../util/yaml.js';
 import { DEFAULT_HOST_API } from './api-range.js';
 import { BINDING_CARD_FILE, MODELS_FILE } from './discovery.js';
 
@@ -21,7 +22,15 @@ export interface BindingManifest {
   hostApiDeclared: boolean;
   /** The entry's path relative to the folder (`entry` in the card, default `index.ts`). */
   entry: string;
+  /**
+   * Set when the folder is an original Python lollms binding: no TypeScript entry, but `__init__.py` or
+   * `binding.py` (the file found). Listed like any binding; loading it is refused by `refusePythonBinding`.
+   */
+  python?: string;
 }
+
+/** The files that make a folder an original (Python) lollms binding. */
+const PYTHON_BINDING_FILES = ['__init__.py', 'binding.py'];
 
 /** The default TypeScript entry of a binding. */
 export const DEFAULT_ENTRY = 'index.ts';
@@ -56,6 +65,7 @@ export async function readBindingManifest(folder: string): Promise<BindingManife
     throw PluginManifest(`binding ${dir}: entry "${entry}" must be a file inside the binding folder`, { file: cardFile });
   }
 
+  const python = existsSync(join(dir, rel)) ? undefined : PYTHON_BINDING_FILES.find((file) => existsSync(join(dir, file)));
   return {
     name,
     folder: dir,
@@ -64,7 +74,21 @@ export async function readBindingManifest(folder: string): Promise<BindingManife
     hostApi: typeof declared === 'string' ? declared : DEFAULT_HOST_API,
     hostApiDeclared: typeof declared === 'string',
     entry: rel,
+    ...(python ? { python } : {}),
   };
+}
+
+/**
+ * Refuse to load an original Python binding with a message that says so (`LH_ERR_PLUGIN_PYTHON`), instead of a
+ * missing-entry compile error: lollms-host runs TypeScript bindings only.
+ */
+export function refusePythonBinding(manifest: BindingManifest): void {
+  if (!manifest.python) return;
+  throw PluginPython(
+    `binding "${manifest.name}" is a Python binding (${manifest.python}), and lollms-host does not run Python bindings. ` +
+      'Write it as a TypeScript binding: see docs/writing-a-binding.md (lollms-host new binding <name> scaffolds one).',
+    { file: join(manifest.folder, manifest.python) },
+  );
 }
 
 /** Parse one YAML file; a syntax error becomes a `PluginManifest` error with file, line and column. */
@@ -75,20 +99,7 @@ async function readYaml(folder: string, file: string): Promise<unknown> {
   } catch (error) {
     throw PluginManifest(`binding ${folder}: cannot read ${basename(file)}: ${(error as Error).message}`, { file, cause: error });
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  const first = doc.errors[0];
-  if (first) {
-    const pos = first.linePos?.[0];
-    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    // yaml's pretty message repeats the source excerpt after the first line; the first line is enough here.
-    const reason = first.message.split('\n')[0] ?? first.message;
-    throw PluginManifest(`binding ${folder}: broken YAML in ${where}: ${reason}`, {
-      file,
-      ...(pos ? { line: pos.line, column: pos.col } : {}),
-      cause: first,
-    });
-  }
-  return doc.toJS();
+  return parseYaml(text, { file, syntaxError: PluginManifest, describe: (where, reason) => `binding ${folder}: broken YAML in ${where}: ${reason}` }).value;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -10,6 +10,7 @@ import type { Logger } from '../../logger.js';
 import type { PersonalityManager } from '../../personalities/manager.js';
 import type { AccessSettings } from '../access.js';
 import type { HostConfig } from '../../config.js';
+import type { ZooCache } from '../../personalities/zoo.js';
 
 export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
@@ -18,6 +19,8 @@ export interface SocketDeps {
   personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
   /** The folders the personality listings read. */
   personalitiesPaths: readonly string[];
+  /** Parsed personality configs between listings (refreshed by the watcher). */
+  zoo: ZooCache;
   installs: InstallRegistry;
   /** The config keys that bound a client's install (issue 11), read at each install. */
   installConfig: () => Pick<HostConfig, 'install_allowed_hosts' | 'install_max_size_mb' | 'install_min_free_mb'>;

@@ -6,6 +6,7 @@ import { WIRE_TEXT, type ClientToServerEvents, type InterServerEvents, type Serv
 import { ClientRegistry, ClientState } from './clients.js';
 import type { SocketDeps } from './deps.js';
 import { registerHandlers } from './handlers/index.js';
+import { originalClientOptions } from './compat.js';
 
 export type HostIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type HostSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -33,7 +34,8 @@ export class SocketTransport {
         origin: (origin, callback) => callback(null, isOriginAllowed(origin, deps.access().allowed_origins)),
         credentials: true,
       },
-      serveClient: false,
+      // Original clients: socket.io.js served at its path; reserved event names dropped instead of the connection.
+      ...originalClientOptions(deps.logger),
       // Host header, Origin and API key, checked before a session exists and before any body is read.
       allowRequest: engineAllowRequest(() => accessPolicy(deps.access())),
     });

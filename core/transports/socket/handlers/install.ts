@@ -43,13 +43,14 @@ export const installHandlers: HandlerMap = {
           ...clientInstallLimits(ctx.deps.installConfig(), source),
         });
         // The file name in the binding's models folder; never the server's absolute path.
+        ctx.deps.logger.info({ client: ctx.client.id, binding: plugin.name, filename: source.filename }, `model installed: ${source.filename}`);
         ctx.reply('model_installed', { success: true, filename, path: `${plugin.name}/${filename}` });
       } catch (error) {
         // A client that cancelled its own install already got its answer from cancel_install.
         const reason: unknown = controller.signal.reason;
-        if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
         const cause = (error as { cause?: unknown }).cause;
-        ctx.deps.logger.warn({ client: ctx.client.id, url: source.url, err: errorMessage(error), cause: cause === undefined ? undefined : errorMessage(cause) }, 'model install failed');
+        ctx.deps.logger.info({ client: ctx.client.id, binding: plugin.name, filename: source.filename, url: source.url, err: errorMessage(error), cause: cause === undefined ? undefined : errorMessage(cause) }, `model not installed: ${source.filename}`);
+        if (reason instanceof InstallCanceled && reason.by === ctx.client.id) return;
         const message = reason instanceof InstallCanceled ? reason.message : clientErrorText(error);
         ctx.reply('model_installed', { success: false, filename: echo(source.filename), error: message });
       } finally {

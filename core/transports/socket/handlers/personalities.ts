@@ -5,7 +5,11 @@ import type { SocketDeps } from '../deps.js';
 import { rawField, type HandlerMap } from '../dispatch.js';
 
 function zooOptions(deps: SocketDeps) {
-  return { onError: (folder: string, error: unknown) => deps.logger.warn({ folder, err: errorMessage(error) }, 'personality left out of the listing') };
+  return {
+    cache: deps.zoo,
+    onWarning: (where: string, message: string) => deps.logger.warn(`${where}: ${message}`),
+    onError: (folder: string, error: unknown) => deps.logger.warn({ folder, err: errorMessage(error) }, 'personality left out of the listing'),
+  };
 }
 
 const idOf = (raw: unknown) => {
