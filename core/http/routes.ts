@@ -10,6 +10,7 @@ import { bearerToken, isHostHeaderAllowed, isLoopbackHost, isOriginAllowed, keyM
 import { isConfigKey, validateValue, type ConfigKey } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
+import { consolePageState, serveConsole } from './console-assets.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -178,10 +179,12 @@ export async function handleHttpRequest(host: Host, req: IncomingMessage, res: S
       res.end();
       return;
     }
-    if (!isLoopbackHost(bindHost) && api_key && !keyMatches(bearerToken(req.headers.authorization), api_key)) {
-      throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
-    }
+    const authorized = isLoopbackHost(bindHost) || !api_key || keyMatches(bearerToken(req.headers.authorization), api_key);
     const url = new URL(req.url ?? '/', 'http://host');
+    // The console's page and assets load without the key (a browser cannot send it on navigation; the page asks
+    // for it); the page shows the host's state only to an authorized request.
+    if (await serveConsole(req, res, url, () => (authorized ? consolePageState(host) : undefined))) return;
+    if (!authorized) throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
     const route = ROUTES[`${req.method} ${url.pathname}`];
     if (route) return await route(host, req, res, url);
     if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(host, res, url.pathname);
