@@ -22,6 +22,8 @@ export class ModelsView {
   readonly #install: HTMLElement;
   readonly #selectStatus: HTMLElement;
   #installing: AbortController | undefined;
+  /** The installed names last listed (redrawn when the loaded model changes). */
+  #names: string[] | undefined;
   /** Called after a model was selected or installed (the status view refreshes). */
   onChange: (() => void) | undefined;
 
@@ -65,7 +67,10 @@ export class ModelsView {
       h('section', { 'aria-labelledby': 'install-title' }, h('h2', { id: 'install-title' }, 'Install'), this.#install, urlForm),
       h('section', { 'aria-labelledby': 'catalogue-title' }, h('h2', { id: 'catalogue-title' }, 'Catalogue'), this.#catalogue),
     );
-    state.on('model', () => this.#renderWarning());
+    state.on('model', () => {
+      this.#renderWarning();
+      if (this.#names) this.#renderInstalled(this.#names);
+    });
     this.#renderWarning();
   }
 
@@ -142,6 +147,7 @@ export class ModelsView {
   }
 
   #renderInstalled(names: string[]): void {
+    this.#names = names;
     if (names.length === 0) {
       replace(this.#installed, h('p', { class: 'hint' }, 'None: install one below.'));
       return;

@@ -26,6 +26,8 @@ export class PersonalitiesView {
   readonly #filter: HTMLInputElement;
   readonly #status: HTMLElement;
   #entries: ZooEntry[] = [];
+  /** The mounted paths, in id order (`GET /list_mounted_personalities`), to mark the zoo's mounted entries. */
+  #mountedPaths: string[] = [];
   /** Open the chat with a personality (wired by the app). */
   onChat: ((id: number) => void) | undefined;
 
@@ -62,11 +64,23 @@ export class PersonalitiesView {
   /** Reload the mounted list (into the shared state). */
   async refreshMounted(): Promise<void> {
     try {
-      const { personalities } = await this.#conn.control.listActivePersonalities();
+      const [{ personalities }, paths] = await Promise.all([
+        this.#conn.control.listActivePersonalities(),
+        this.#conn.getJson<string[]>('/list_mounted_personalities').catch(() => undefined),
+      ]);
+      this.#mountedPaths = Array.isArray(paths?.body) ? paths.body : [];
       this.#state.setPersonalities(personalities);
+      this.#renderZoo();
     } catch (error) {
       replace(this.#mounted, h('li', { class: 'error-text' }, messageOf(error)));
     }
+  }
+
+  /** The id of a zoo entry when it is mounted (by its three-level path, or the two-level one). */
+  #mountedId(entry: ZooEntry): number | undefined {
+    const twoLevel = entry.path.split('/').slice(1).join('/');
+    const id = this.#mountedPaths.findIndex((p) => p === entry.path || p === twoLevel);
+    return id >= 0 ? id : undefined;
   }
 
   async #loadZoo(): Promise<void> {
@@ -137,8 +151,12 @@ export class PersonalitiesView {
         'ul',
         { class: 'zoo-list' },
         shown.map((entry) => {
-          const button = h('button', { type: 'button', 'aria-label': `Mount ${entry.info.name} (${entry.path})` }, 'Mount');
-          button.addEventListener('click', () => void this.#mount(entry, button));
+          const id = this.#mountedId(entry);
+          const button =
+            id === undefined
+              ? h('button', { type: 'button', 'aria-label': `Mount ${entry.info.name} (${entry.path})` }, 'Mount')
+              : h('button', { type: 'button', 'aria-label': `Chat with ${entry.info.name} (mounted as ${id})` }, 'Chat');
+          button.addEventListener('click', () => (id === undefined ? void this.#mount(entry, button) : this.onChat?.(id)));
           return h(
             'li',
             { class: 'zoo-entry', 'data-path': entry.path },
@@ -150,6 +168,7 @@ export class PersonalitiesView {
               ' ',
               h('code', {}, entry.path),
               entry.info.has_scripts ? h('span', { class: 'tag' }, 'processor') : null,
+              id !== undefined ? h('span', { class: 'tag' }, `mounted as ${id}`) : null,
               h('p', { class: 'hint' }, `${entry.info.author} · v${entry.info.version}${entry.info.description ? ` · ${entry.info.description}` : ''}`),
             ),
             button,

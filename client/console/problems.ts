@@ -26,6 +26,20 @@ export function location(item: { file?: string; line?: number; column?: number }
   return `${file}${item.line !== undefined ? `:${item.line}${item.column !== undefined ? `:${item.column}` : ''}` : ''}`;
 }
 
+/**
+ * The error's own words: the host's message may start with the plugin and the place (`personality /x/y:
+ * scripts/processor.ts:3:5: Unexpected ";"`), which the overlay shows apart.
+ */
+export function ownMessage(error: PluginError, where: string): string {
+  let message = error.error.message;
+  const plugin = `${error.kind} ${error.path}: `;
+  if (message.startsWith(plugin)) message = message.slice(plugin.length);
+  for (const place of [where, location(error.error)]) {
+    if (place && message.startsWith(`${place}: `)) message = message.slice(place.length + 2);
+  }
+  return message;
+}
+
 const baseName = (path: string) => path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? path;
 
 export class BuildProblems {
@@ -122,7 +136,7 @@ export class BuildProblems {
           'article',
           { class: 'overlay-error', 'data-plugin': `${e.kind}:${e.name}` },
           h('h3', {}, `${e.kind} `, h('code', {}, e.name)),
-          h('p', { class: 'overlay-message' }, e.error.message),
+          h('p', { class: 'overlay-message' }, ownMessage(e, where)),
           where ? h('p', { class: 'overlay-location' }, h('code', { class: 'location' }, where)) : null,
           e.error.frame ? h('pre', { class: 'code-frame', tabindex: 0, 'aria-label': 'code frame' }, e.error.frame) : null,
         );

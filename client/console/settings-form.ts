@@ -107,6 +107,8 @@ export class SettingsForm {
       const error = h('p', { class: 'field-error error-text', id: `${control.id}-error` });
       const f: SettingField = { name, entry, control, error };
       writeField(f, name in values ? values[name] : entry.value);
+      // Checked as the user types: an error that appeared on blur would move the Save button under the pointer.
+      control.addEventListener('input', () => this.#check(f));
       control.addEventListener('change', () => this.#check(f));
       return f;
     });

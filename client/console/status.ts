@@ -167,6 +167,13 @@ export class StatusView {
   #updateOverview(s: Partial<StatusReport>, model: string): void {
     const overview = this.#overview;
     if (!overview) return;
+    // Served without the key, the overview had nothing to show: give it the fields now that the key works.
+    overview.querySelector('.overview-locked')?.replaceWith(
+      h('dl', { class: 'overview-facts' }, [['Version', 'version'], ['Binding', 'binding'], ['Model', 'model']].map(([label, name]) => [h('dt', {}, label), h('dd', { 'data-field': name })])),
+      h('p', { class: 'warning', 'data-field': 'test-model-warning', role: 'note', hidden: true }, `${TEST_MODEL_NAME} is a random-weight test model: its answers are gibberish. Install a real model in Models.`),
+      h('h3', {}, 'Mounted personalities'),
+      h('p', { 'data-field': 'personalities' }, 'none'),
+    );
     const set = (name: string, value: string) => {
       const el = overview.querySelector(`[data-field="${name}"]`);
       if (el) el.textContent = value;
