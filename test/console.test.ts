@@ -77,9 +77,9 @@ describe('console in a browser', function () {
     return watched;
   }
 
-  /** Chat with `target` (an option label) and send `prompt`, with sampling values when given. */
-  async function sendPrompt(page: Page, target: string, prompt: string, sampling: Record<string, string> = {}): Promise<void> {
-    await page.getByRole('combobox', { name: 'Chat with' }).selectOption({ label: target });
+  /** Chat with `target` (an option's label, or its index) and send `prompt`, with sampling values when given. */
+  async function sendPrompt(page: Page, target: string | number, prompt: string, sampling: Record<string, string> = {}): Promise<void> {
+    await page.getByRole('combobox', { name: 'Chat with' }).selectOption(typeof target === 'number' ? { index: target } : { label: target });
     if (Object.keys(sampling).length > 0) {
       await page.locator('details.sampling > summary').click();
       for (const [label, value] of Object.entries(sampling)) await page.getByLabel(label, { exact: true }).fill(value);
@@ -112,12 +112,7 @@ describe('console in a browser', function () {
   it('streams a chat with the model, and Cancel stops it', async () => {
     const watched = await openConsole();
     const { page } = watched;
-    await page.getByRole('combobox', { name: 'Chat with' }).selectOption({ index: 0 });
-    await page.locator('details.sampling > summary').click();
-    await page.getByLabel('Max tokens', { exact: true }).fill(LONG.maxTokens);
-    await page.getByLabel('Seed', { exact: true }).fill(LONG.seed);
-    await page.getByRole('textbox', { name: 'Message' }).fill(LONG.prompt);
-    await page.getByRole('button', { name: 'Send' }).click();
+    await sendPrompt(page, 0, LONG.prompt, { 'Max tokens': LONG.maxTokens, Seed: LONG.seed });
     const answer = page.locator('.turn-assistant').last();
     await answer.locator('xpath=self::*[@data-state="streaming"]').waitFor();
     expect(await page.getByRole('button', { name: 'Cancel' }).isEnabled()).to.equal(true);
@@ -281,12 +276,7 @@ describe('console in a browser', function () {
       for (const socket of host.host.io.sockets.sockets.values()) watch(socket as unknown as ServerSocket);
       host.host.io.on('connection', (socket) => watch(socket as unknown as ServerSocket));
     });
-    await page.getByRole('combobox', { name: 'Chat with' }).selectOption({ index: 0 });
-    await page.locator('details.sampling > summary').click();
-    await page.getByLabel('Max tokens', { exact: true }).fill(LONG.maxTokens);
-    await page.getByLabel('Seed', { exact: true }).fill(LONG.seed);
-    await page.getByRole('textbox', { name: 'Message' }).fill(LONG.prompt);
-    await page.getByRole('button', { name: 'Send' }).click();
+    await sendPrompt(page, 0, LONG.prompt, { 'Max tokens': LONG.maxTokens, Seed: LONG.seed });
     const socket = await generating;
     socket.emit('generation_queued', { position: 2 });
     const trace = page.locator('.trace-turn').first();

@@ -89,6 +89,9 @@ export class ChatView {
   readonly #samplingHint: HTMLElement;
   #generation: Generation | undefined;
   #turns = 0;
+  #following = false;
+  /** The transcript is scrolled to its end (it then follows the stream). */
+  #stick = true;
   /** Called when a turn ends (the status view refreshes). */
   onTurnEnd: (() => void) | undefined;
 
@@ -99,7 +102,16 @@ export class ChatView {
     this.#prompt = h('textarea', { rows: 3, placeholder: 'Write a message; Enter sends, Shift+Enter starts a new line', onkeydown: (e: KeyboardEvent) => this.#onKey(e) });
     this.#send = h('button', { type: 'submit', class: 'primary' }, 'Send');
     this.#cancel = h('button', { type: 'button', disabled: true, onclick: () => void this.cancel() }, 'Cancel');
-    this.#transcript = h('ol', { class: 'transcript', role: 'log', 'aria-live': 'polite', 'aria-label': 'Discussion' });
+    this.#transcript = h('ol', {
+      class: 'transcript',
+      role: 'log',
+      'aria-live': 'polite',
+      'aria-label': 'Discussion',
+      onscroll: () => {
+        const t = this.#transcript;
+        this.#stick = t.scrollHeight - t.scrollTop - t.clientHeight < 48;
+      },
+    });
     this.#traces = h('div', { class: 'traces' }, h('p', { class: 'hint empty-note' }, 'A personality with a processor reports its steps here.'));
     this.#error = h('p', { class: 'error-text form-error', role: 'alert' });
     this.#samplingHint = h('p', { class: 'hint' });
@@ -170,6 +182,8 @@ export class ChatView {
     this.#transcript.append(h('li', { class: 'turn turn-user' }, h('p', { class: 'turn-who' }, 'You'), h('div', { class: 'turn-text' }, prompt)));
     const answer = new AnswerView(targetName);
     this.#transcript.append(answer.element);
+    this.#stick = true;
+    this.#transcript.scrollTop = this.#transcript.scrollHeight;
     const trace = new TraceView(`Turn ${this.#turns} · ${targetName}`);
     this.#traces.querySelector('.empty-note')?.remove();
     this.#traces.prepend(trace.element);
@@ -189,7 +203,11 @@ export class ChatView {
       personality,
       ...(sampling.n_predicts !== undefined ? { nPredicts: sampling.n_predicts } : {}),
       ...(personality < 0 && Object.keys(sampling.parameters).length > 0 ? { parameters: sampling.parameters } : {}),
-      onChunk: (chunk) => answer.append(chunk),
+      onChunk: (chunk) => {
+        if (answer.chunks === 0) trace.setState('running');
+        answer.append(chunk);
+        this.#follow();
+      },
       onMessage: (message: GenerationMessage) => {
         trace.message(message);
         if (message.type === MSG_TYPE.MSG_TYPE_FULL) answer.setText(message.content);
@@ -251,6 +269,16 @@ export class ChatView {
       };
       socket.on('generation_answer', finish);
       socket.emit('generation_answer', { request_id: requestId, answer: text }, (reply) => finish(reply as GenerationAnswerReply));
+    });
+  }
+
+  /** Keep the newest text in view while it streams, unless the user scrolled up (at most once per frame). */
+  #follow(): void {
+    if (this.#following || !this.#stick) return;
+    this.#following = true;
+    requestAnimationFrame(() => {
+      this.#following = false;
+      this.#transcript.scrollTop = this.#transcript.scrollHeight;
     });
   }
 

@@ -5,7 +5,7 @@
 import { CanceledError, LollmsRequestError, type AvailableModel, type InstallProgress } from 'lollms-host/client';
 import type { HostConnection } from './connection.js';
 import { h, field, formatBytes, messageOf, replace } from './dom.js';
-import { TEST_MODEL_NAME, type ConsoleState } from './state.js';
+import { TEST_MODEL_NAME, TEST_MODEL_WARNING, type ConsoleState } from './state.js';
 
 /** What to install: a catalogue file name, or a URL (with an optional name and checksum). */
 type InstallRequest = { filename: string } | { url: string; filename?: string; sha256?: string };
@@ -143,7 +143,7 @@ export class ModelsView {
 
   #renderWarning(): void {
     this.#warning.hidden = !this.#state.testModel;
-    this.#warning.textContent = `${TEST_MODEL_NAME} is a random-weight test model: its answers are gibberish. Install a real model from the catalogue or a URL, then select it.`;
+    this.#warning.textContent = TEST_MODEL_WARNING;
   }
 
   #renderInstalled(names: string[]): void {

@@ -42,4 +42,9 @@ export class ConsoleState {
   }
 }
 
-export { TEST_MODEL_NAME } from '../../core/models/test-model.js';
+import { TEST_MODEL_NAME } from '../../core/models/test-model.js';
+
+export { TEST_MODEL_NAME };
+
+/** What every view says about the test model. */
+export const TEST_MODEL_WARNING = `${TEST_MODEL_NAME} is a random-weight test model: its answers are gibberish. Install a real model in Models, then select it.`;

@@ -5,7 +5,7 @@
  */
 import type { HostConnection } from './connection.js';
 import { h, messageOf, replace } from './dom.js';
-import { TEST_MODEL_NAME, type ConsoleState } from './state.js';
+import { TEST_MODEL_NAME, TEST_MODEL_WARNING, type ConsoleState } from './state.js';
 import type { PluginError, PluginReloaded, StatusReport } from './wire.js';
 
 /** Reloads remembered from the broadcasts, for hosts without `/status`. */
@@ -120,7 +120,7 @@ export class StatusView {
     const reloads = Array.isArray(s.reloads) ? s.reloads : this.#seenReloads;
     replace(
       this.#body,
-      s.test_model ? h('p', { class: 'warning', role: 'note' }, `${TEST_MODEL_NAME} is a random-weight test model: its answers are gibberish.`) : null,
+      s.test_model ? h('p', { class: 'warning', role: 'note' }, TEST_MODEL_WARNING) : null,
       facts(rows),
       generations
         ? [
@@ -170,7 +170,7 @@ export class StatusView {
     // Served without the key, the overview had nothing to show: give it the fields now that the key works.
     overview.querySelector('.overview-locked')?.replaceWith(
       h('dl', { class: 'overview-facts' }, [['Version', 'version'], ['Binding', 'binding'], ['Model', 'model']].map(([label, name]) => [h('dt', {}, label), h('dd', { 'data-field': name })])),
-      h('p', { class: 'warning', 'data-field': 'test-model-warning', role: 'note', hidden: true }, `${TEST_MODEL_NAME} is a random-weight test model: its answers are gibberish. Install a real model in Models.`),
+      h('p', { class: 'warning', 'data-field': 'test-model-warning', role: 'note', hidden: true }, TEST_MODEL_WARNING),
       h('h3', {}, 'Mounted personalities'),
       h('p', { 'data-field': 'personalities' }, 'none'),
     );

@@ -16,7 +16,6 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Host } from '../host.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../util/package-root.js';
 import { resolveInside } from '../util/safe-path.js';
 import { TEST_MODEL_NAME } from '../models/test-model.js';
@@ -106,8 +105,17 @@ export const DOC_LINKS: ReadonlyArray<{ file: string; title: string }> = [
 /** Where the overview goes in the built `index.html`. */
 export const OVERVIEW_MARKER = '<!--lollms:overview-->';
 
+/**
+ * What the page state is read from: the host's bindings and personalities (a narrow view of `Host`, so this module
+ * does not depend on the composition root).
+ */
+export interface ConsoleStateSource {
+  bindings: { readonly model?: { readonly name: string } | undefined; readonly activeBinding?: string | undefined; readonly loading?: string | undefined };
+  personalities: { readonly mounted: ReadonlyArray<{ readonly path: string; readonly name: string; readonly error?: string | undefined; readonly removed: boolean }> };
+}
+
 /** The page state of a running host. */
-export function consolePageState(host: Host): ConsolePageState {
+export function consolePageState(host: ConsoleStateSource): ConsolePageState {
   const model = host.bindings.model?.name ?? null;
   return {
     version: PACKAGE_VERSION,
