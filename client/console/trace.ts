@@ -127,7 +127,9 @@ export class TraceView {
 
   /** A position in the host's queue (`generation_queued`). */
   queued(position: number): void {
-    this.setState(position > 0 ? `queued: position ${position}` : 'starting');
+    const text = position > 0 ? `queued: position ${position}` : 'starting';
+    this.setState(text);
+    this.#add('queue', h('span', { class: 'text' }, text), ' ', h('span', { class: 'times' }, clock(Date.now())));
   }
 
   /**
