@@ -3,7 +3,7 @@
  * security headers, the asset and docs routes, path containment, caching, and the API-key rule.
  */
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,26 @@ describe('console assets over HTTP', function () {
       expect(response.status, path).to.be.oneOf([404]);
       expect(body, path).not.to.contain('"name": "lollms-host"');
     }
+  });
+
+  it('serves its files whatever the Origin, but never with a CORS header; other routes still check the origin', async () => {
+    const foreign = { origin: 'http://evil.example' };
+    const script = await fetch(`${host.url}/console/console.js`, { headers: foreign });
+    expect(script.status).to.equal(200);
+    expect(script.headers.get('access-control-allow-origin')).to.equal(null);
+    await script.arrayBuffer();
+    const page = await fetch(`${host.url}/`, { headers: foreign });
+    expect(page.headers.get('access-control-allow-origin')).to.equal(null);
+    await page.arrayBuffer();
+    expect((await fetch(`${host.url}/health`, { headers: foreign })).status).to.equal(403);
+    // A rebinding host name is refused before anything else.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      get(`${host.url}/`, { headers: { host: 'evil.example' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(rebound).to.equal(403);
   });
 
   it('HEAD answers like GET without a body', async () => {

@@ -433,6 +433,29 @@ describe('console in a browser', function () {
     await watched.close();
   });
 
+  it('obeys allowed_origins: opened by an address that is not allowed, it says which origin to add', async () => {
+    // 127.0.0.2 is this machine too, but its origin is not in the default allowed_origins (a LAN address would be
+    // the same). A host bound to every address needs its key; the console asks for it first.
+    const guarded = await startTestHost({ host: '0.0.0.0', config: { api_key: 'console-key' } });
+    try {
+      const origin = `http://127.0.0.2:${guarded.port}`;
+      const watched = await browser.open(`${origin}/`);
+      const { page } = watched;
+      const dialog = page.getByRole('dialog', { name: 'API key' });
+      const refusal = page.locator('.connection[data-state="refused"]');
+      await refusal.waitFor();
+      if (await dialog.isVisible()) {
+        await dialog.getByLabel('API key of this host').fill('console-key');
+        await dialog.getByRole('button', { name: 'Use this key' }).click();
+      }
+      await page.locator('.connection', { hasText: 'allowed_origins' }).waitFor();
+      expect(await page.locator('.connection').textContent()).to.equal(`refused: this page's origin (${origin}) is not in the host's allowed_origins`);
+      await watched.close();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   describe('installing a model', () => {
     const DATA = createHash('sha256').update('seed').digest(); // 32 bytes, repeated below
     const FILE = Buffer.concat(Array.from({ length: 65_536 }, () => DATA)); // 2 MiB

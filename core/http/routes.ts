@@ -168,6 +168,14 @@ export async function handleHttpRequest(host: Host, req: IncomingMessage, res: S
   try {
     const { allowed_origins, host: bindHost, api_key } = host.config.values;
     if (!isHostHeaderAllowed(req.headers.host, bindHost)) throw new HttpError(403, `host name "${req.headers.host}" is not allowed on a loopback bind`);
+    const authorized = isLoopbackHost(bindHost) || !api_key || keyMatches(bearerToken(req.headers.authorization), api_key);
+    const url = new URL(req.url ?? '/', 'http://host');
+    // The console's page and files are the same for everyone and change nothing. They load without the key (a
+    // browser cannot send one when it opens a page) and before the Origin check (browsers send Origin even with a
+    // page's own module script, so a console opened by an address missing from allowed_origins could not even say
+    // so). They carry no CORS header: other origins cannot read them. The page shows the host's state only to an
+    // authorized request.
+    if (await serveConsole(req, res, url, () => (authorized ? consolePageState(host) : undefined))) return;
     const origin = req.headers.origin;
     if (origin !== undefined) {
       if (!isOriginAllowed(origin, allowed_origins)) throw new HttpError(403, `origin "${origin}" is not allowed`);
@@ -179,11 +187,6 @@ export async function handleHttpRequest(host: Host, req: IncomingMessage, res: S
       res.end();
       return;
     }
-    const authorized = isLoopbackHost(bindHost) || !api_key || keyMatches(bearerToken(req.headers.authorization), api_key);
-    const url = new URL(req.url ?? '/', 'http://host');
-    // The console's page and assets load without the key (a browser cannot send it on navigation; the page asks
-    // for it); the page shows the host's state only to an authorized request.
-    if (await serveConsole(req, res, url, () => (authorized ? consolePageState(host) : undefined))) return;
     if (!authorized) throw new HttpError(401, 'unauthorized: send "Authorization: Bearer <api key>"');
     const route = ROUTES[`${req.method} ${url.pathname}`];
     if (route) return await route(host, req, res, url);
