@@ -14,6 +14,8 @@ import type { Page } from 'playwright-core';
 import { LollmsClient } from 'lollms-host/client';
 import { buildConsole, CHROMIUM_INSTALL_TIMEOUT_MS, launchBrowser, type TestBrowser, type WatchedPage } from './helpers/browser.js';
 import { next, startTestHost, type TestHost } from './helpers/host.js';
+import { tinyModel } from './helpers/models.js';
+import { formatBytes } from '../client/console/dom.js';
 import type { Socket as ServerSocket } from 'socket.io';
 import type { PluginErrorEvent } from '../core/protocol/index.js';
 
@@ -379,6 +381,8 @@ describe('console in a browser', function () {
     const reloaded = next(observer.socket as never, 'plugin_reloaded', 30_000);
     await writeFile(join(demoFolder, 'scripts', 'processor.ts'), processorSource.replace('min: 1, max: 5', 'min: 1, max: 3'));
     await reloaded;
+    // The form says the template may have changed, and keeps what was typed until asked to read it again.
+    await form.locator('xpath=..').locator('.reload-note').waitFor();
     await steps.fill('4');
     await form.getByRole('button', { name: 'Save settings' }).click();
     await form.locator('.form-error', { hasText: 'The host refused' }).waitFor();
@@ -388,6 +392,9 @@ describe('console in a browser', function () {
     const restored = next(observer.socket as never, 'plugin_reloaded', 30_000);
     await writeFile(join(demoFolder, 'scripts', 'processor.ts'), processorSource);
     await restored;
+    await page.getByRole('button', { name: 'Read them again' }).click();
+    await page.locator('form.settings-form').getByLabel('steps', { exact: true }).waitFor();
+    expect(await page.locator('form.settings-form').getByLabel('steps', { exact: true }).inputValue()).to.equal('3');
     await observer.setPersonalitySettings(0, { steps: 2, weight: 0.5, style: 'plain', loud: false, tags: ['demo'] });
     await watched.close();
   });
@@ -457,9 +464,9 @@ describe('console in a browser', function () {
   });
 
   describe('installing a model', () => {
-    const DATA = createHash('sha256').update('seed').digest(); // 32 bytes, repeated below
-    const FILE = Buffer.concat(Array.from({ length: 65_536 }, () => DATA)); // 2 MiB
-    const SHA256 = createHash('sha256').update(FILE).digest('hex');
+    /** A valid GGUF (the tiny test model's bytes), so that the installed file can be selected and loaded. */
+    let FILE: Buffer;
+    let SHA256: string;
     let files: Server;
     let base: string;
     let requests = 0;
@@ -468,6 +475,8 @@ describe('console in a browser', function () {
     let markStalled: () => void;
 
     before(async () => {
+      FILE = await readFile(await tinyModel());
+      SHA256 = createHash('sha256').update(FILE).digest('hex');
       firstStalled = new Promise((resolve) => (markStalled = resolve));
       files = createServer((req: IncomingMessage, res: ServerResponse) => {
         requests += 1;
@@ -478,7 +487,7 @@ describe('console in a browser', function () {
           : { 'content-length': FILE.length, 'accept-ranges': 'bytes' };
         res.writeHead(range ? 206 : 200, head);
         if (requests === 1) {
-          res.write(FILE.subarray(0, FILE.length / 4));
+          res.write(FILE.subarray(0, Math.floor(FILE.length / 4)));
           markStalled();
           return; // held open until the host cancels the download
         }
@@ -503,7 +512,7 @@ describe('console in a browser', function () {
       await page.getByLabel('SHA-256').fill(SHA256);
       await page.getByRole('button', { name: 'Install from URL' }).click();
       const install = page.locator('.install-progress');
-      await install.locator('.install-numbers', { hasText: 'of 2.1 MB' }).waitFor();
+      await install.locator('.install-numbers', { hasText: `of ${formatBytes(FILE.length)}` }).waitFor();
       await firstStalled;
       expect(await install.getByRole('progressbar').count()).to.equal(1);
       await watched.screenshot('install-progress');
@@ -517,6 +526,17 @@ describe('console in a browser', function () {
       expect(await install.locator('progress').evaluate((p: HTMLProgressElement) => p.value)).to.equal(1);
       await page.locator('.installed-list [data-model="console-test.gguf"]').waitFor();
       expect(requests).to.equal(2);
+
+      // Select loads it (the previous model served until then); the test-model warning goes with the test model.
+      await page.getByRole('button', { name: 'Select console-test.gguf' }).click();
+      await page.locator('.form-status', { hasText: 'Loaded console-test.gguf.' }).waitFor();
+      await page.locator('[data-field="header-model"]', { hasText: 'console-test.gguf' }).waitFor();
+      expect(await page.locator('.test-model-warning').isVisible()).to.equal(false);
+      expect(await page.locator('.installed-list [data-model="console-test.gguf"] .tag').textContent()).to.equal('loaded');
+      expect(host.host.bindings.model?.name).to.equal('console-test.gguf');
+      await page.getByRole('button', { name: 'Select tiny-random-llama.gguf' }).click();
+      await page.locator('[data-field="header-model"]', { hasText: 'tiny-random-llama.gguf' }).waitFor();
+      expect(await page.locator('.test-model-warning').isVisible()).to.equal(true);
       expect(unexpected(watched.errors)).to.deep.equal([]);
       await watched.close();
     });

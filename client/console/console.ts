@@ -187,7 +187,10 @@ function start(): void {
   conn.on<PluginReloaded>('plugin_reloaded', (event) => {
     problems.reloaded(event);
     status.sawReload(event, true);
-    if (event.kind === 'personality') void personalities.refreshMounted();
+    if (event.kind === 'personality') {
+      void personalities.refreshMounted();
+      personalities.settings.reloaded(event.name);
+    }
   });
   conn.on<PluginWarningEvent>('plugin_warning', (event) => problems.warning(event));
 

@@ -74,6 +74,7 @@ export class SettingsForm {
   #fields: SettingField[] = [];
   #saved: Record<string, unknown> = {};
   #id: number | undefined;
+  #name: string | undefined;
 
   constructor(conn: HostConnection) {
     this.#conn = conn;
@@ -82,9 +83,22 @@ export class SettingsForm {
     this.element = h('section', { class: 'settings', 'aria-labelledby': 'settings-title' }, this.#title, this.#body);
   }
 
+  /**
+   * The personality `name` was reloaded: its template may have changed. The form keeps what the user typed and
+   * offers to read the settings again.
+   */
+  reloaded(name: string): void {
+    if (this.#id === undefined || this.#name !== name || this.#body.querySelector('.reload-note')) return;
+    const id = this.#id;
+    this.#body.prepend(
+      h('p', { class: 'warning reload-note', role: 'status' }, `${name} was reloaded: its settings may have changed. `, h('button', { type: 'button', onclick: () => void this.load(id, name) }, 'Read them again')),
+    );
+  }
+
   /** Show the settings of personality `id`. */
   async load(id: number, name: string): Promise<void> {
     this.#id = id;
+    this.#name = name;
     this.#title.textContent = `Settings of ${name}`;
     replace(this.#body, h('p', { role: 'status' }, 'loading…'));
     try {
