@@ -10,6 +10,9 @@ import type { ConsoleState } from './state.js';
 import { TraceView } from './trace.js';
 import type { GenerationAnswerReply, GenerationAsk, GenerationQueued } from './wire.js';
 
+/** The traces of older turns are dropped past this many (each holds up to MAX_TRACE_ENTRIES messages). */
+const MAX_TRACED_TURNS = 50;
+
 /** How long to wait for the host to take an answer to `generation_ask`. */
 const ANSWER_TIMEOUT_MS = 10_000;
 
@@ -187,6 +190,7 @@ export class ChatView {
     const trace = new TraceView(`Turn ${this.#turns} · ${targetName}`);
     this.#traces.querySelector('.empty-note')?.remove();
     this.#traces.prepend(trace.element);
+    while (this.#traces.children.length > MAX_TRACED_TURNS) this.#traces.lastElementChild?.remove();
     trace.setState('running');
 
     const client = this.#conn.chat;
