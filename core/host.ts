@@ -15,6 +15,7 @@ import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
 import { Selection } from './bindings/selection.js';
 import { ZooCache } from './personalities/zoo.js';
+import { TEST_MODEL_NAME } from './bindings/test-model-name.js';
 import { InstallRegistry } from './bindings/installs.js';
 import { writeTestModel } from './bindings/test-model.js';
 import { GenerationScheduler } from './generation/scheduler.js';
@@ -398,4 +399,4 @@ export class Host {
 }
 
 /** File name of the model written on a fresh install. */
-export const TINY_MODEL_NAME = 'tiny-random-llama.gguf';
+export const TINY_MODEL_NAME = TEST_MODEL_NAME;

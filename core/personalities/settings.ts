@@ -11,77 +11,12 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { SettingInvalid, SettingUnknown } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import type { SettingTemplate, SettingValue, SettingsTemplate } from '../../plugin-api/processor.js';
+import type { SettingValue, SettingsTemplate } from '../../plugin-api/processor.js';
+import { DEFAULT_SETTING_MAX_BYTES, SETTING_TYPES, settingProblem, show } from './setting-rules.js';
+
+export { DEFAULT_SETTING_MAX_BYTES };
 
 export type SettingsValues = Record<string, SettingValue>;
-
-const SETTING_TYPES = new Set(['int', 'float', 'str', 'bool', 'list']);
-
-/**
- * Default bound on one setting value (config `personality_setting_max_bytes`): a `str` in UTF-8 bytes, a `list`
- * as JSON. Settings are host-wide and copied into the sandbox on every call, so one huge value (a 50 MB
- * `system_prompt`) would fail every client's turn.
- */
-export const DEFAULT_SETTING_MAX_BYTES = 64 * 1024;
-/** Deepest nesting of a `list` value. */
-const MAX_LIST_DEPTH = 16;
-
-/** The JSON size of a list value, or a reason it is not a plain bounded JSON list. */
-function listProblem(value: unknown[], maxBytes: number): string | undefined {
-  const depthOf = (v: unknown, depth: number): number => {
-    if (depth > MAX_LIST_DEPTH) return depth;
-    if (Array.isArray(v)) return Math.max(depth, ...v.map((x) => depthOf(x, depth + 1)));
-    if (v !== null && typeof v === 'object') return Math.max(depth, ...Object.values(v).map((x) => depthOf(x, depth + 1)));
-    return depth;
-  };
-  if (value.length > maxBytes) return `a list of ${value.length} items is longer than the limit of ${maxBytes} bytes`;
-  if (depthOf(value, 1) > MAX_LIST_DEPTH) return `a list nested deeper than ${MAX_LIST_DEPTH} levels`;
-  let json: string;
-  try {
-    json = JSON.stringify(value);
-  } catch {
-    return 'a list that is not plain JSON';
-  }
-  const bytes = Buffer.byteLength(json);
-  return bytes > maxBytes ? `a list of ${bytes} bytes (as JSON) is above the limit of ${maxBytes} bytes (personality_setting_max_bytes)` : undefined;
-}
-
-function show(value: unknown): string {
-  const json = JSON.stringify(value);
-  return json === undefined ? String(value) : json.length > 60 ? `${json.slice(0, 57)}...` : json;
-}
-
-/**
- * Why `value` does not fit `entry`, or undefined when it fits: its type, the template's range or options, and
- * the host's bounds (finite numbers, safe integers, `maxBytes` for a `str` or a `list`).
- */
-export function settingProblem(entry: SettingTemplate, value: unknown, maxBytes = DEFAULT_SETTING_MAX_BYTES): string | undefined {
-  const range = (n: number) => {
-    if (entry.min !== undefined && n < entry.min) return `${n} is below the minimum ${entry.min}`;
-    if (entry.max !== undefined && n > entry.max) return `${n} is above the maximum ${entry.max}`;
-    return undefined;
-  };
-  switch (entry.type) {
-    case 'int':
-      return Number.isSafeInteger(value) ? range(value as number) : `expected an integer (at most 2^53), got ${show(value)}`;
-    case 'float':
-      return typeof value === 'number' && Number.isFinite(value) ? range(value) : `expected a number, got ${show(value)}`;
-    case 'str':
-      if (typeof value !== 'string') return `expected a string, got ${show(value)}`;
-      // length first: a string's UTF-8 size is at most 3x its length, and counting a huge one is not free.
-      if (value.length > maxBytes || (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes)) {
-        return `a string of ${value.length} characters is above the limit of ${maxBytes} bytes (personality_setting_max_bytes)`;
-      }
-      if (entry.options && !entry.options.includes(value)) return `${show(value)} is not one of ${entry.options.map(show).join(', ')}`;
-      return undefined;
-    case 'bool':
-      return typeof value === 'boolean' ? undefined : `expected true or false, got ${show(value)}`;
-    case 'list':
-      return Array.isArray(value) ? listProblem(value, maxBytes) : `expected a list, got ${show(value)}`;
-    default:
-      return `unknown setting type ${show((entry as { type: unknown }).type)}`;
-  }
-}
 
 /** Check a template itself: known types and defaults that fit. Throws `SettingInvalid` naming the setting. */
 export function validateTemplate(template: SettingsTemplate, maxBytes = DEFAULT_SETTING_MAX_BYTES): void {

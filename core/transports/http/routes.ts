@@ -5,7 +5,7 @@ import { statfs, stat } from 'node:fs/promises';
 import { totalmem, freemem } from 'node:os';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import { accessPolicy, checkAccess } from '../access.js';
+import { accessPolicy, checkAccess, isHostHeaderAllowed, keyMatches, offeredKey } from '../access.js';
 import { serveStatic } from './static.js';
 import { clientText } from '../../protocol/client-error.js';
 import { isConfigKey, validateValue, type ConfigKey } from '../../config.js';
@@ -14,6 +14,7 @@ import { PACKAGE_VERSION } from '../../util/package-root.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 import { serveStatus } from './status.js';
+import { consolePageState, serveConsole } from './console-assets.js';
 
 /**
  * Keys `/update_setting` may change at run time. Network and security keys (host, port, api_key,
@@ -146,6 +147,14 @@ export async function handleHttpRequest(deps: HttpDeps, req: IncomingMessage, re
   try {
     const url = new URL(req.url ?? '/', 'http://host');
     const policy = accessPolicy(deps.config.values);
+    if (!isHostHeaderAllowed(req.headers.host, policy.bindHost)) throw new HttpError(403, `host name "${String(req.headers.host).slice(0, 100)}" is not allowed on a loopback bind`);
+    // The console's page and files are the same for everyone and change nothing. They load without the key (a
+    // browser cannot send one when it opens a page) and before the Origin check (browsers send Origin even with a
+    // page's own module script, so a console opened by an address missing from allowed_origins could not even say
+    // so). They carry no CORS header: other origins cannot read them. The page shows the host's state only to an
+    // authorized request.
+    const authorized = !policy.apiKey || keyMatches(offeredKey(req), policy.apiKey);
+    if (await serveConsole(req, res, url, () => (authorized ? consolePageState(deps) : undefined))) return;
     const acts = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
     const refused = checkAccess(req, policy, { key: false, acts });
     if (refused) throw new HttpError(refused.status, refused.message);

@@ -1,0 +1,170 @@
+/**
+ * The console's link to the host that served it: two typed clients (lollms-host/client's browser bundle) and
+ * HTTP reads, all with the API key the user entered.
+ *
+ * - `control`: listings, settings, models, installs and the broadcasts (`plugin_error`, `plugin_reloaded`, ...).
+ * - `chat`: the generations. The host keeps one discussion per connection and has no event to reset it, so a new
+ *   discussion is a new connection; `control` (and a running install) is not disturbed by it.
+ *
+ * The key lives in sessionStorage (gone when the tab closes) and goes out as the socket.io auth token and as
+ * `Authorization: Bearer` on HTTP requests.
+ */
+import { LollmsClient, type LollmsSocket } from 'lollms-host/client';
+
+const KEY_STORAGE = 'lollms-host.api-key';
+
+/** Where the connection stands, for the header and the key dialog. */
+export type ConnectionState =
+  | { kind: 'connecting' }
+  | { kind: 'connected' }
+  | { kind: 'disconnected'; reason: string }
+  | { kind: 'refused'; reason: string; needsKey: boolean; badOrigin: boolean };
+
+/** An HTTP answer: the status and the parsed JSON body (undefined when it is not JSON). */
+export interface JsonAnswer<T> {
+  status: number;
+  body: T | undefined;
+}
+
+type Listener = (payload: never) => void;
+
+function readStoredKey(): string | undefined {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE) ?? undefined;
+  } catch {
+    return undefined; // storage disabled: the key lasts as long as the page
+  }
+}
+
+export class HostConnection {
+  /** The host's address: the page's own origin. */
+  readonly url: string;
+  #apiKey: string | undefined = readStoredKey();
+  #control: LollmsClient;
+  #chat: LollmsClient;
+  #state: ConnectionState = { kind: 'connecting' };
+  /** Broadcast listeners, kept across client replacements. */
+  readonly #controlListeners: Array<[string, Listener]> = [];
+  readonly #stateListeners = new Set<(state: ConnectionState) => void>();
+  readonly #clientListeners = new Set<() => void>();
+
+  constructor(url: string = location.origin) {
+    this.url = url;
+    this.#control = this.#makeClient();
+    this.#chat = this.#makeClient();
+    this.#watch();
+  }
+
+  get apiKey(): string | undefined {
+    return this.#apiKey;
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The client for everything but generations. Replaced when the key changes: use it, do not keep it. */
+  get control(): LollmsClient {
+    return this.#control;
+  }
+
+  /** The client that generates; replaced by `newDiscussion()` and when the key changes. */
+  get chat(): LollmsClient {
+    return this.#chat;
+  }
+
+  /** Connect both clients; resolves when `control` is up (or refused: see `state`). */
+  async start(): Promise<void> {
+    await Promise.all([this.#connect(this.#control, true), this.#connect(this.#chat, false)]);
+  }
+
+  /** Listen to a broadcast on the control connection, across reconnections and key changes. */
+  on<T>(event: string, listener: (payload: T) => void): void {
+    this.#controlListeners.push([event, listener as Listener]);
+    (this.#control.socket as unknown as { on(e: string, l: Listener): void }).on(event, listener as Listener);
+  }
+
+  /** Called with every state change. */
+  onState(listener: (state: ConnectionState) => void): void {
+    this.#stateListeners.add(listener);
+  }
+
+  /** Called after the clients were replaced (a new key): views reload what they show. */
+  onClients(listener: () => void): void {
+    this.#clientListeners.add(listener);
+  }
+
+  /** Save the key for this tab and reconnect with it (`undefined` forgets it). */
+  async setApiKey(key: string | undefined): Promise<void> {
+    this.#apiKey = key || undefined;
+    try {
+      if (this.#apiKey) sessionStorage.setItem(KEY_STORAGE, this.#apiKey);
+      else sessionStorage.removeItem(KEY_STORAGE);
+    } catch {
+      // storage disabled: keep it in memory only
+    }
+    await Promise.all([this.#control.close(), this.#chat.close()]);
+    this.#control = this.#makeClient();
+    this.#chat = this.#makeClient();
+    this.#watch();
+    await this.start();
+    for (const listener of this.#clientListeners) listener();
+  }
+
+  /** Start a new discussion: the host forgets the old one with its connection. */
+  async newDiscussion(): Promise<void> {
+    const old = this.#chat;
+    this.#chat = this.#makeClient();
+    await old.close();
+    await this.#connect(this.#chat, false);
+  }
+
+  /** GET a JSON route of the host with the key. */
+  async getJson<T>(path: string, signal?: AbortSignal): Promise<JsonAnswer<T>> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    const response = await fetch(new URL(path, this.url), { headers, signal: signal ?? null, cache: 'no-store' });
+    const type = response.headers.get('content-type') ?? '';
+    const body = type.includes('application/json') ? ((await response.json()) as T) : undefined;
+    return { status: response.status, body };
+  }
+
+  #makeClient(): LollmsClient {
+    return new LollmsClient({
+      url: this.url,
+      // Only websocket shows why a refused handshake was refused (a bad key, an origin not allowed).
+      transports: ['websocket'],
+      autoConnect: false,
+      ...(this.#apiKey ? { apiKey: this.#apiKey } : {}),
+    });
+  }
+
+  async #connect(client: LollmsClient, reportState: boolean): Promise<void> {
+    if (reportState) this.#setState({ kind: 'connecting' });
+    try {
+      await client.connect({ timeoutMs: 15_000 });
+    } catch (error) {
+      if (!reportState) return;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#setState({ kind: 'refused', reason, needsKey: /unauthorized/i.test(reason), badOrigin: /allowed_origins|origin .* not allowed/i.test(reason) });
+    }
+  }
+
+  /** Follow the control socket's life, and attach the broadcast listeners to it. */
+  #watch(): void {
+    const socket: LollmsSocket = this.#control.socket;
+    const loose = socket as unknown as { on(e: string, l: Listener): void };
+    for (const [event, listener] of this.#controlListeners) loose.on(event, listener);
+    socket.on('connect', () => {
+      if (this.#control.socket === socket) this.#setState({ kind: 'connected' });
+    });
+    socket.on('disconnect', (reason) => {
+      if (this.#control.socket === socket && reason !== 'io client disconnect') this.#setState({ kind: 'disconnected', reason: `connection lost (${reason}); reconnecting` });
+    });
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#state = state;
+    for (const listener of this.#stateListeners) listener(state);
+  }
+}

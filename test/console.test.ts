@@ -1,0 +1,650 @@
+/**
+ * The console in a real browser (headless Chromium) against a real host on the test model. Screenshots of the
+ * states go to test-results/screenshots/ (docs/console.md shows two of them).
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { LollmsClient } from 'lollms-host/client';
+import { buildConsole, CHROMIUM_INSTALL_TIMEOUT_MS, launchBrowser, type TestBrowser, type WatchedPage } from './helpers/browser.js';
+import { next, startTestHost, type TestHost } from './helpers/host.js';
+import { tinyModel } from './helpers/models.js';
+import { formatBytes } from '../client/console/dom.js';
+import type { Socket as ServerSocket } from 'socket.io';
+import type { PluginErrorEvent } from '../core/protocol/index.js';
+
+const FIXTURE_ZOO = fileURLToPath(new URL('./fixtures/personalities/', import.meta.url));
+const DEMO_PATH = 'english/console/workflow_demo';
+const DEMO_NAME = 'Workflow Demo';
+
+/**
+ * A raw generation of the tiny model that runs for about a second and does not stop early at EOS (the same one
+ * the client tests cancel): long enough to see it stream and cancel it.
+ */
+const LONG = { prompt: 'long', maxTokens: '1500', seed: '1' };
+
+/**
+ * Console errors that are expected today. TODO(lead): `GET /status` (the ops branch) is not on this branch yet;
+ * the console then reads the older routes, and Chromium logs the 404 of its first try. Drop this filter once
+ * /status is merged, so that any console error fails the test again.
+ */
+function unexpected(errors: readonly string[]): string[] {
+  return errors.filter((e) => !/Failed to load resource: the server responded with a status of 404/.test(e));
+}
+
+describe('console in a browser', function () {
+  this.timeout(60_000);
+  let browser: TestBrowser;
+  let host: TestHost;
+  let zoo: string;
+  let demoFolder: string;
+  let processorSource: string;
+  /** A socket.io client of the test itself, to watch broadcasts and check what the host saved. */
+  let observer: LollmsClient;
+
+  before(async function () {
+    this.timeout(CHROMIUM_INSTALL_TIMEOUT_MS);
+    zoo = await mkdtemp(join(tmpdir(), 'lollms-console-zoo-'));
+    await cp(FIXTURE_ZOO, zoo, { recursive: true });
+    demoFolder = join(zoo, ...DEMO_PATH.split('/'));
+    processorSource = await readFile(join(demoFolder, 'scripts', 'processor.ts'), 'utf8');
+    const [launched] = await Promise.all([launchBrowser(), buildConsole()]);
+    browser = launched;
+    host = await startTestHost({ config: { personalities_paths: [zoo], personalities: [DEMO_PATH], watch: true, ctx_size: 4096 } });
+    observer = new LollmsClient({ url: host.url, transports: ['websocket'] });
+    await observer.connect();
+  });
+  after(async () => {
+    await observer?.close();
+    await browser?.close();
+    await host?.stop();
+    if (zoo) await rm(zoo, { recursive: true, force: true });
+  });
+
+  /** Emit an event to every client, as the host's broadcasts do (for events the host does not send yet). */
+  function broadcast(event: string, payload: unknown): void {
+    (host.host.io as unknown as { emit(e: string, p: unknown): void }).emit(event, payload);
+  }
+
+  /** The next model input the host assembles for personality `id` (its diagnostics event). */
+  function modelInput(id: number): Promise<string> {
+    return new Promise((resolve) => {
+      const listener = (event: { personality: number; prompt: string }) => {
+        if (event.personality !== id) return;
+        host.host.events.off('prompt', listener);
+        resolve(event.prompt);
+      };
+      host.host.events.on('prompt', listener);
+    });
+  }
+
+  /** Open the console (optionally on a tab) and wait until it is connected. */
+  async function openConsole(tab = '', options: Parameters<TestBrowser['open']>[1] = {}): Promise<WatchedPage> {
+    const watched = await browser.open(`${host.url}/${tab ? `#${tab}` : ''}`, options);
+    await watched.page.locator('.connection[data-state="connected"]').waitFor();
+    return watched;
+  }
+
+  /** Chat with `target` (an option's label, or its index) and send `prompt`, with sampling values when given. */
+  async function sendPrompt(page: Page, target: string | number, prompt: string, sampling: Record<string, string> = {}): Promise<void> {
+    await page.getByRole('combobox', { name: 'Chat with' }).selectOption(typeof target === 'number' ? { index: target } : { label: target });
+    if (Object.keys(sampling).length > 0) {
+      await page.locator('details.sampling > summary').click();
+      for (const [label, value] of Object.entries(sampling)) await page.getByLabel(label, { exact: true }).fill(value);
+    }
+    await page.getByRole('textbox', { name: 'Message' }).fill(prompt);
+    await page.getByRole('button', { name: 'Send' }).click();
+  }
+
+  it('loads with no console errors and shows the version, the model, the personalities and the docs at once', async () => {
+    const watched = await openConsole();
+    const { page } = watched;
+    const overview = page.locator('#overview');
+    expect(await overview.locator('[data-field="model"]').textContent()).to.equal('tiny-random-llama.gguf');
+    expect(await overview.locator('[data-field="personalities"]').textContent()).to.contain(DEMO_NAME);
+    expect(await overview.getByRole('link', { name: 'Wire protocol' }).getAttribute('href')).to.equal('/docs/protocol.md');
+    expect(await page.locator('[data-field="test-model-warning"]').isVisible()).to.equal(true);
+    // The page's scripts ran: the chat offers the mounted personality.
+    await page.getByRole('combobox', { name: 'Chat with' }).locator('option', { hasText: DEMO_NAME }).waitFor({ state: 'attached' });
+    // Every first read has answered (zoo, models, status), so every error it could log is in.
+    for (const selector of ['.zoo-entry', '.installed-list li', '.status .facts dd']) await page.locator(selector).first().waitFor({ state: 'attached' });
+    await watched.screenshot('home');
+    expect(unexpected(watched.errors)).to.deep.equal([]);
+    // The page's policy stops inline code even if markup ever got in.
+    const refused = page.waitForEvent('console', (m) => /Content Security Policy/.test(m.text()));
+    await page.evaluate(() => {
+      const s = document.createElement('script');
+      s.textContent = 'document.body.dataset.inline = "ran"';
+      document.body.append(s);
+      document.body.insertAdjacentHTML('beforeend', '<img src="data:," onerror="document.body.dataset.handler = \'ran\'">');
+    });
+    await page.waitForFunction(() => document.querySelectorAll('img[src="data:,"]').length === 1);
+    expect(await page.evaluate(() => ({ ...document.body.dataset }))).to.deep.equal({});
+    await refused;
+
+    // The same overview without JavaScript: the server rendered it.
+    const noScript = await browser.open(`${host.url}/`, { javaScriptEnabled: false });
+    expect(await noScript.page.locator('#overview [data-field="model"]').textContent()).to.equal('tiny-random-llama.gguf');
+    expect(noScript.errors).to.deep.equal([]);
+    await noScript.close();
+    await watched.close();
+  });
+
+  it('streams a chat with the model, and Cancel stops it', async () => {
+    const watched = await openConsole();
+    const { page } = watched;
+    await sendPrompt(page, 0, LONG.prompt, { 'Max tokens': LONG.maxTokens, Seed: LONG.seed });
+    const answer = page.locator('.turn-assistant').last();
+    await answer.locator('xpath=self::*[@data-state="streaming"]').waitFor();
+    expect(await page.getByRole('button', { name: 'Cancel' }).isEnabled()).to.equal(true);
+    expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).to.equal(false);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await answer.locator('xpath=self::*[@data-state="cancelled"]').waitFor();
+    expect(await answer.locator('.turn-status').textContent()).to.equal('cancelled');
+    expect((await answer.locator('.turn-text').textContent())!.length).to.be.greaterThan(0);
+    expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).to.equal(true);
+
+    // A short generation runs to its end.
+    await page.getByLabel('Max tokens', { exact: true }).fill('8');
+    await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+    await page.keyboard.press('Enter'); // Enter sends
+    const second = page.locator('.turn-assistant').nth(1);
+    await second.locator('xpath=self::*[@data-state="done"]').waitFor();
+    expect(await second.locator('.turn-status').textContent()).to.match(/^done · \d+ chunks · /);
+    await watched.screenshot('chat-model');
+    expect(unexpected(watched.errors)).to.deep.equal([]);
+    await watched.close();
+  });
+
+  it("shows a processor personality's step trace: steps, progress, info, warning, exception, JSON, code", async () => {
+    const watched = await openConsole();
+    const { page } = watched;
+    await sendPrompt(page, `${DEMO_NAME} (personality 0)`, 'hello');
+    const answer = page.locator('.turn-assistant').last();
+    await answer.locator('xpath=self::*[@data-state="done"]').waitFor();
+    expect(await answer.locator('.turn-text').textContent()).to.match(/^plain: /);
+    const trace = page.locator('.trace-turn').first();
+    const steps = trace.locator('.trace-step');
+    expect(await steps.count()).to.equal(3);
+    for (const [i, label] of ['Step 1 of 2', 'Step 2 of 2'].entries()) {
+      const step = steps.nth(i);
+      expect(await step.locator('.step-label').textContent()).to.equal(label);
+      expect(await step.locator('.step-status').textContent()).to.equal('done');
+      expect(await step.getAttribute('class')).to.contain('step-ok');
+      // start → end · duration
+      expect(await step.locator('.times').textContent()).to.match(/^\d\d:\d\d:\d\d\.\d{3} → \d\d:\d\d:\d\d\.\d{3} · \d+(\.\d)? (ms|s)$/);
+      expect(await step.locator('progress').evaluate((p: HTMLProgressElement) => p.value)).to.equal(100);
+    }
+    expect(await steps.nth(2).locator('.step-status').textContent()).to.equal('failed');
+    expect(await steps.nth(2).getAttribute('class')).to.contain('step-failed');
+    expect(await trace.locator('.trace-info .text').textContent()).to.equal('workflow started');
+    expect(await trace.locator('.trace-warning .text').textContent()).to.equal('this is a warning');
+    expect(await trace.locator('.trace-exception .text').textContent()).to.equal('this is an exception, reported and not thrown');
+    const json = trace.locator('.trace-json');
+    expect(await json.locator('.json-key').first().textContent()).to.equal('Result: ');
+    expect(await json.textContent()).to.contain('"hello"');
+    // The tree folds: the deepest level starts closed, and opens with the keyboard.
+    const list = json.locator('details', { hasText: 'list:' }).last();
+    expect(await list.getAttribute('open')).to.equal(null);
+    await list.locator('> summary').focus();
+    await page.keyboard.press('Enter');
+    expect(await list.getAttribute('open')).to.equal('');
+    expect(await trace.locator('.trace-code code').textContent()).to.equal('const answer = 42;\nconsole.log(answer);');
+    await watched.screenshot('trace');
+    await watched.close();
+  });
+
+  it("renders MSG_TYPE_UI HTML in a sandboxed frame that cannot reach the page's DOM or cookies", async () => {
+    const watched = await openConsole();
+    const { page, context } = watched;
+    await context.addCookies([{ name: 'console_secret', value: 'do-not-leak', url: host.url }]);
+    const blocked = page.waitForEvent('console', (m) => /Blocked script execution in 'about:srcdoc'/.test(m.text()));
+    await sendPrompt(page, `${DEMO_NAME} (personality 0)`, 'ui please');
+    await page.locator('.turn-assistant[data-state="done"]').waitFor();
+    const frameElement = page.locator('.trace-ui iframe');
+    // sandbox is present and empty: no allow-scripts, no allow-same-origin.
+    expect(await frameElement.getAttribute('sandbox')).to.equal('');
+    expect(await frameElement.getAttribute('src')).to.equal(null);
+    // The HTML is not in the page's DOM.
+    expect(await page.locator('#ui-title').count()).to.equal(0);
+    const frame = await (await frameElement.elementHandle())!.contentFrame();
+    expect(await frame!.locator('#ui-title').textContent()).to.equal('Processor HTML');
+    // Its inline style applies (style-src allows it), its scripts and handlers never ran.
+    expect(await frame!.locator('p').evaluate((p) => getComputedStyle(p).color)).to.equal('rgb(200, 0, 0)');
+    expect(await page.evaluate(() => document.body.getAttribute('data-pwned'))).to.equal(null);
+    expect(await page.title()).to.equal('lollms-host console');
+    // Even code run inside the frame (as the test can) finds an opaque origin with no way into the page.
+    // (A string, so that the test's compiler adds no helpers the frame does not have.)
+    const reach = await frame!.evaluate(`(() => {
+      const attempt = (f) => { try { return 'read: ' + String(f()); } catch (error) { return 'blocked: ' + error.name; } };
+      return {
+        origin: self.origin,
+        parentDom: attempt(() => window.parent.document.body.innerHTML),
+        topCookie: attempt(() => window.top.document.cookie),
+        ownCookie: attempt(() => document.cookie),
+        storage: attempt(() => window.sessionStorage.length),
+      };
+    })()`);
+    expect(reach).to.deep.equal({ origin: 'null', parentDom: 'blocked: SecurityError', topCookie: 'blocked: SecurityError', ownCookie: 'blocked: SecurityError', storage: 'blocked: SecurityError' });
+    // The blocked script shows up as Chromium's own report, never as a page error.
+    expect(watched.errors.filter((e) => e.startsWith('uncaught'))).to.deep.equal([]);
+    await blocked;
+    await watched.close();
+  });
+
+  it('shows a broken save as an overlay with the right line, and a fixed save clears it', async () => {
+    const watched = await openConsole();
+    const { page } = watched;
+    const processor = join(demoFolder, 'scripts', 'processor.ts');
+    const broken = `${processorSource}\nconst broken = ;\n`;
+    const lines = broken.split('\n');
+    const line = lines.findIndex((l) => l.startsWith('const broken')) + 1;
+    const column = lines[line - 1]!.indexOf(';') + 1;
+    const failed = next(observer.socket as never, 'plugin_error', 30_000) as Promise<PluginErrorEvent & { error: { frame?: string } }>;
+    await writeFile(processor, broken);
+    const event = await failed;
+    const overlay = page.getByRole('alert').filter({ has: page.locator('#overlay-title') });
+    await overlay.waitFor();
+    expect(await overlay.locator('.overlay-error h3').textContent()).to.equal(`personality ${DEMO_NAME}`);
+    expect(await overlay.locator('.location').textContent()).to.equal(`scripts/processor.ts:${line}:${column}`);
+    // The message without the plugin and place the overlay shows apart.
+    expect(await overlay.locator('.overlay-message').textContent()).to.equal('Unexpected ";"');
+    expect(event.error.message).to.contain('Unexpected ";"');
+    if (event.error.frame !== undefined) expect(await overlay.locator('.code-frame').textContent()).to.equal(event.error.frame);
+    await watched.screenshot('build-error-overlay');
+
+    // Esc hides it; the header badge brings it back.
+    await page.keyboard.press('Escape');
+    await overlay.waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: '1 build error' }).click();
+    await overlay.waitFor();
+
+    const reloaded = next(observer.socket as never, 'plugin_reloaded', 30_000);
+    await writeFile(processor, processorSource);
+    await reloaded;
+    await overlay.waitFor({ state: 'hidden' });
+    expect(await page.getByRole('button', { name: /build error/ }).isVisible()).to.equal(false);
+    await watched.close();
+  });
+
+  it('lists plugin warnings apart from errors, and an empty list clears them (plugin_warning contract)', async () => {
+    const watched = await openConsole();
+    const { page } = watched;
+    // TODO(console-2): the host does not send plugin_warning on this branch yet (PLAN.md wire contract): the
+    // test broadcasts it as the host will, then drive it from a real type error once the authoring branch is in.
+    broadcast('plugin_warning', {
+      kind: 'personality',
+      name: DEMO_NAME,
+      path: demoFolder,
+      warnings: [{ message: "Type 'string' is not assignable to type 'number'.", file: join(demoFolder, 'scripts', 'processor.ts'), line: 3, column: 7, frame: "> 3 | const n: number = 'x';\n    |       ^" }],
+    });
+    const panel = page.getByRole('region', { name: 'Plugin warnings' });
+    await panel.waitFor();
+    expect(await panel.locator('summary').textContent()).to.equal('1 plugin warning (the plugins still reloaded)');
+    expect(await panel.locator('.location').textContent()).to.equal('scripts/processor.ts:3:7');
+    expect(await page.locator('.error-overlay').isVisible()).to.equal(false);
+    broadcast('plugin_warning', { kind: 'personality', name: DEMO_NAME, path: demoFolder, warnings: [] });
+    await panel.waitFor({ state: 'hidden' });
+
+    // An error with a code frame (plugin_error.error.frame, PLAN.md contract): the overlay shows the frame as sent.
+    const frame = '  1 | import x from "y";\n> 2 | const broken = ;\n    |                ^\n  3 | export default x;';
+    broadcast('plugin_error', { kind: 'binding', name: 'my_binding', path: '/plugins/my_binding', error: { message: 'Unexpected ";"', file: '/plugins/my_binding/index.ts', line: 2, column: 16, frame } });
+    const overlay = page.getByRole('alert').filter({ has: page.locator('#overlay-title') });
+    await overlay.waitFor();
+    expect(await overlay.locator('.code-frame').textContent()).to.equal(frame);
+    expect(await overlay.locator('.location').textContent()).to.equal('index.ts:2:16');
+    broadcast('plugin_reloaded', { kind: 'binding', name: 'my_binding', version: '1.0.1' });
+    await overlay.waitFor({ state: 'hidden' });
+    await watched.close();
+  });
+
+  it('answers a processor question in place, and shows the queue position (generation_ask, generation_queued contract)', async () => {
+    const watched = await openConsole();
+    const { page } = watched;
+    // TODO(console-2): ctx.ask and the queue are built on other branches; until then the test plays the host's
+    // part of the contract on the chat connection, during a real generation.
+    const generating = new Promise<ServerSocket>((resolve) => {
+      const watch = (socket: ServerSocket) => socket.prependAny((event) => event === 'generate_text' && resolve(socket));
+      for (const socket of host.host.io.sockets.sockets.values()) watch(socket as unknown as ServerSocket);
+      host.host.io.on('connection', (socket) => watch(socket as unknown as ServerSocket));
+    });
+    await sendPrompt(page, 0, LONG.prompt, { 'Max tokens': LONG.maxTokens, Seed: LONG.seed });
+    const socket = await generating;
+    socket.emit('generation_queued', { position: 2 });
+    const trace = page.locator('.trace-turn').first();
+    await trace.locator('.trace-queue', { hasText: 'queued: position 2' }).waitFor();
+    const answered = new Promise<unknown>((resolve) => socket.once('generation_answer', (payload: unknown, ack?: (r: unknown) => void) => {
+      resolve(payload);
+      const reply = { success: true, request_id: 'q1' };
+      if (typeof ack === 'function') ack(reply);
+      socket.emit('generation_answer', reply);
+    }));
+    socket.emit('generation_ask', { request_id: 'q1', question: 'Which colour?', choices: ['red', 'blue'], timeout_ms: 60_000 });
+    const question = trace.locator('.trace-ask');
+    await question.getByRole('group', { name: /Which colour\?/ }).waitFor();
+    await question.getByRole('button', { name: 'blue' }).click();
+    expect(await answered).to.deep.equal({ request_id: 'q1', answer: 'blue' });
+    await question.locator('.ask-status', { hasText: 'answered: blue' }).waitFor();
+    expect(await question.getByRole('button', { name: 'red' }).isDisabled()).to.equal(true);
+    await watched.screenshot('ask');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('.turn-assistant[data-state="cancelled"]').waitFor();
+    await watched.close();
+  });
+
+  it('edits personality settings in a form made from the template; values round-trip and refusals show', async () => {
+    const watched = await openConsole('personalities');
+    const { page } = watched;
+    await page.getByRole('button', { name: `Settings of ${DEMO_NAME}` }).click();
+    const form = page.locator('form.settings-form');
+    await form.waitFor();
+    const steps = form.getByLabel('steps', { exact: true });
+    expect(await steps.inputValue()).to.equal('2');
+    expect(await form.getByLabel('style', { exact: true }).evaluate((s: HTMLSelectElement) => s.tagName)).to.equal('SELECT');
+    expect(await form.getByLabel('loud', { exact: true }).getAttribute('type')).to.equal('checkbox');
+
+    // Checked in the browser with the host's rules: nothing is sent.
+    await steps.fill('9');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    expect(await form.locator('.form-error').textContent()).to.equal('Not saved: setting "steps": 9 is above the maximum 5');
+    expect(await steps.getAttribute('aria-invalid')).to.equal('true');
+    expect((await observer.getPersonalitySettings(0)).settings.steps).to.equal(2);
+
+    await steps.fill('3');
+    await form.getByLabel('weight', { exact: true }).fill('0.25');
+    await form.getByLabel('style', { exact: true }).selectOption('fancy');
+    await form.getByLabel('loud', { exact: true }).check();
+    await form.getByLabel('tags', { exact: true }).fill('["x", "y"]');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await form.locator('.form-status', { hasText: 'Saved steps, weight, style, loud, tags.' }).waitFor();
+    expect((await observer.getPersonalitySettings(0)).settings).to.deep.equal({ steps: 3, weight: 0.25, style: 'fancy', loud: true, tags: ['x', 'y'] });
+    await watched.screenshot('settings');
+
+    // A new page reads them back from the host.
+    const again = await openConsole('personalities');
+    await again.page.getByRole('button', { name: `Settings of ${DEMO_NAME}` }).click();
+    const form2 = again.page.locator('form.settings-form');
+    await form2.waitFor();
+    expect(await form2.getByLabel('steps', { exact: true }).inputValue()).to.equal('3');
+    expect(await form2.getByLabel('style', { exact: true }).inputValue()).to.equal('fancy');
+    expect(await form2.getByLabel('loud', { exact: true }).isChecked()).to.equal(true);
+    expect(await form2.getByLabel('tags', { exact: true }).inputValue()).to.equal('["x","y"]');
+    await again.close();
+
+    // The template changes under the open form (a save of the processor): the host's refusal is shown.
+    const reloaded = next(observer.socket as never, 'plugin_reloaded', 30_000);
+    await writeFile(join(demoFolder, 'scripts', 'processor.ts'), processorSource.replace('min: 1, max: 5', 'min: 1, max: 3'));
+    await reloaded;
+    // The form says the template may have changed, and keeps what was typed until asked to read it again.
+    await form.locator('xpath=..').locator('.reload-note').waitFor();
+    await steps.fill('4');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await form.locator('.form-error', { hasText: 'The host refused' }).waitFor();
+    expect(await form.locator('.form-error').textContent()).to.equal('The host refused: setting "steps": 4 is above the maximum 3');
+    expect(await steps.getAttribute('aria-invalid')).to.equal('true');
+
+    const restored = next(observer.socket as never, 'plugin_reloaded', 30_000);
+    await writeFile(join(demoFolder, 'scripts', 'processor.ts'), processorSource);
+    await restored;
+    await page.getByRole('button', { name: 'Read them again' }).click();
+    await page.locator('form.settings-form').getByLabel('steps', { exact: true }).waitFor();
+    expect(await page.locator('form.settings-form').getByLabel('steps', { exact: true }).inputValue()).to.equal('3');
+    await observer.setPersonalitySettings(0, { steps: 2, weight: 0.5, style: 'plain', loud: false, tags: ['demo'] });
+    await watched.close();
+  });
+
+  it('mounts a personality from the zoo and chats with it', async () => {
+    const watched = await openConsole('personalities');
+    const { page } = watched;
+    await page.getByLabel('Filter').fill('generic lollms');
+    const entry = page.locator('.zoo-entry[data-path="english/generic/lollms"]');
+    await entry.waitFor();
+    expect(await page.locator('.zoo-entry').count()).to.equal(1);
+    await entry.getByRole('button', { name: 'Mount lollms (english/generic/lollms)' }).click();
+    await page.locator('.mounted-list li[data-id="1"]', { hasText: 'lollms' }).waitFor();
+    await entry.locator('.tag', { hasText: 'mounted as 1' }).waitFor();
+    expect((await observer.listActivePersonalities()).personalities).to.deep.equal([DEMO_NAME, 'lollms']);
+    await page.getByRole('button', { name: 'Chat with lollms' }).first().click();
+    expect(await page.getByRole('tab', { name: 'Chat' }).getAttribute('aria-selected')).to.equal('true');
+    expect(await page.getByRole('combobox', { name: 'Chat with' }).inputValue()).to.equal('1');
+    // A personality samples with its own values: only Max tokens can be set.
+    await page.locator('details.sampling > summary').click();
+    expect(await page.getByLabel('Temperature', { exact: true }).isDisabled()).to.equal(true);
+    await page.getByLabel('Max tokens', { exact: true }).fill('8');
+    await page.getByRole('textbox', { name: 'Message' }).fill('Hello');
+    const firstInput = modelInput(1);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('.turn-assistant[data-state="done"]').waitFor();
+    expect(await firstInput).to.contain('Hello');
+    expect(await page.locator('.trace-turn .trace-state').first().textContent()).to.equal('done · no workflow messages');
+
+    // The discussion goes on in the next turn; New discussion starts afresh (a new connection).
+    let input = modelInput(1);
+    await page.getByRole('textbox', { name: 'Message' }).fill('Second');
+    await page.keyboard.press('Enter');
+    await page.locator('.turn-assistant[data-state="done"]').nth(1).waitFor();
+    expect(await input).to.contain('Hello').and.to.contain('Second');
+    await page.getByRole('button', { name: 'New discussion' }).click();
+    expect(await page.locator('.transcript .turn').count()).to.equal(0);
+    input = modelInput(1);
+    await page.getByRole('textbox', { name: 'Message' }).fill('Third');
+    await page.keyboard.press('Enter');
+    await page.locator('.turn-assistant[data-state="done"]').waitFor();
+    expect(await input).to.contain('Third').and.not.to.contain('Hello');
+    await watched.close();
+  });
+
+  it('obeys allowed_origins: opened by an address that is not allowed, it says which origin to add', async () => {
+    // 127.0.0.2 is this machine too, but its origin is not in the default allowed_origins (a LAN address would be
+    // the same). A host bound to every address needs its key; the console asks for it first.
+    const guarded = await startTestHost({ host: '0.0.0.0', config: { api_key: 'console-key' } });
+    try {
+      const origin = `http://127.0.0.2:${guarded.port}`;
+      const watched = await browser.open(`${origin}/`);
+      const { page } = watched;
+      const dialog = page.getByRole('dialog', { name: 'API key' });
+      const refusal = page.locator('.connection[data-state="refused"]');
+      await refusal.waitFor();
+      if (await dialog.isVisible()) {
+        await dialog.getByLabel('API key of this host').fill('console-key');
+        await dialog.getByRole('button', { name: 'Use this key' }).click();
+      }
+      await page.locator('.connection', { hasText: 'allowed_origins' }).waitFor();
+      expect(await page.locator('.connection').textContent()).to.equal(`refused: this page's origin (${origin}) is not in the host's allowed_origins`);
+      await watched.close();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  describe('installing a model', () => {
+    /** A valid GGUF (the tiny test model's bytes), so that the installed file can be selected and loaded. */
+    let FILE: Buffer;
+    let SHA256: string;
+    let files: Server;
+    let base: string;
+    let requests = 0;
+    /** The first request sends a quarter of the file, then waits for this (the test cancels meanwhile). */
+    let firstStalled: Promise<void>;
+    let markStalled: () => void;
+
+    before(async () => {
+      FILE = await readFile(await tinyModel());
+      SHA256 = createHash('sha256').update(FILE).digest('hex');
+      firstStalled = new Promise((resolve) => (markStalled = resolve));
+      files = createServer((req: IncomingMessage, res: ServerResponse) => {
+        requests += 1;
+        const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+        const start = range ? Number(range[1]) : 0;
+        const head = range
+          ? { 'content-length': FILE.length - start, 'content-range': `bytes ${start}-${FILE.length - 1}/${FILE.length}`, 'accept-ranges': 'bytes' }
+          : { 'content-length': FILE.length, 'accept-ranges': 'bytes' };
+        res.writeHead(range ? 206 : 200, head);
+        if (requests === 1) {
+          res.write(FILE.subarray(0, Math.floor(FILE.length / 4)));
+          markStalled();
+          return; // held open until the host cancels the download
+        }
+        res.end(FILE.subarray(start));
+      });
+      await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    });
+    after(() => {
+      files?.closeAllConnections();
+      files?.close();
+    });
+
+    it('shows the progress of an install from a local file server, cancels it, and installs it again', async () => {
+      // TODO(lead): the sec branch restricts install_model to public addresses, with a config key to allow
+      // more. This host must then allow loopback in its config (startTestHost config above) for this test.
+      const watched = await openConsole('models');
+      const { page } = watched;
+      await page.locator('.installed-list [data-model="tiny-random-llama.gguf"]').waitFor();
+      expect(await page.locator('.test-model-warning').isVisible()).to.equal(true);
+      await page.getByLabel('Model URL').fill(`${base}/models/console-test.gguf`);
+      await page.getByLabel('SHA-256').fill(SHA256);
+      await page.getByRole('button', { name: 'Install from URL' }).click();
+      const install = page.locator('.install-progress');
+      await install.locator('.install-numbers', { hasText: `of ${formatBytes(FILE.length)}` }).waitFor();
+      await firstStalled;
+      expect(await install.getByRole('progressbar').count()).to.equal(1);
+      await watched.screenshot('install-progress');
+      await install.getByRole('button', { name: 'Cancel install' }).click();
+      await install.locator('xpath=self::*[@data-state="cancelled"]').waitFor();
+      expect(await install.getByRole('status').textContent()).to.equal('Install cancelled. The partial download is kept: installing again resumes it.');
+
+      await page.getByRole('button', { name: 'Install from URL' }).click();
+      await install.locator('xpath=self::*[@data-state="installed"]').waitFor();
+      expect(await install.getByRole('status').textContent()).to.equal('Installed console-test.gguf.');
+      expect(await install.locator('progress').evaluate((p: HTMLProgressElement) => p.value)).to.equal(1);
+      await page.locator('.installed-list [data-model="console-test.gguf"]').waitFor();
+      expect(requests).to.equal(2);
+
+      // Select loads it (the previous model served until then); the test-model warning goes with the test model.
+      await page.getByRole('button', { name: 'Select console-test.gguf' }).click();
+      await page.locator('.form-status', { hasText: 'Loaded console-test.gguf.' }).waitFor();
+      await page.locator('[data-field="header-model"]', { hasText: 'console-test.gguf' }).waitFor();
+      expect(await page.locator('.test-model-warning').isVisible()).to.equal(false);
+      expect(await page.locator('.installed-list [data-model="console-test.gguf"] .tag').textContent()).to.equal('loaded');
+      expect(host.host.bindings.model?.name).to.equal('console-test.gguf');
+      await page.getByRole('button', { name: 'Select tiny-random-llama.gguf' }).click();
+      await page.locator('[data-field="header-model"]', { hasText: 'tiny-random-llama.gguf' }).waitFor();
+      expect(await page.locator('.test-model-warning').isVisible()).to.equal(true);
+      expect(unexpected(watched.errors)).to.deep.equal([]);
+      await watched.close();
+    });
+  });
+
+  it('shows the status from GET /status (contract), and what older routes tell without it', async () => {
+    const watched = await openConsole('status');
+    const { page } = watched;
+    // Without the route (this branch), the tab falls back to /health and the socket.
+    const status = page.getByRole('tabpanel', { name: 'Status' });
+    await status.locator('.facts dd', { hasText: 'tiny-random-llama.gguf' }).waitFor();
+    expect(await status.locator('.status > p.hint').textContent()).to.contain('This host has no GET /status');
+    await watched.close();
+
+    // TODO(console-2): GET /status is built on the ops branch; until it is merged the test answers it as the
+    // contract in PLAN.md says, from the browser's side.
+    const report = {
+      version: '0.1.0',
+      binding: 'llama_cpp',
+      model: 'tiny-random-llama.gguf',
+      loading: null,
+      test_model: true,
+      slots: { total: 2, busy: 1 },
+      queue: { depth: 3 },
+      personalities: [{ id: 0, path: DEMO_PATH, name: DEMO_NAME }],
+      recent_generations: [{ mode: 'personality', personality: DEMO_PATH, prompt_tokens: 12, completion_tokens: 34, tokens_per_s: 1234.56, outcome: 'done', ended_at: '2026-11-28T10:00:00Z' }],
+      reloads: [{ kind: 'personality', name: DEMO_NAME, ok: false, at: '2026-11-28T10:00:00Z', error: 'Unexpected ";"' }],
+    };
+    const contract = await browser.open('about:blank');
+    await contract.page.route('**/status', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(report) }));
+    await contract.page.goto(`${host.url}/#status`);
+    const panel = contract.page.getByRole('tabpanel', { name: 'Status' });
+    await panel.locator('.facts dd', { hasText: '1 of 2' }).waitFor();
+    expect(await panel.locator('.facts').textContent()).to.contain('Slots in use1 of 2').and.contain('Queue3 waiting');
+    expect(await panel.locator('table.generations tbody td').allTextContents()).to.include.members(['personality', DEMO_PATH, '12', '34', '1234.6', 'done']);
+    expect(await panel.locator('.reloads li').textContent()).to.contain(`personality ${DEMO_NAME}: failed: Unexpected ";"`);
+    expect(await panel.locator('.warning').textContent()).to.contain('random-weight test model');
+    await contract.screenshot('status');
+    expect(contract.errors).to.deep.equal([]);
+    await contract.close();
+  });
+
+  it('works at phone width and with the keyboard alone', async () => {
+    const watched = await openConsole('', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const { page } = watched;
+    /** Controls on screen with no accessible name. */
+    const unlabelled = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('input, select, textarea, button')]
+          .filter((el) => {
+            const e = el as HTMLElement & { labels?: NodeListOf<HTMLLabelElement> };
+            if (!e.checkVisibility()) return false;
+            return !(e.labels && e.labels.length > 0) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && !(e.textContent ?? '').trim();
+          })
+          .map((el) => el.outerHTML.slice(0, 80)),
+      );
+    // Each tab, reached with the arrow keys once its content has loaded: nothing wider than the screen, and
+    // every control labelled.
+    const loaded: Record<string, string> = {
+      Chat: '.chat textarea',
+      Personalities: '.zoo-entry',
+      Models: '.installed-list li',
+      Status: '.status .facts dd',
+    };
+    await page.getByRole('tab', { name: 'Chat' }).focus();
+    for (const [i, [tab, content]] of Object.entries(loaded).entries()) {
+      if (i > 0) await page.keyboard.press('ArrowRight');
+      expect(await page.getByRole('tab', { name: tab }).getAttribute('aria-selected'), tab).to.equal('true');
+      expect(await page.evaluate(() => document.activeElement?.textContent), tab).to.equal(tab);
+      await page.locator(content).first().waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), tab).to.be.at.most(390);
+      expect(await unlabelled(), tab).to.deep.equal([]);
+    }
+    await page.keyboard.press('Home');
+    expect(await page.getByRole('tab', { name: 'Chat' }).getAttribute('aria-selected')).to.equal('true');
+    await page.getByRole('textbox', { name: 'Message' }).focus();
+    await page.keyboard.type('hi');
+    await page.keyboard.press('Enter');
+    await page.locator('.turn-assistant[data-state="done"]').waitFor();
+    await watched.screenshot('phone');
+    expect(unexpected(watched.errors)).to.deep.equal([]);
+    await watched.close();
+  });
+
+  it('asks for the API key of a host bound to the network, and keeps it for the tab', async () => {
+    const guarded = await startTestHost({ host: '0.0.0.0', config: { api_key: 'console-key' } });
+    try {
+      const watched = await browser.open(`http://127.0.0.1:${guarded.port}/`);
+      const { page } = watched;
+      const dialog = page.getByRole('dialog', { name: 'API key' });
+      await dialog.waitFor();
+      expect(await page.locator('.connection').textContent()).to.equal('refused: this host needs its API key');
+      await dialog.getByLabel('API key of this host').fill('console-key');
+      await dialog.getByRole('button', { name: 'Use this key' }).click();
+      await page.locator('.connection[data-state="connected"]').waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem('lollms-host.api-key'))).to.equal('console-key');
+      // The overview, served without the key, fills in once the key works.
+      await page.locator('#overview [data-field="model"]', { hasText: 'tiny-random-llama.gguf' }).waitFor();
+      // HTTP reads carry it too.
+      await page.getByRole('tab', { name: 'Models' }).click();
+      await page.locator('.installed-list [data-model="tiny-random-llama.gguf"]').waitFor();
+      // A reload of the tab keeps it.
+      await page.reload();
+      await page.locator('.connection[data-state="connected"]').waitFor();
+      expect(await dialog.isVisible()).to.equal(false);
+      await watched.close();
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
