@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { isLoopbackHost } from './transports/access.js';
-import { checkSecurityConfig } from './security-config.js';
+import { checkSecurityConfig } from './transports/security-config.js';
 import { clientPluginError } from './protocol/client-plugin-error.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';

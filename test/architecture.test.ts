@@ -12,7 +12,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   errors: ['plugin-api'],
   logger: [],
   util: ['errors'],
-  protocol: [],
+  protocol: ['errors', 'util', 'plugin-api'],
   plugins: ['errors', 'logger', 'util', 'plugin-api'],
   sandbox: ['plugins', 'errors', 'util', 'plugin-api'],
   config: ['sandbox', 'errors', 'logger', 'util'],

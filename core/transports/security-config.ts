@@ -1,7 +1,7 @@
-import type { HostConfig } from './config.js';
-import { ConfigInvalid, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
-import { AddressPolicy } from './bindings/safe-fetch.js';
+import type { HostConfig } from '../config.js';
+import { ConfigInvalid, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { AddressPolicy } from '../bindings/safe-fetch.js';
 
 /**
  * Start-up checks of the security keys that the config schema cannot make alone: `install_allowed_hosts`
