@@ -12,9 +12,10 @@ import {
   decodeTokenize,
   wrapGuestBundle,
 } from './bootstrap.js';
-import { sandboxErrors, toGuestError } from './errors.js';
+import { failureLogLevel, sandboxErrors, toGuestError, type GuestError } from './errors.js';
 import { intrinsicGuards, type SandboxLimits } from './limits.js';
 import { onCatastrophicError } from './process-guards.js';
+import { bundleFilename } from './source-map.js';
 import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
 
 /**
@@ -52,6 +53,8 @@ type AsyncOp = { op: 'generate'; prompt: string; options: ProcessorGenerateOptio
 /** What the engine reports up besides results: a stuck isolate, which only a new process can clear. */
 export interface EngineHooks {
   onStuck(reason: string): void;
+  /** Places a guest error in the author's code (`GuestErrorLocator.locate`); errors stay unplaced without it. */
+  locate?(guest: GuestError): GuestError;
 }
 
 /** An error a host operation (generate, tokenize, detokenize) answers the guest with. Never a host path or stack. */
@@ -164,7 +167,7 @@ export class SandboxEngine {
     readonly hooks: EngineHooks = { onStuck: noop },
   ) {
     this.#wrapped = wrapGuestBundle(code);
-    this.#filename = `file:///personalities/${encodeURIComponent(name)}/scripts/processor.js`;
+    this.#filename = bundleFilename(name);
     this.#config = JSON.stringify({ ...intrinsicGuards(limits), maxPayloadBytes: limits.maxPayloadBytes, maxEmitBytes: limits.maxEmitBytes });
   }
 
@@ -386,13 +389,14 @@ export class SandboxEngine {
       // Killed for a breach already reported on this run.
     } else {
       // The bootstrap never throws, so this is isolated-vm reporting an unhandled rejection (or a v8 failure).
-      const guest = toGuestError({ name: (error as Error | undefined)?.name, message });
+      // Its stack has the guest's frames, then the host's: locating keeps only the author's.
+      const guest = this.#locate(toGuestError({ name: (error as Error | undefined)?.name, message, stack: (error as Error | undefined)?.stack }));
       this.#fail(
         run,
         run.cancelled
           ? sandboxErrors.cancelled(this.name, guest)
           : run.kind === 'describe'
-          ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
+          ? sandboxErrors.load(this.name, guest)
           : sandboxErrors.script(this.name, `had an unhandled promise rejection in ${run.kind}`, guest),
       );
     }
@@ -409,8 +413,12 @@ export class SandboxEngine {
     run.done = true;
     run.controller.abort();
     clearTimeout(run.timers.wall);
-    this.logger?.debug({ personality: this.name, hook: run.kind, err: error }, 'processor call failed');
+    this.logger?.[failureLogLevel(error)](failureLogFields(this.name, run.kind, error), error.message);
     run.reject(error);
+  }
+
+  #locate(guest: GuestError): GuestError {
+    return this.hooks.locate ? this.hooks.locate(guest) : guest;
   }
 
   #finish(run: Run, text: string): void {
@@ -555,16 +563,21 @@ export class SandboxEngine {
           this.#finish(run, report.value);
         }
       } else {
-        const guest = toGuestError(report?.error);
-        this.#fail(
-          run,
-          report?.phase === 'load'
-            ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
-            : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest),
-        );
+        const guest = this.#locate(toGuestError(report?.error));
+        this.#fail(run, report?.phase === 'load' ? sandboxErrors.load(this.name, guest) : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest));
       }
     };
   }
+}
+
+/** What the log says of a failed call: the hook, the code and, for a script fault, where and the author's stack. */
+function failureLogFields(personality: string, hook: RunKind, error: Error): Record<string, unknown> {
+  const e = error as Error & { code?: string; file?: string; line?: number; column?: number };
+  const fields: Record<string, unknown> = { personality, hook, code: e.code };
+  if (e.file !== undefined) Object.assign(fields, { file: e.file, line: e.line, column: e.column });
+  const stack = (e.cause as Error | undefined)?.stack;
+  if (stack?.includes('\n')) fields['stack'] = stack;
+  return fields;
 }
 
 function safeParse(text: string): unknown {
