@@ -259,7 +259,7 @@ describe('lollms-host check', function () {
     const bad = await writePersonality(dir, 'bad', 'name: Bad\n', { 'scripts/processor.ts': "import { defineProcessor } from 'lollms-host/plugin-api';\nexport default defineProcessor({\n  runWorkflow() { return 1 +; },\n});\n" });
     const out = run(bad);
     expect(out.status).to.equal(1);
-    expect(out.stderr).to.match(/processor\.ts:3:\d+: error: /);
+    expect(out.stderr).to.match(/processor\.ts:3:\d+ - error: Unexpected/);
     const yaml = await writePersonality(dir, 'yaml', 'name: [broken\n');
     const yamlOut = run(yaml);
     expect(yamlOut.status).to.equal(1);
