@@ -273,6 +273,7 @@ export class Host {
   async #close(): Promise<void> {
     this.logger.info('shutting down');
     await this.watcher?.close();
+    this.reloader.dispose();
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     this.scheduler.rejectQueued(new Error('host is shutting down'));
     await this.clients.cancelAll();

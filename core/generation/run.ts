@@ -4,7 +4,8 @@ import type { ClientState, RunningGeneration } from './clients.js';
 import type { HandlerContext } from '../handlers/dispatch.js';
 import type { RequestPayload } from '../protocol/index.js';
 import { WIRE_TEXT } from '../protocol/index.js';
-import { errorMessage, createError } from '../errors.js';
+import { createError } from '../errors.js';
+import { generationErrorPayload } from '../protocol/generation-error.js';
 import type { Slot } from './scheduler.js';
 import { runPersonalityTurn } from './personality-mode.js';
 
@@ -65,7 +66,11 @@ export function startGeneration(ctx: HandlerContext, request: GenerateRequest): 
       await host.bindings.whenReady();
       await generate(host, client, request, controller.signal, ctx);
     } catch (error) {
-      if (!controller.signal.aborted) ctx.reply('generation_error', { error: errorMessage(error) });
+      if (!controller.signal.aborted) {
+        const payload = generationErrorPayload(error);
+        host.logger.info({ client: client.id, personality: request.personality ?? -1, code: payload.code }, `generation failed: ${payload.error}`);
+        ctx.reply('generation_error', payload);
+      }
     } finally {
       slot?.release();
       if (client.generation === running) client.generation = undefined;

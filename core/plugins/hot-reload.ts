@@ -1,23 +1,19 @@
 import { existsSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
 import type { Host } from '../host.js';
-import { LollmsHostError, errorMessage } from '../errors.js';
 import type { PluginErrorEvent } from '../protocol/index.js';
+import { problemOf } from './build-errors.js';
+import { PluginWarnings } from './plugin-warnings.js';
 import { loadBindingPlugin } from './load-binding.js';
 import { BINDING_CARD_FILE, MODELS_FILE } from './discovery.js';
 import { disposeVersion } from '../personalities/version.js';
 import { PERSONALITY_CONFIG_FILE } from '../personalities/config.js';
 import type { PluginChange } from './watcher.js';
 
-/** `{message, file, line, column}` of a failed (re)load, for `plugin_error` and the log. */
-export function errorLocation(error: unknown): PluginErrorEvent['error'] {
-  const out: PluginErrorEvent['error'] = { message: errorMessage(error) };
-  if (error instanceof LollmsHostError) {
-    if (error.file !== undefined) out.file = error.file;
-    if (error.line !== undefined) out.line = error.line;
-    if (error.column !== undefined) out.column = error.column;
-  }
-  return out;
+/** `{message, file, line, column, frame}` of a failed (re)load of the plugin in `folder`, for `plugin_error` and the log. */
+export async function errorLocation(error: unknown, folder: string): Promise<PluginErrorEvent['error']> {
+  const { code: _code, ...problem } = await problemOf(error, folder);
+  return problem;
 }
 
 /**
@@ -27,9 +23,16 @@ export function errorLocation(error: unknown): PluginErrorEvent['error'] {
  */
 export class HotReloader {
   readonly #host: Host;
+  readonly #warnings: PluginWarnings;
 
   constructor(host: Host) {
     this.#host = host;
+    this.#warnings = new PluginWarnings({ emit: (event, payload) => host.io.emit(event, payload), logger: host.logger });
+  }
+
+  /** Stop the background checks in flight (host shutdown). */
+  dispose(): void {
+    this.#warnings.dispose();
   }
 
   /** The plugin folder a change belongs to ('' to ignore it): the debounce key of the watcher. */
@@ -82,10 +85,13 @@ export class HotReloader {
       // Not mounted: check it anyway, so its author sees errors at once; the listing reads the disk itself.
       try {
         const version = await manager.load(folder);
+        // Types and config warnings are checked after the version serves (here: after its trial load).
+        void this.#warnings.personalityLoaded(version);
         disposeVersion(version);
         this.#broadcastReloaded('personality', version.config.name, version.config.version);
       } catch (error) {
-        this.#broadcastError({ kind: 'personality', name: basename(folder), path: folder, error: errorLocation(error) });
+        this.#warnings.forget(folder);
+        this.#broadcastError({ kind: 'personality', name: basename(folder), path: folder, error: await errorLocation(error, folder) });
       }
       return;
     }
@@ -93,8 +99,10 @@ export class HotReloader {
       try {
         const version = await manager.reload(m);
         this.#broadcastReloaded('personality', version.config.name, version.config.version);
+        void this.#warnings.personalityLoaded(version);
       } catch (error) {
-        this.#broadcastError({ kind: 'personality', name: m.name, path: folder, error: errorLocation(error) });
+        this.#warnings.forget(folder);
+        this.#broadcastError({ kind: 'personality', name: m.name, path: folder, error: await errorLocation(error, folder) });
       }
     }
   }
@@ -120,7 +128,7 @@ export class HotReloader {
       if (isActive) await bindings.reloadActive(plugin);
       this.#broadcastReloaded('binding', plugin.name, plugin.version);
     } catch (error) {
-      this.#broadcastError({ kind: 'binding', name, path: folder, error: errorLocation(error) });
+      this.#broadcastError({ kind: 'binding', name, path: folder, error: await errorLocation(error, folder) });
     }
   }
 }
