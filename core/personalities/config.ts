@@ -3,7 +3,7 @@
  * check of every known key, unknown keys kept in `extra`, and the `{{date}}`-style placeholders filled at access.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import YAML, { isMap, isScalar, type ScalarTag } from 'yaml';
 import semver from 'semver';
 import { PersonalityConfigInvalid, PersonalityConfigSyntax, PersonalityNotFound } from '../errors.js';
@@ -276,7 +276,8 @@ export function parsePersonalityConfig(text: string, options: ParsePersonalityCo
       author: config.author,
       version: config.version,
       language: config.language,
-      category: config.category,
+      // The folder decides the category, as in listings (the key in config.yaml is informational).
+      category: basename(dirname(folder)),
       user_message_prefix: config.user_message_prefix,
       ai_message_prefix: config.ai_message_prefix,
       link_text: config.link_text,
