@@ -120,7 +120,11 @@ describe('authoring: errors that point at the author\'s code', function () {
     const fault = lines.find((l) => l.msg.includes('processor threw in runWorkflow'));
     expect(fault, JSON.stringify(lines.map((l) => l.raw))).to.not.equal(undefined);
     expect(fault).to.deep.include({ level: 40, personality: 'bug', hook: 'runWorkflow', code: 'LH_ERR_SANDBOX_SCRIPT', file: 'scripts/lib/util.ts', line: 2, column: 20 });
-    expect(fault!['stack']).to.contain('at titleOf (scripts/lib/util.ts:2:20)');
+    expect(fault!['error']).to.deep.equal({
+      type: 'TypeError',
+      message: "Cannot read properties of undefined (reading 'title')",
+      stack: "TypeError: Cannot read properties of undefined (reading 'title')\n    at titleOf (scripts/lib/util.ts:2:20)\n    at Object.runWorkflow (scripts/processor.ts:7:12)",
+    });
     const failed = lines.find((l) => l.msg.startsWith('generation failed'));
     expect(failed).to.deep.include({ level: 30, code: 'LH_ERR_SANDBOX_SCRIPT' });
     for (const line of lines) {

@@ -59,7 +59,9 @@ export class HotReloader {
 
   #broadcastError(event: PluginErrorEvent): void {
     const { file, line, column, message } = event.error;
-    const where = file ? `${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ` : '';
+    const place = file ? `${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}` : '';
+    // A build error's message already names its place.
+    const where = place && !message.includes(`${place}: `) ? `${place}: ` : '';
     this.#host.logger.error({ plugin: `${event.kind}:${event.name}`, path: event.path, file, line, column }, `${where}${message} (the last good version keeps serving)`);
     this.#host.io.emit('plugin_error', event);
   }

@@ -570,13 +570,17 @@ export class SandboxEngine {
   }
 }
 
-/** What the log says of a failed call: the hook, the code and, for a script fault, where and the author's stack. */
+/**
+ * What the log says of a failed call: the hook, the code and, for a script fault, where and the guest's error
+ * as `error` (its stack is the author's frames only), which pino-pretty prints line by line (pino would rename
+ * the type of a plain `err` record).
+ */
 function failureLogFields(personality: string, hook: RunKind, error: Error): Record<string, unknown> {
   const e = error as Error & { code?: string; file?: string; line?: number; column?: number };
   const fields: Record<string, unknown> = { personality, hook, code: e.code };
   if (e.file !== undefined) Object.assign(fields, { file: e.file, line: e.line, column: e.column });
-  const stack = (e.cause as Error | undefined)?.stack;
-  if (stack?.includes('\n')) fields['stack'] = stack;
+  const cause = e.cause as Error | undefined;
+  if (cause?.stack?.includes('\n')) fields['error'] = { type: cause.name, message: cause.message, stack: cause.stack };
   return fields;
 }
 

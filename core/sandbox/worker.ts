@@ -55,11 +55,13 @@ const logger: SandboxLogger = {
   fatal: (obj, msg) => send({ t: 'logger', level: 'fatal', obj: plain(obj), msg: msg ?? '' }),
 };
 
-function plain(obj: object): Record<string, unknown> {
+function plain(obj: object, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (v instanceof Error) out[k] = { name: v.name, message: v.message, code: (v as { code?: unknown }).code };
     else if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) out[k] = v;
+    // One level of plain records (a log line's `err: {type, message, stack}`) crosses as is.
+    else if (depth === 0 && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) out[k] = plain(v as object, 1);
     else out[k] = String(v);
   }
   return out;
