@@ -60,7 +60,7 @@ function plain(obj: object, depth = 0): Record<string, unknown> {
   for (const [k, v] of Object.entries(obj)) {
     if (v instanceof Error) out[k] = { name: v.name, message: v.message, code: (v as { code?: unknown }).code };
     else if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) out[k] = v;
-    // One level of plain records (a log line's `err: {type, message, stack}`) crosses as is.
+    // One level of plain records (a log line's `error: {type, message, stack}`) crosses as is.
     else if (depth === 0 && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) out[k] = plain(v as object, 1);
     else out[k] = String(v);
   }
