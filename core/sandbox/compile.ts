@@ -73,9 +73,10 @@ function pluginApiEntry(): { dir: string; entry: string } {
  *
  * Only `lollms-host/plugin-api` and relative files inside the personality folder may be imported. A node
  * builtin, a package, an absolute path, a `../` that leaves the folder or a symlink resolving outside it is a
- * `PluginCompile` error naming the import, with file, line and column. Every module is resolved and read by
- * this function itself (a private esbuild namespace), so esbuild reads no file (no tsconfig.json, no
- * package.json) and picks no loader by file name; nothing outside the folder is read except plugin-api.
+ * `PluginCompile` error naming the import, with file, line and column (relative to the folder). Every module is
+ * resolved and read by this function itself (private esbuild namespaces), so esbuild reads no file (no
+ * tsconfig.json, no package.json) and picks no loader by file name; nothing outside the folder is read except
+ * plugin-api. The result has a source map for error locations (`GuestErrorLocator`).
  */
 export async function compileProcessor(personalityFolder: string, options: CompileProcessorOptions = {}): Promise<CompiledProcessor> {
   const root = await realpath(resolve(personalityFolder)).catch(() => {
