@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPlugin, formatCheckResult, type CheckResult } from '../core/plugins/check.js';
 import { parseDiagnostics, PROCESSOR_COMPILER_OPTIONS, resolveTsc, typeCheckProcessor } from '../core/plugins/typecheck.js';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
+import { scaffold } from '../core/sdk/new.js';
 import { writePersonality } from './helpers/zoo.js';
 
 const API = "import { defineProcessor } from 'lollms-host/plugin-api';";
@@ -146,6 +147,19 @@ export default defineProcessor({
         { file: '../../lib/x.ts', line: 1, column: 1, category: 'error', code: 'TS1005', message: 'x' },
         { category: 'error', code: 'TS5023', message: 'Unknown option' },
       ]);
+    });
+  });
+
+  describe('bindings', () => {
+    it('a binding\'s build error names its file relative to the folder, with a code frame', async () => {
+      const { folder } = await scaffold({ kind: 'binding', name: 'broken_binding', dir: join(zoo, 'bindings'), author: 'tests' });
+      await appendFile(join(folder, 'index.ts'), '\nconst oops = ;\n');
+      const result = await checkPlugin(folder);
+      expect(result.errors).to.have.length(1);
+      const [problem] = result.errors;
+      expect(problem).to.include({ file: 'index.ts', column: 14 });
+      expect(problem!.frame).to.match(/> \d+ \| const oops = ;\n\s+\| {14}\^/);
+      expect(formatCheckResult(result, folder).problems[0]).to.match(/^index\.ts:\d+:14 - error: Unexpected ";"/);
     });
   });
 
