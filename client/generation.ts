@@ -1,9 +1,13 @@
 /**
- * One `generate_text` request as seen by an application: an async iterable of text chunks, the final text, the
- * processor messages, and a cancel. The client feeds it the socket's events; nothing here touches the socket.
+ * One `generate_text` request as seen by an application: an async iterable of text chunks, the final answer,
+ * the processor messages, and a cancel. The client feeds it the socket's events; nothing here touches the
+ * socket. The contract it follows (chunks, `MSG_TYPE_FULL`, the final text) is docs/protocol.md §3.4.
  */
 import type { GenerationMessage, SamplingParameters } from '../core/protocol/index.js';
 import { BusyError, CanceledError, LollmsRequestError, LollmsTimeoutError } from './errors.js';
+
+/** `MSG_TYPE_FULL`: the message's whole text so far, which replaces what the chunks built (protocol §3.4). */
+const MSG_TYPE_FULL = 1;
 
 /** Options of `LollmsClient.generate()`. */
 export interface GenerateOptions {
@@ -55,6 +59,8 @@ export class GenerationRun {
   readonly generation: Generation;
   readonly chunks: string[] = [];
   readonly messages: GenerationMessage[] = [];
+  /** What a chat view shows: the chunks appended, a `MSG_TYPE_FULL` replacing them, the final answer at the end. */
+  preview = '';
   state: State = 'running';
   error: Error | undefined;
   readonly text: Promise<string>;
@@ -99,6 +105,7 @@ export class GenerationRun {
   chunk(chunk: string): void {
     if (this.state !== 'running') return;
     this.chunks.push(chunk);
+    this.preview += chunk;
     this.#arm();
     this.#options.onChunk?.(chunk);
     this.#wake();
@@ -107,6 +114,7 @@ export class GenerationRun {
   message(message: GenerationMessage): void {
     if (this.state !== 'running') return;
     this.messages.push(message);
+    if (message.type === MSG_TYPE_FULL) this.preview = message.content;
     this.#arm();
     this.#options.onMessage?.(message);
   }
@@ -189,7 +197,9 @@ export class GenerationRun {
       this.error = error;
       this.#reject(error);
     } else {
-      this.#resolve(text ?? this.chunks.join(''));
+      const answer = text ?? this.chunks.join('');
+      this.preview = answer;
+      this.#resolve(answer);
     }
     this.#onStopped?.();
     this.#wake();
@@ -199,11 +209,15 @@ export class GenerationRun {
 
 /**
  * A generation in flight. Iterate it with `for await` to get the text chunks as they arrive, or await `text` for
- * the whole answer; both may be used together, and iterating again replays the chunks from the start.
+ * the answer; both may be used together, and iterating again replays the chunks from the start.
  *
- * - `text` resolves with the server's final text (equal to the chunks joined), or rejects with `BusyError`,
+ * - `text` resolves with the answer: the server's final text (`text_generated`), or rejects with `BusyError`,
  *   `CanceledError`, `LollmsRequestError` (`generation_error`), `LollmsTimeoutError` or `LollmsConnectionError`.
  *   The iterator throws the same error after the chunks received before it.
+ * - The chunks are what was streamed. In raw mode and for a personality without a workflow they join into
+ *   `text`; a processor's workflow may stream drafts or steps and answer with another text, and a
+ *   `processModelOutput` hook may rewrite the answer after it was streamed. Show `preview` while it runs and
+ *   keep `text` (protocol §3.4).
  * - Leaving a `for await` loop early (`break`, `return`, a throw in the body) cancels the generation.
  */
 export class Generation implements AsyncIterable<string> {
@@ -214,9 +228,25 @@ export class Generation implements AsyncIterable<string> {
     this.#run = run;
   }
 
-  /** The final text. Never reported as an unhandled rejection when you only iterate. */
+  /**
+   * The answer: the server's final text, which the discussion records. It is not always the chunks joined (see
+   * the class comment). Never reported as an unhandled rejection when you only iterate.
+   */
   get text(): Promise<string> {
     return this.#run.text;
+  }
+
+  /** The chunks received so far, joined: what was streamed (not always the answer, see `text`). */
+  get streamed(): string {
+    return this.#run.chunks.join('');
+  }
+
+  /**
+   * What a chat view shows now, by the protocol's rules: the chunks appended as they come, a `MSG_TYPE_FULL`
+   * message replacing that text with its own, and the answer (`text`) once the generation ended with one.
+   */
+  get preview(): string {
+    return this.#run.preview;
   }
 
   /** The `generation_message` events received so far (personality mode with a processor), in order. */

@@ -55,11 +55,13 @@ function usage(): string {
     '                                               installed models per binding, with size; * marks the selected one',
     '  lollms-host use <model> [same flags as list]  select an installed model and save it in the config',
     '  lollms-host rm <model> [same flags as list]   delete an installed model',
-    '  lollms-host check <plugin folder>...          validate bindings or personalities (YAML, API range, compile,',
-    '                                               trial load) without a server; exit 1 on errors',
-    '  lollms-host new personality <name> [--dir DIR] [--language LANG] [--category CAT] [--with-processor] [--force]',
-    '                                               create DIR/LANG/CAT/<name>/ from sdk-templates/ (defaults:',
-    '                                               ./personalities, english, custom); exit 1 if it exists',
+    '  lollms-host check [--no-types] <plugin folder>...',
+    '                                               validate bindings or personalities (YAML, API range, compile,',
+    '                                               trial load, processor types) without a server; exit 1 on errors',
+    '  lollms-host new personality <name> [--folder NAME] [--dir DIR] [--language LANG] [--category CAT] [--with-processor] [--force]',
+    '                                               create DIR/LANG/CAT/<folder>/ from sdk-templates/ (defaults:',
+    '                                               ./personalities, english, custom, a folder name derived from',
+    '                                               <name>, which may have spaces); exit 1 if it exists',
     '  lollms-host new binding <name> [--dir DIR] [--force]',
     '                                               create DIR/<name>/ (default ./bindings) from sdk-templates/',
     '  lollms-host --help | --version',
@@ -257,24 +259,26 @@ async function makeTestModelCommand(argv: string[], io: Io): Promise<number> {
 async function checkCommand(argv: string[], io: Io): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, 'no-types': { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (error) {
     throw CliUsage(errorMessage(error));
   }
   if (parsed.values.help) {
-    io.stdout.write('lollms-host check <plugin folder>...\n');
+    io.stdout.write('lollms-host check [--no-types] <plugin folder>...\n');
     return EXIT.ok;
   }
   if (parsed.positionals.length === 0) throw CliUsage('check takes one or more plugin folders');
-  const { checkPlugin } = await import('./plugins/check.js');
+  const { checkPlugin, formatCheckResult } = await import('./plugins/check.js');
   let failed = false;
   for (const folder of parsed.positionals) {
-    const result = await checkPlugin(folder);
+    const result = await checkPlugin(folder, { typecheck: parsed.values['no-types'] !== true });
+    const { problems, summary } = formatCheckResult(result);
+    for (const problem of problems) io.stderr.write(`${problem}\n`);
     if (result.errors.length > 0) {
       failed = true;
-      for (const line of result.errors) io.stderr.write(`${line.replace(/^([^:]*:\d+(:\d+)?: )?/, (m) => `${m}error: `)}\n`);
+      io.stderr.write(`${summary}\n`);
     } else {
-      io.stdout.write(`${resolve(folder)}: ok (${result.kind} "${result.name}" ${result.version}; checked ${result.checked.join(', ')})\n`);
+      io.stdout.write(`${summary}\n`);
     }
   }
   return failed ? EXIT.failure : EXIT.ok;

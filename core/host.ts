@@ -167,6 +167,7 @@ export class Host {
       notify: {
         pluginError: (event) => socket.broadcast('plugin_error', clientPluginError(event, paths)),
         pluginReloaded: (event) => socket.broadcast('plugin_reloaded', event),
+        pluginWarning: (event) => socket.broadcast('plugin_warning', event),
       },
       logger,
     });
@@ -384,6 +385,8 @@ export class Host {
     this.bindings.abortLoading();
     await this.watcher?.close();
     this.zoo.watched = false;
+    // Background type checks of reloaded plugins stop with the watcher.
+    this.reloader.dispose();
     const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     await generationsEnded;
     await this.#initialising?.catch(() => {});

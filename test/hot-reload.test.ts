@@ -95,12 +95,54 @@ describe('hot reload', function () {
     // Paths relative to the plugin's root and folder: clients never see the server's absolute paths (issue 11).
     expect(error).to.include({ kind: 'personality', path: 'english/dev/reloadable' });
     expect(error.error.line).to.equal(9);
+    // Relative to the plugin's folder, with a code frame read from it.
     expect(error.error.file).to.equal('scripts/processor.ts');
+    expect(error.error.frame).to.contain(['   8 |', '>  9 | const broken = ;', '     |                ^'].join('\n'));
+    expect(error.error.message).not.to.contain(folder);
     expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('v2');
     const reloaded = next(socket, 'plugin_reloaded');
     await writeFile(join(folder, 'scripts/processor.ts'), processor('v4'));
     await reloaded;
     expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('v4');
+  });
+
+  it('a processor that throws while it loads is reported at the author\'s line, through the source map', async () => {
+    const failed = next(socket, 'plugin_error');
+    await writeFile(join(folder, 'scripts/processor.ts'), `const limits = { max: 3 };\nconst steps = (limits as unknown as { steps: { n: number } }).steps.n;\n${processor('v-load')}`);
+    const error = (await failed) as PluginErrorEvent;
+    // Column 69 is the `.n` that failed (esbuild maps the access at its dot).
+    expect(error.error).to.include({ file: 'scripts/processor.ts', line: 2, column: 69 });
+    expect(error.error.message).to.equal(
+      "personality \"Reloadable\": the processor failed to load at scripts/processor.ts:2:69: TypeError: Cannot read properties of undefined (reading 'n')",
+    );
+    expect(error.error.frame).to.contain('> 2 | const steps');
+    expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('v4');
+    const reloaded = next(socket, 'plugin_reloaded');
+    await writeFile(join(folder, 'scripts/processor.ts'), processor('v4'));
+    await reloaded;
+  });
+
+  it('a type error reloads at once; plugin_warning reports it after the swap, and an empty one clears it', async () => {
+    const events: Array<[string, unknown]> = [];
+    const listener = (event: string, payload: unknown) => events.push([event, payload]);
+    socket.onAny(listener);
+    try {
+      const warned = next(socket, 'plugin_warning', 30_000);
+      await writeFile(join(folder, 'scripts/processor.ts'), processor('typed').replace('return ', "const n: string = 1;\n    return n + "));
+      const warning = await warned;
+      // The new code served before the type check ended: plugin_reloaded came first.
+      expect(events.map(([e]) => e).filter((e) => e.startsWith('plugin_'))).to.deep.equal(['plugin_reloaded', 'plugin_warning']);
+      expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('1typed');
+      expect(warning).to.deep.include({ kind: 'personality', name: 'Reloadable', path: folder });
+      expect(warning.warnings).to.have.length(1);
+      expect(warning.warnings[0]).to.deep.include({ message: "TS2322: Type 'number' is not assignable to type 'string'.", file: 'scripts/processor.ts', line: 5, column: 11 });
+      expect(warning.warnings[0]!.frame).to.contain("> 5 |     const n: string = 1;");
+      const cleared = next(socket, 'plugin_warning', 30_000);
+      await writeFile(join(folder, 'scripts/processor.ts'), processor('v4'));
+      expect(await cleared).to.deep.equal({ kind: 'personality', name: 'Reloadable', path: folder, warnings: [] });
+    } finally {
+      socket.offAny(listener);
+    }
   });
 
   it('broken YAML and an API range mismatch keep the old version too', async () => {
@@ -314,7 +356,7 @@ describe('lollms-host check', function () {
     const bad = await writePersonality(dir, 'bad', 'name: Bad\n', { 'scripts/processor.ts': "import { defineProcessor } from 'lollms-host/plugin-api';\nexport default defineProcessor({\n  runWorkflow() { return 1 +; },\n});\n" });
     const out = run(bad);
     expect(out.status).to.equal(1);
-    expect(out.stderr).to.match(/processor\.ts:3:\d+: error: /);
+    expect(out.stderr).to.match(/processor\.ts:3:\d+ - error: Unexpected/);
     const yaml = await writePersonality(dir, 'yaml', 'name: [broken\n');
     const yamlOut = run(yaml);
     expect(yamlOut.status).to.equal(1);

@@ -789,8 +789,9 @@ describe('processor faults through the host', function () {
     { kind: 'loop', body: 'for (;;) {}', message: /CPU time limit \(500 ms\)/ },
     // Arrays of 2 MB fill the heap in well under the CPU limit (strings or one huge array hit the CPU limit first).
     { kind: 'memory', body: `const keep = []; for (;;) keep.push(new Array(1 << 18).fill(keep.length));`, message: /memory limit \(32 MB\)/ },
-    { kind: 'throw', body: `throw new RangeError('bad input');`, message: /threw in runWorkflow: RangeError: bad input/ },
-    { kind: 'rejection', body: `Promise.reject(new Error('floating')); return 'returned';`, message: /unhandled promise rejection in runWorkflow: .*floating/ },
+    // Placed at the author's line and column (the throw is on line 6 of the fixture below).
+    { kind: 'throw', body: `throw new RangeError('bad input');`, message: /threw in runWorkflow at scripts\/processor\.ts:6:11: RangeError: bad input$/ },
+    { kind: 'rejection', body: `Promise.reject(new Error('floating')); return 'returned';`, message: /unhandled promise rejection in runWorkflow at scripts\/processor\.ts:6:20: Error: floating$/ },
     { kind: 'flood', body: `for (;;) { try { ctx.step('s'); } catch {} }`, message: /limit of 200 host calls/ },
     { kind: 'emit', body: `ctx.json('big', 'x'.repeat(100 * 1024)); return 'sent';`, message: /limit of 65536 bytes of messages/ },
   ];

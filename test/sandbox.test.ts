@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import type { PersonalityView, ProcessorGenerateOptions } from '../plugin-api/processor.js';
 import {
   assertNoNodeSnapshot,
@@ -98,9 +99,9 @@ async function personality(source: string, files: Record<string, string> = {}): 
   return dir;
 }
 
-async function sandboxOf(source: string, limits: Partial<SandboxLimits> = {}): Promise<ProcessorSandbox> {
-  const { code } = await compileProcessor(await personality(source));
-  const sandbox = await ProcessorSandbox.create({ name: 'tester', code, limits: { ...LIMITS, ...limits } });
+async function sandboxOf(source: string, limits: Partial<SandboxLimits> = {}, files: Record<string, string> = {}): Promise<ProcessorSandbox> {
+  const { code, sourceMap } = await compileProcessor(await personality(source, files));
+  const sandbox = await ProcessorSandbox.create({ name: 'tester', code, sourceMap, limits: { ...LIMITS, ...limits } });
   sandboxes.push(sandbox);
   return sandbox;
 }
@@ -211,6 +212,27 @@ describe('sandbox: compileProcessor', () => {
     const { error } = await rejection(compileProcessor(dir));
     expect(error.code).to.equal('LH_ERR_PLUGIN_COMPILE');
     expect((error as { line?: number }).line).to.equal(2);
+    // Named relative to the personality folder: no host path in a message that reaches clients.
+    expect(error.message).to.equal('personality "personality": scripts/processor.ts:2:9: Unexpected ","');
+    expect(error.message).not.to.contain(dir);
+  });
+
+  it('names no host path in the bundle or its source map, and marks plugin-api as library code', async () => {
+    const dir = await personality(`import { defineProcessor } from 'lollms-host/plugin-api';\nimport { x } from './lib/util.ts';\nimport data from './data.json';\nexport default defineProcessor({ runWorkflow() { return x + data.n; } });\n`, {
+      'scripts/lib/util.ts': 'export const x = "a";',
+      'scripts/data.json': '{"n": 1}',
+    });
+    const { code, sourceMap } = await compileProcessor(dir);
+    for (const text of [code, sourceMap]) {
+      expect(text).not.to.contain(dir);
+      expect(text).not.to.contain(tmpdir());
+      expect(text).not.to.contain(PACKAGE_ROOT);
+    }
+    expect(code).to.contain('// personality:scripts/lib/util.ts');
+    const map = JSON.parse(sourceMap) as { sources: string[]; ignoreList: number[]; sourcesContent?: unknown };
+    expect([...map.sources].sort()).to.deep.equal(['lollms-host/plugin-api/processor.ts', 'scripts/data.json', 'scripts/lib/util.ts', 'scripts/processor.ts']);
+    expect(map.ignoreList.map((i) => map.sources[i])).to.deep.equal(['lollms-host/plugin-api/processor.ts']);
+    expect(map.sourcesContent, 'no source text travels with the map').to.equal(undefined);
   });
 });
 
@@ -229,9 +251,10 @@ describe('sandbox: ProcessorSandbox', () => {
   });
 
   it('fails the trial load of a script that throws, a bad default export or a load-time loop', async () => {
-    const throws = await rejection(sandboxOf(`throw new Error('broken at load');\nexport default {};`));
+    const throws = await rejection(sandboxOf(`const ok = 1;\nthrow new Error('broken at load');\nexport default {};`));
     expect(throws.error.code).to.equal('LH_ERR_SANDBOX_LOAD');
-    expect(throws.error.message).to.match(/personality "tester".*broken at load/);
+    expect(throws.error.message).to.equal('personality "tester": the processor failed to load at scripts/processor.ts:2:7: Error: broken at load');
+    expect(throws.error).to.include({ file: 'scripts/processor.ts', line: 2, column: 7 });
     const notObject = await rejection(sandboxOf(`export default 42;`));
     expect(notObject.error.code).to.equal('LH_ERR_SANDBOX_LOAD');
     expect(notObject.error.message).to.match(/default export .* must be an object/);
@@ -473,8 +496,8 @@ describe('sandbox: ProcessorSandbox', () => {
       const sandbox = await sandboxOf(hook(`    if (text === 'ok') return 'fine';\n    throw new RangeError('bad input');`));
       const { error } = await rejection(sandbox.run('processModelInput', 'x', callWith(recordingHost().host)));
       expect(error.code).to.equal('LH_ERR_SANDBOX_SCRIPT');
-      expect(error.message).to.equal('personality "tester": processor threw in processModelInput: RangeError: bad input');
-      expect((error.cause as Error).stack).to.match(/processor\.js/);
+      expect(error.message).to.equal('personality "tester": processor threw in processModelInput at scripts/processor.ts:6:11: RangeError: bad input');
+      expect((error.cause as Error).stack).to.equal('RangeError: bad input\n    at Object.processModelInput (scripts/processor.ts:6:11)');
       expect(await sandbox.run('processModelInput', 'ok', callWith(recordingHost().host))).to.equal('fine');
       expect(sandbox.isolatesCreated).to.equal(1);
     });
@@ -483,7 +506,9 @@ describe('sandbox: ProcessorSandbox', () => {
       const sandbox = await sandboxOf(hook(`    if (text === 'ok') return 'fine';\n    Promise.reject(new Error('floating'));\n    return 'returned';`));
       const { error } = await rejection(sandbox.run('processModelInput', 'x', callWith(recordingHost().host)));
       expect(error.code).to.equal('LH_ERR_SANDBOX_SCRIPT');
-      expect(error.message).to.match(/unhandled promise rejection in processModelInput: .*floating/);
+      expect(error.message).to.equal('personality "tester": processor had an unhandled promise rejection in processModelInput at scripts/processor.ts:6:20: Error: floating');
+      // isolated-vm's error carries the host's frames after the guest's: none of them is left.
+      expect((error.cause as Error).stack).to.equal('Error: floating\n    at Object.processModelInput (scripts/processor.ts:6:20)');
       expect(await sandbox.run('processModelInput', 'ok', callWith(recordingHost().host))).to.equal('fine');
     });
 
@@ -688,6 +713,69 @@ describe('sandbox: ProcessorSandbox', () => {
     expect(() => process.kill(pid, 0)).to.throw(/ESRCH/);
     expect((await rejection(pending)).error.code).to.equal('LH_ERR_SANDBOX_DISPOSED');
     expect((await rejection(sandbox.run('processModelInput', 'x', callWith(host)))).error.code).to.equal('LH_ERR_SANDBOX_DISPOSED');
+  });
+});
+
+describe('sandbox: errors point at the author\'s code', () => {
+  const UTIL = [
+    'export interface Doc { meta?: { title: string } }',
+    '',
+    'export function titleOf(doc: Doc): string {',
+    '  return doc.meta!.title.toUpperCase();',
+    '}',
+  ].join('\n');
+  const WORKFLOW = (body: string) => `import { defineProcessor } from 'lollms-host/plugin-api';
+import { titleOf } from './lib/util.ts';
+
+export default defineProcessor({
+  async runWorkflow(input, ctx) {
+${body}
+  },
+});
+`;
+  const input = { prompt: 'p', previousDiscussion: 'd' };
+
+  it('maps an exception through the source map to the file, line and column, with only the author\'s frames', async () => {
+    const sandbox = await sandboxOf(WORKFLOW(`    await ctx.tokenize('x');\n    return titleOf({});`), {}, { 'scripts/lib/util.ts': UTIL });
+    const { error } = await rejection(sandbox.run('runWorkflow', input, callWith(recordingHost().host)));
+    expect(error.code).to.equal('LH_ERR_SANDBOX_SCRIPT');
+    expect(error.message).to.equal(
+      `personality "tester": processor threw in runWorkflow at scripts/lib/util.ts:4:20: TypeError: Cannot read properties of undefined (reading 'title')`,
+    );
+    expect(error).to.include({ file: 'scripts/lib/util.ts', line: 4, column: 20 });
+    expect((error.cause as Error).stack).to.equal(
+      [
+        "TypeError: Cannot read properties of undefined (reading 'title')",
+        '    at titleOf (scripts/lib/util.ts:4:20)',
+        '    at Object.runWorkflow (scripts/processor.ts:7:12)',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses a progress that is not a number instead of sending 0, at the author\'s line', async () => {
+    const sandbox = await sandboxOf(WORKFLOW(`    ctx.stepProgress('Counting', 50);\n    ctx.stepProgress('Counting', 'half' as unknown as number);\n    return 'done';`), {}, { 'scripts/lib/util.ts': UTIL });
+    const { host, emits } = recordingHost();
+    const { error } = await rejection(sandbox.run('runWorkflow', input, callWith(host)));
+    expect(error.message).to.equal(
+      'personality "tester": processor threw in runWorkflow at scripts/processor.ts:7:9: TypeError: ctx.stepProgress: progress must be a number from 0 to 100, got "half"',
+    );
+    expect(emits().map((e) => [e.type, e.metadata])).to.deep.equal([[9, { progress: 50 }]]);
+    for (const bad of ['NaN', 'Infinity', 'undefined', '{}']) {
+      const other = await sandboxOf(hook(`    ctx.stepProgress('x', ${bad} as unknown as number);\n    return 'sent';`));
+      const failed = await rejection(other.run('processModelInput', 'x', callWith(recordingHost().host)));
+      expect(failed.error.message, bad).to.match(/ctx\.stepProgress: progress must be a number from 0 to 100/);
+    }
+  });
+
+  it('places nothing when the stack names no frame of the bundle (a thrown string, a cleared stack)', async () => {
+    const thrown = await sandboxOf(hook(`    throw 'plain string';`));
+    const first = await rejection(thrown.run('processModelInput', 'x', callWith(recordingHost().host)));
+    expect(first.error.message).to.equal('personality "tester": processor threw in processModelInput: Thrown: plain string');
+    expect((first.error as { file?: string }).file).to.equal(undefined);
+    const cleared = await sandboxOf(hook(`    const e = new Error('no trace'); e.stack = ''; throw e;`));
+    const second = await rejection(cleared.run('processModelInput', 'x', callWith(recordingHost().host)));
+    expect(second.error.message).to.equal('personality "tester": processor threw in processModelInput: Error: no trace');
+    expect((second.error.cause as Error).stack).to.equal('Error: no trace');
   });
 });
 

@@ -10,6 +10,7 @@ import { main } from '../core/cli.js';
 import { renderTemplate } from '../core/sdk/new.js';
 import { startTestHost, TEST_MODEL_NAME, tinyTestModel, type TestHost } from '../core/testing.js';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
+import { resolveTsc } from '../core/plugins/typecheck.js';
 import type { PluginErrorEvent } from '../core/protocol/index.js';
 
 /** Run the CLI in-process (the same `main` the bin runs), capturing its output. */
@@ -49,6 +50,17 @@ function runOwnTest(cwd: string, file: string): Promise<{ code: number | null; o
       resolveRun({ code, output });
     });
   });
+}
+
+/** Run the tsc lollms-host depends on in `folder` (its tsconfig.json), as an author would run `npx tsc`. */
+function runTsc(folder: string): Promise<{ code: number | null; output: string }> {
+  const tsc = resolveTsc();
+  if (!tsc) throw new Error('typescript is not installed');
+  const child = spawn(process.execPath, [tsc, '--pretty', 'false'], { cwd: folder, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return new Promise((resolveRun) => child.on('close', (code) => resolveRun({ code, output })));
 }
 
 /** Poll `probe` until it is true; resolves with the ms it took, or rejects after `limitMs`. */
@@ -104,12 +116,17 @@ describe('lollms-host new and lollms-host/testing', function () {
       [['new', 'personality', 'x', '--frobnicate'], '--frobnicate'],
       [['new', 'personality', 'x', '--language', '../up'], 'invalid language "../up"'],
       [['new', 'personality', 'x', '--category', 'a/b'], 'invalid category "a/b"'],
+      [['new', 'personality', 'x', '--folder', 'a b'], 'invalid folder name "a b"'],
+      [['new', 'personality', '日本語'], 'gives no folder name: give one with --folder'],
+      [['new', 'binding', 'x', '--folder', 'y'], '--folder: only for new personality'],
     ];
-    for (const name of ['../evil', 'a/b', 'a\\b', '.hidden', '-dash', '_under', 'has space', 'dot.ted', 'x'.repeat(65), 'é']) {
+    for (const name of ['../evil', 'a/b', 'a\\b', '.hidden', '-dash', '_under', 'x'.repeat(65), 'trailing ', 'quote"d', 'c:\\x']) {
       // `--` so that a name starting with "-" is not taken for a flag.
       bad.push([['new', 'binding', '--dir', bindings, '--', name], `invalid binding name "${name}"`]);
       bad.push([['new', 'personality', '--dir', zoo, '--', name], `invalid personality name "${name}"`]);
     }
+    // A binding's name is its folder name; a personality's may have spaces, dots and accents (its folder is derived).
+    for (const name of ['has space', 'dot.ted', 'é']) bad.push([['new', 'binding', '--dir', bindings, '--', name], `invalid binding name "${name}"`]);
     for (const [args, message] of bad) {
       const result = await cli(args);
       expect(result.code, args.join(' ')).to.equal(2);
@@ -163,7 +180,11 @@ describe('lollms-host new and lollms-host/testing', function () {
       const made = await cli(['new', 'personality', 'my_helper', '--dir', zoo, '--with-processor']);
       expect(made.code, made.stderr).to.equal(0);
       const folder = join(zoo, 'english', 'custom', 'my_helper');
-      expect(await filesUnder(folder)).to.deep.equal(['assets/logo.png', 'config.yaml', 'scripts/processor.ts', 'test/my_helper.test.ts']);
+      expect(await filesUnder(folder)).to.deep.equal(['assets/logo.png', 'config.yaml', 'scripts/processor.ts', 'test/my_helper.test.ts', 'tsconfig.json']);
+      // The project resolves lollms-host through its node_modules: the tsconfig is the template's, as is.
+      expect(await readFile(join(folder, 'tsconfig.json'), 'utf8')).to.equal(await readFile(join(PACKAGE_ROOT, 'sdk-templates', 'personality', 'tsconfig.json'), 'utf8'));
+      const tsc = await runTsc(folder);
+      expect(tsc.code, tsc.output).to.equal(0);
       const config = await readFile(join(folder, 'config.yaml'), 'utf8');
       for (const key of ['host_api: "^1.0.0"', 'processor_cfg:', 'custom_workflow: true', '{{date}}']) expect(config).to.contain(key);
 
@@ -173,7 +194,8 @@ describe('lollms-host new and lollms-host/testing', function () {
 
       const check = await cli(['check', folder]);
       expect(check.code, check.stderr).to.equal(0);
-      expect(check.stdout).to.contain('ok (personality "my_helper"').and.to.contain('processor trial load');
+      expect(check.stdout).to.contain('ok (personality "my_helper"').and.to.contain('processor trial load').and.to.contain('processor types');
+      expect(check.stderr).to.equal('');
 
       const { id, name } = await host.addPersonality('english/custom/my_helper');
       expect(name).to.equal('my_helper');
@@ -218,7 +240,10 @@ describe('lollms-host new and lollms-host/testing', function () {
       const made = await cli(['new', 'binding', 'my_binding', '--dir', bindings]);
       expect(made.code, made.stderr).to.equal(0);
       const folder = join(bindings, 'my_binding');
-      expect(await filesUnder(folder)).to.deep.equal(['binding_card.yaml', 'index.ts', 'models.yaml', 'test/my_binding.test.ts']);
+      expect(await filesUnder(folder)).to.deep.equal(['binding_card.yaml', 'index.ts', 'models.yaml', 'test/my_binding.test.ts', 'tsconfig.json']);
+      // Its index.ts and its test type-check where they land, with the host's node-llama-cpp and Node types.
+      const tsc = await runTsc(folder);
+      expect(tsc.code, tsc.output).to.equal(0);
       expect(await readFile(join(folder, 'binding_card.yaml'), 'utf8')).to.contain('host_api: "^1.1.0"').and.to.contain('entry: index.ts');
 
       expect(await within(1000, async () => (await host.listBindings()).some((b) => b.name === 'my_binding'))).to.be.below(1000);
@@ -244,6 +269,68 @@ describe('lollms-host new and lollms-host/testing', function () {
       expect(own.code, own.output).to.equal(0);
       expect(own.output).to.match(/pass 8\b/).and.to.match(/fail 0\b/);
       expect(pluginErrors.filter((e) => e.path.startsWith(folder))).to.deep.equal([]);
+    });
+  });
+
+  describe('names and tsconfig.json', () => {
+    it('a personality name with spaces and accents gets a safe folder name; --folder chooses another', async () => {
+      const made = await cli(['new', 'personality', 'ASCII Artist', '--dir', zoo]);
+      expect(made.code, made.stderr).to.equal(0);
+      const folder = join(zoo, 'english', 'custom', 'ascii_artist');
+      expect(made.stdout).to.contain(`Created personality "ASCII Artist" in ${folder}`).and.to.contain('add_personality {"path": "english/custom/ascii_artist"}');
+      expect(await filesUnder(folder)).to.deep.equal(['assets/logo.png', 'config.yaml', 'test/ascii_artist.test.ts']);
+      const config = await readFile(join(folder, 'config.yaml'), 'utf8');
+      expect(config).to.contain('name: "ASCII Artist"').and.to.contain('add_personality {path: "english/custom/ascii_artist"}');
+      const check = await cli(['check', folder]);
+      expect(check.code, check.stderr).to.equal(0);
+      expect(check.stderr, 'the derived folder matches the name: no warning').to.equal('');
+
+      expect((await cli(['new', 'personality', 'Café Crème', '--dir', zoo])).code).to.equal(0);
+      expect(await filesUnder(join(zoo, 'english', 'custom', 'cafe_creme'))).to.include('config.yaml');
+      const chosen = await cli(['new', 'personality', '日本語', '--folder', 'nihongo', '--dir', zoo]);
+      expect(chosen.code, chosen.stderr).to.equal(0);
+      expect(await readFile(join(zoo, 'english', 'custom', 'nihongo', 'config.yaml'), 'utf8')).to.contain('name: "日本語"');
+    });
+
+    it('outside any project the tsconfig.json points at this lollms-host, and tsc passes there', async () => {
+      const lone = await mkdtemp(join(tmpdir(), 'lollms-lone-zoo-'));
+      try {
+        expect((await cli(['new', 'personality', 'lone', '--dir', lone, '--with-processor'])).code).to.equal(0);
+        const folder = join(lone, 'english', 'custom', 'lone');
+        const config = JSON.parse(await readFile(join(folder, 'tsconfig.json'), 'utf8')) as {
+          compilerOptions: { paths: Record<string, string[]>; types: string[] };
+          files: string[];
+        };
+        expect(config.compilerOptions.paths['lollms-host/plugin-api']![0]).to.match(/^\.\.\/.*plugin-api\/index\.ts$/);
+        expect(config.compilerOptions.types).to.deep.equal([]);
+        expect(config.files[0]).to.match(/plugin-api\/sandbox-globals\.d\.ts$/);
+        const tsc = await runTsc(folder);
+        expect(tsc.code, tsc.output).to.equal(0);
+        // The sandbox's rules hold under it: a bare JSON import type-checks, setTimeout does not exist.
+        await writeFile(join(folder, 'scripts', 'data.json'), '{"n": 1}');
+        await writeFile(join(folder, 'scripts', 'extra.ts'), "import data from './data.json';\nexport const n: number = data.n;\nsetTimeout(() => n, 1);\n");
+        const strict = await runTsc(folder);
+        expect(strict.code).not.to.equal(0);
+        expect(strict.output.trim()).to.equal("scripts/extra.ts(3,1): error TS2304: Cannot find name 'setTimeout'.");
+      } finally {
+        await rm(lone, { recursive: true, force: true });
+      }
+    });
+
+    it("the template's workflow answers the user: without review it generates after the AI prefix", async () => {
+      const { default: template, answerPrompt } = await import('../sdk-templates/personality/scripts/processor.js');
+      const prompts: string[] = [];
+      const ctx = {
+        settings: { review: false, max_tokens: 16 },
+        personality: { link_text: '\n', ai_message_prefix: '!@> Helper:\n' },
+        generate: async (prompt: string) => {
+          prompts.push(prompt);
+          return 'answer';
+        },
+      } as unknown as Parameters<typeof answerPrompt>[1];
+      const input = { prompt: 'Hi', previousDiscussion: 'conditioning\n!@> User:\nHi' };
+      expect(await template.runWorkflow!(input, ctx)).to.equal('answer');
+      expect(prompts).to.deep.equal(['conditioning\n!@> User:\nHi\n!@> Helper:\n']);
     });
   });
 

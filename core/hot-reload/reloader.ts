@@ -1,17 +1,16 @@
 import { existsSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import { errorLocation } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { PluginErrorEvent, PluginReloadedEvent } from '../protocol/index.js';
+import type { PluginErrorEvent, PluginReloadedEvent, PluginWarningEvent } from '../protocol/index.js';
 import type { BindingManager } from '../bindings/manager.js';
 import { loadBindingPlugin } from '../plugins/load-binding.js';
 import { BINDING_CARD_FILE, MODELS_FILE } from '../plugins/discovery.js';
+import { problemOf } from '../plugins/build-errors.js';
+import { PluginWarnings } from './plugin-warnings.js';
 import type { PersonalityManager } from '../personalities/manager.js';
 import { disposeVersion } from '../personalities/version.js';
 import { PERSONALITY_CONFIG_FILE } from '../personalities/config.js';
 import type { PluginChange } from './watcher.js';
-
-export { errorLocation };
 
 /** One reload, for `GET /status`. */
 export interface ReloadRecord {
@@ -27,14 +26,21 @@ export interface ReloadRecord {
 export interface HotReloaderOptions {
   bindings: Pick<BindingManager, 'activePlugin' | 'cacheDir' | 'reloadActive' | 'unloadActive'>;
   personalities: Pick<PersonalityManager, 'mounted' | 'byFolder' | 'unmount' | 'load' | 'reload'>;
-  /** Tell every client (`plugin_error`, `plugin_reloaded`). */
+  /** Tell every client (`plugin_error`, `plugin_reloaded`, `plugin_warning`). */
   notify: {
     pluginError(event: PluginErrorEvent): void;
     pluginReloaded(event: PluginReloadedEvent): void;
+    pluginWarning(event: PluginWarningEvent): void;
   };
   logger: Logger;
   /** Reloads remembered for `recentReloads()`. Default 20. */
   recentLimit?: number;
+}
+
+/** `{message, file, line, column, frame}` of a failed (re)load of the plugin in `folder`, for `plugin_error` and the log. */
+export async function errorLocation(error: unknown, folder: string): Promise<PluginErrorEvent['error']> {
+  const { code: _code, ...problem } = await problemOf(error, folder);
+  return problem;
 }
 
 /**
@@ -45,9 +51,16 @@ export interface HotReloaderOptions {
 export class HotReloader {
   readonly #options: HotReloaderOptions;
   readonly #recent: ReloadRecord[] = [];
+  readonly #warnings: PluginWarnings;
 
   constructor(options: HotReloaderOptions) {
     this.#options = options;
+    this.#warnings = new PluginWarnings({ emit: (_event, payload) => options.notify.pluginWarning(payload), logger: options.logger });
+  }
+
+  /** Stop the background checks in flight (host shutdown). */
+  dispose(): void {
+    this.#warnings.dispose();
   }
 
   /** The last reloads, oldest first. */
@@ -85,7 +98,9 @@ export class HotReloader {
 
   #broadcastError(event: PluginErrorEvent): void {
     const { file, line, column, message } = event.error;
-    const where = file ? `${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}: ` : '';
+    const place = file ? `${file}${line ? `:${line}${column ? `:${column}` : ''}` : ''}` : '';
+    // A build error's message already names its place.
+    const where = place && !message.includes(`${place}: `) ? `${place}: ` : '';
     this.#options.logger.error({ plugin: `${event.kind}:${event.name}`, path: event.path, file, line, column }, `${where}${message} (the last good version keeps serving)`);
     this.#remember({ kind: event.kind, name: event.name, ok: false, error: message });
     this.#options.notify.pluginError(event);
@@ -113,10 +128,13 @@ export class HotReloader {
       // Not mounted: check it anyway, so its author sees errors at once; the listing reads the disk itself.
       try {
         const version = await manager.load(folder);
+        // Types and config warnings are checked after the version serves (here: after its trial load).
+        void this.#warnings.personalityLoaded(version);
         await disposeVersion(version);
         this.#broadcastReloaded('personality', version.config.name, version.config.version);
       } catch (error) {
-        this.#broadcastError({ kind: 'personality', name: basename(folder), path: folder, error: errorLocation(error) });
+        this.#warnings.forget(folder);
+        this.#broadcastError({ kind: 'personality', name: basename(folder), path: folder, error: await errorLocation(error, folder) });
       }
       return;
     }
@@ -124,8 +142,10 @@ export class HotReloader {
       try {
         const version = await manager.reload(m);
         this.#broadcastReloaded('personality', version.config.name, version.config.version);
+        void this.#warnings.personalityLoaded(version);
       } catch (error) {
-        this.#broadcastError({ kind: 'personality', name: m.name, path: folder, error: errorLocation(error) });
+        this.#warnings.forget(folder);
+        this.#broadcastError({ kind: 'personality', name: m.name, path: folder, error: await errorLocation(error, folder) });
       }
     }
   }
@@ -151,7 +171,7 @@ export class HotReloader {
       if (isActive) await bindings.reloadActive(plugin);
       this.#broadcastReloaded('binding', plugin.name, plugin.version);
     } catch (error) {
-      this.#broadcastError({ kind: 'binding', name, path: folder, error: errorLocation(error) });
+      this.#broadcastError({ kind: 'binding', name, path: folder, error: await errorLocation(error, folder) });
     }
   }
 }

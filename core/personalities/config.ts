@@ -3,7 +3,7 @@
  * check of every known key, unknown keys kept in `extra`, and the `{{date}}`-style placeholders filled at access.
  */
 import { open } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import semver from 'semver';
 import { PersonalityConfigInvalid, PersonalityConfigSyntax, PersonalityConfigTooLarge, PersonalityNotFound } from '../errors.js';
@@ -266,7 +266,8 @@ export function parsePersonalityConfig(text: string, options: ParsePersonalityCo
       author: config.author,
       version: config.version,
       language: config.language,
-      category: config.category,
+      // The folder decides the category, as in listings (the key in config.yaml is informational).
+      category: basename(dirname(folder)),
       user_message_prefix: config.user_message_prefix,
       ai_message_prefix: config.ai_message_prefix,
       link_text: config.link_text,

@@ -44,12 +44,14 @@ export async function loadPersonalityVersion(folder: string, options: { limits: 
   if (config.host_api !== undefined) checkApiRange(config.host_api, { folder });
   let processor: ProcessorSandbox | undefined;
   if (existsSync(join(folder, PROCESSOR_ENTRY))) {
-    const compiled = await compileProcessor(folder);
+    const compiled = await compileProcessor(folder, { name: config.name });
     processor = await ProcessorSandbox.create({
       name: config.name,
       code: compiled.code,
+      sourceMap: compiled.sourceMap,
       limits: options.limits,
-      logger: options.logger.child({ personality: config.name }),
+      // Every sandbox log line names its personality itself.
+      logger: options.logger,
     });
     try {
       validateTemplate(processor.settingsTemplate, options.maxSettingBytes);

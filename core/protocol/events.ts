@@ -64,6 +64,7 @@ export interface ServerToClientEvents {
   model_installed: (reply: P.ModelInstalledReply) => void;
   plugin_error: (reply: P.PluginErrorEvent) => void;
   plugin_reloaded: (reply: P.PluginReloadedEvent) => void;
+  plugin_warning: (reply: P.PluginWarningEvent) => void;
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
@@ -90,7 +91,7 @@ export const SERVER_EVENT_NAMES = [
   'personality_added', 'personality_add_failed', 'active_personalities_list', 'activate_personality', 'tokenized',
   'detokenized', 'embeded', 'text_chunk', 'text_generated', 'generation_error', 'generation_canceled', 'buzzy', 'busy',
   'generation_message', 'model_loading_progress', 'personality_settings', 'install_progress', 'model_installed',
-  'plugin_error', 'plugin_reloaded',
+  'plugin_error', 'plugin_reloaded', 'plugin_warning',
 ] as const satisfies readonly ServerEventName[];
 type MissingServerEvents = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;
 const serverEventsComplete: MissingServerEvents extends never ? true : never = true;

@@ -175,6 +175,16 @@ export interface TextGenerated {
 }
 export interface GenerationError {
   error: string;
+  /** Ours: the error's stable code, e.g. `LH_ERR_SANDBOX_SCRIPT`, `LH_ERR_NO_MODEL`. */
+  code?: string;
+  /** Ours, for a processor fault: the file of the author's code it happened in, relative to the personality folder. */
+  file?: string;
+  /** Ours: 1-based line in `file`. */
+  line?: number;
+  /** Ours: 1-based column in `file`. */
+  column?: number;
+  /** Ours, for a processor fault: `Name: message` and the author's frames (`    at fn (scripts/x.ts:2:20)`), nothing of the host. */
+  stack?: string;
 }
 /** Ours: every processor message that is not a chunk. */
 export interface GenerationMessage {
@@ -207,7 +217,35 @@ export interface PluginErrorEvent {
   kind: 'binding' | 'personality';
   name: string;
   path: string;
-  error: { message: string; file?: string; line?: number; column?: number };
+  error: {
+    message: string;
+    /** The file, relative to `path` when it is inside it. */
+    file?: string;
+    line?: number;
+    column?: number;
+    /** A code frame: a few numbered lines around the error, a caret under its column. */
+    frame?: string;
+  };
+}
+/** One problem of `plugin_warning`. */
+export interface PluginWarning {
+  message: string;
+  /** The file, relative to the plugin's folder. */
+  file?: string;
+  line?: number;
+  column?: number;
+  /** A code frame, as in `plugin_error`. */
+  frame?: string;
+}
+/**
+ * Ours: broadcast when a plugin (re)loaded with non-fatal problems (type errors, config warnings), after it
+ * was swapped in; the reload is not blocked. An empty `warnings` after a fixed save clears the earlier ones.
+ */
+export interface PluginWarningEvent {
+  kind: 'binding' | 'personality';
+  name: string;
+  path: string;
+  warnings: PluginWarning[];
 }
 /** Ours: broadcast when a plugin was (re)loaded. */
 export interface PluginReloadedEvent {

@@ -295,7 +295,14 @@ const makeCtx = (settings, personality) => {
     info: message(6),
     step: message(7),
     stepStart: message(8),
-    stepProgress: (text, progress) => emit(9, toStr(text), record('progress', NumberCtor(progress))),
+    stepProgress: (text, progress) => {
+      // A wrong value is the author's bug: say so, rather than show a progress that is not theirs.
+      if (typeof progress !== 'number' || progress !== progress || progress === 1 / 0 || progress === -1 / 0) {
+        throw new TypeErrorCtor('ctx.stepProgress: progress must be a number from 0 to 100, got ' +
+          (typeof progress === 'string' ? stringify(progress.length > 40 ? progress.slice(0, 40) + '...' : progress) : typeof progress === 'number' ? toStr(progress) : typeof progress));
+      }
+      emit(9, toStr(text), record('progress', progress));
+    },
     stepEnd: (text, success) => emit(10, toStr(text), record('status', success === undefined ? true : !!success)),
     json: (title, data) => {
       const content = stringify(data);
@@ -498,7 +505,8 @@ export function decodeEmit(payload: string): { type: number; content: string; me
   // Metadata is rebuilt per type from known fields: nothing else the guest put there reaches the client.
   let metadata: Record<string, unknown> = {};
   if (type === 9) {
-    const progress = typeof m['progress'] === 'number' && Number.isFinite(m['progress']) ? m['progress'] : 0;
+    const progress = m['progress'];
+    if (typeof progress !== 'number' || !Number.isFinite(progress)) throw new BadPayload('ctx.stepProgress: progress must be a number from 0 to 100');
     metadata = { progress: Math.min(100, Math.max(0, progress)) };
   } else if (type === 10) {
     metadata = { status: m['status'] !== false };

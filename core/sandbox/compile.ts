@@ -3,7 +3,7 @@ import { build } from '../plugins/esbuild-service.js';
 import { findDeepNesting, MAX_NESTING } from '../plugins/nesting.js';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginCompile } from '../errors.js';
 import { formatLocation, fromEsbuildMessage } from '../plugins/build-errors.js';
@@ -11,10 +11,26 @@ import { GUEST_GLOBAL_NAME } from './bootstrap.js';
 
 /** A processor bundle, ready for `ProcessorSandbox.create`. */
 export interface CompiledProcessor {
-  /** One classic script (an IIFE assigning `__lh_processor`), with no imports left. */
+  /**
+   * One classic script (an IIFE assigning `__lh_processor`), with no imports left. It names its modules only
+   * by paths relative to the personality folder (`personality:scripts/util.ts`) or to lollms-host
+   * (`lollms-host:plugin-api/processor.ts`): no host path is in it.
+   */
   code: string;
+  /**
+   * The bundle's source map (JSON, version 3, no sources content): `sources` are relative to the personality
+   * folder (`scripts/processor.ts`), or `lollms-host/plugin-api/...` for the API, which `ignoreList` marks as
+   * library code to leave out of stack traces.
+   */
+  sourceMap: string;
   /** Real paths of the personality's files in the bundle (for watching); plugin-api files are not listed. */
   files: string[];
+}
+
+/** Options of `compileProcessor`. */
+export interface CompileProcessorOptions {
+  /** The personality's name, for error messages. Default: the folder's name. */
+  name?: string;
 }
 
 /** The one package a processor may import. */
@@ -22,15 +38,27 @@ export const PLUGIN_API_SPECIFIER = 'lollms-host/plugin-api';
 /** The entry, relative to the personality folder. */
 export const PROCESSOR_ENTRY = join('scripts', 'processor.ts');
 
-const NAMESPACE = 'lh-processor';
+/**
+ * The esbuild namespaces of the personality's own files and of plugin-api's. Module paths inside them are
+ * relative (`scripts/util.ts`, `plugin-api/processor.ts`), so that the bundle's module comments and the source
+ * map never carry a host path; the absolute path travels in `pluginData`.
+ */
+const PERSONALITY_NS = 'personality';
+const API_NS = 'lollms-host';
+/** The source-map prefix of plugin-api's files (`lollms-host/plugin-api/processor.ts`). */
+const API_SOURCE_PREFIX = 'lollms-host/';
+interface ModuleData {
+  /** Real absolute path of the module. */
+  abs: string;
+}
 /** Loaders by extension; no other file may enter a bundle, so esbuild's file/dataurl/text loaders never run. */
 const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.json': 'json' } as const;
 type AllowedExt = keyof typeof LOADERS;
 /** Candidates tried for an extensionless or `.js`-spelled relative import (TypeScript's NodeNext habit). */
 const TRY_EXTS = ['.ts', '.mts', '.js', '.mjs', '.json'] as const;
 /** Bounds on what a compile reads, so a hostile folder cannot make the host read gigabytes. */
-const MAX_FILE_BYTES = 4 * 1024 * 1024;
-const MAX_TOTAL_BYTES = 16 * 1024 * 1024;
+export const MAX_FILE_BYTES = 4 * 1024 * 1024;
+export const MAX_TOTAL_BYTES = 16 * 1024 * 1024;
 
 /**
  * The host's own plugin-api folder: `plugin-api/` next to `core/` under tsx, `dist/plugin-api/` when running
@@ -47,25 +75,29 @@ function pluginApiEntry(): { dir: string; entry: string } {
  *
  * Only `lollms-host/plugin-api` and relative files inside the personality folder may be imported. A node
  * builtin, a package, an absolute path, a `../` that leaves the folder or a symlink resolving outside it is a
- * `PluginCompile` error naming the import, with file, line and column. Every module is resolved and read by
- * this function itself (a private esbuild namespace), so esbuild reads no file (no tsconfig.json, no
- * package.json) and picks no loader by file name; nothing outside the folder is read except plugin-api.
+ * `PluginCompile` error naming the import, with file, line and column (relative to the folder). Every module is
+ * resolved and read by this function itself (private esbuild namespaces), so esbuild reads no file (no
+ * tsconfig.json, no package.json) and picks no loader by file name; nothing outside the folder is read except
+ * plugin-api. The result has a source map for error locations (`GuestErrorLocator`).
  */
-export async function compileProcessor(personalityFolder: string): Promise<CompiledProcessor> {
+export async function compileProcessor(personalityFolder: string, options: CompileProcessorOptions = {}): Promise<CompiledProcessor> {
   const root = await realpath(resolve(personalityFolder)).catch(() => {
     throw PluginCompile(`personality ${personalityFolder}: folder not found`);
   });
+  const label = `personality "${options.name ?? basename(root)}"`;
   const entryPath = join(root, PROCESSOR_ENTRY);
   const api = pluginApiEntry();
   const guard = new ImportGuard(root, api.dir);
   const entryProblem = await guard.checkFile(entryPath);
-  if (entryProblem) throw PluginCompile(`personality ${root}: ${PROCESSOR_ENTRY}: ${entryProblem}`, { file: entryPath });
+  if (entryProblem) throw PluginCompile(`${label}: ${toPosix(PROCESSOR_ENTRY)}: ${entryProblem}`, { file: entryPath });
   const entryReal = await realpath(entryPath);
 
   try {
     const result = await build({
-      entryPoints: [entryReal],
+      entryPoints: [toPosix(relative(root, entryReal))],
       absWorkingDir: root,
+      // Never written (write: false): it only names the source map, whose sources are rewritten below.
+      outfile: join(root, 'processor.js'),
       bundle: true,
       write: false,
       platform: 'neutral',
@@ -75,18 +107,31 @@ export async function compileProcessor(personalityFolder: string): Promise<Compi
       charset: 'utf8',
       legalComments: 'none',
       logLevel: 'silent',
+      sourcemap: 'external',
+      sourcesContent: false,
       tsconfigRaw: '{}',
-      plugins: [guard.plugin(api.entry)],
+      plugins: [guard.plugin(api.entry, entryReal)],
     });
-    const output = result.outputFiles[0];
-    if (!output) throw new Error('esbuild produced no output');
-    return { code: output.text, files: [...guard.files].sort() };
+    const output = result.outputFiles.find((f) => f.path.endsWith('.js'));
+    const map = result.outputFiles.find((f) => f.path.endsWith('.js.map'));
+    if (!output || !map) throw new Error('esbuild produced no output');
+    return { code: output.text, sourceMap: relativeSourceMap(map.text), files: [...guard.files].sort() };
   } catch (error) {
     const first = (error as Partial<BuildFailure>).errors?.[0];
-    if (!first) throw PluginCompile(`personality ${root}: ${(error as Error).message}`, { cause: error, file: entryPath });
-    if (first.location) first.location.file = first.location.file.replace(`${NAMESPACE}:`, '');
+    if (!first) throw PluginCompile(`${label}: ${(error as Error).message}`, { cause: error, file: entryPath });
     const loc = fromEsbuildMessage(first, root);
-    throw PluginCompile(`personality ${root}: ${formatLocation(loc, root)}`, {
+    // Locations are in a namespace: `personality:scripts/x.ts` is a file of the folder, `lollms-host:...`
+    // plugin-api's. The message names them relative; `file` keeps the real path for the host's own use.
+    let shown = loc.file;
+    const named = first.location ? /^([\w-]+):(.*)$/.exec(first.location.file) : null;
+    if (named?.[1] === PERSONALITY_NS) {
+      shown = named[2]!;
+      loc.file = join(root, named[2]!);
+    } else if (named?.[1] === API_NS) {
+      shown = API_SOURCE_PREFIX + named[2]!;
+      loc.file = join(api.dir, '..', named[2]!);
+    }
+    throw PluginCompile(`${label}: ${formatLocation({ ...loc, ...(shown === undefined ? {} : { file: shown }) })}`, {
       cause: error,
       ...(loc.file !== undefined ? { file: loc.file } : {}),
       ...(loc.line !== undefined ? { line: loc.line } : {}),
@@ -94,6 +139,24 @@ export async function compileProcessor(personalityFolder: string): Promise<Compi
     });
   }
 }
+
+/**
+ * esbuild's map with host-free sources: `personality:scripts/x.ts` becomes `scripts/x.ts`,
+ * `lollms-host:plugin-api/x.ts` becomes `lollms-host/plugin-api/x.ts`, listed in `ignoreList` (library code).
+ */
+function relativeSourceMap(json: string): string {
+  const map = JSON.parse(json) as { sources: string[]; ignoreList?: number[] };
+  const ignoreList: number[] = [];
+  map.sources = map.sources.map((source, index) => {
+    if (source.startsWith(`${PERSONALITY_NS}:`)) return source.slice(PERSONALITY_NS.length + 1);
+    ignoreList.push(index);
+    return source.startsWith(`${API_NS}:`) ? API_SOURCE_PREFIX + source.slice(API_NS.length + 1) : source;
+  });
+  map.ignoreList = ignoreList;
+  return JSON.stringify(map);
+}
+
+const toPosix = (path: string) => path.split(sep).join('/');
 
 /** Resolution and loading rules of one compile. */
 class ImportGuard {
@@ -106,19 +169,26 @@ class ImportGuard {
     private readonly apiDir: string,
   ) {}
 
-  plugin(apiEntry: string): Plugin {
+  /** The module `abs` (a real path already checked) in its namespace, named relative to its root. */
+  #module(abs: string): { path: string; namespace: string; pluginData: ModuleData } {
+    const inApi = isInside(this.apiDir, abs);
+    const path = inApi ? `plugin-api/${toPosix(relative(this.apiDir, abs))}` : toPosix(relative(this.root, abs));
+    return { path, namespace: inApi ? API_NS : PERSONALITY_NS, pluginData: { abs } };
+  }
+
+  plugin(apiEntry: string, entryReal: string): Plugin {
     return {
       name: 'lollms-host-processor-imports',
       setup: (b) => {
         b.onResolve({ filter: /.*/ }, async (args) => {
-          if (args.kind === 'entry-point') return { path: args.path, namespace: NAMESPACE };
+          if (args.kind === 'entry-point') return this.#module(entryReal);
           const problem = (text: string) => ({ errors: [{ text }] });
           const spec = args.path;
           const attributes = Object.keys(args.with);
           if (attributes.length > 0 && !(attributes.length === 1 && args.with['type'] === 'json' && extname(spec) === '.json')) {
             return problem(`import "${spec}": import attributes are not allowed in a processor`);
           }
-          if (spec === PLUGIN_API_SPECIFIER) return { path: apiEntry, namespace: NAMESPACE };
+          if (spec === PLUGIN_API_SPECIFIER) return this.#module(apiEntry);
           if (isBuiltin(spec)) return problem(`import "${spec}": node builtins cannot be imported in a processor`);
           if (isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec) || spec.startsWith('\\')) {
             return problem(`import "${spec}": absolute paths cannot be imported in a processor`);
@@ -129,7 +199,7 @@ class ImportGuard {
             );
           }
           // plugin-api's own relative imports stay inside plugin-api; a personality's inside its folder.
-          const base = isInside(this.apiDir, args.importer) ? this.apiDir : this.root;
+          const base = args.namespace === API_NS ? this.apiDir : this.root;
           const target = resolve(args.resolveDir, spec);
           if (!isInside(base, target)) return problem(`import "${spec}": leaves the personality folder`);
           const found = await this.#find(target);
@@ -137,24 +207,28 @@ class ImportGuard {
           const fileProblem = await this.checkFile(found, base);
           if (fileProblem) return problem(`import "${spec}": ${fileProblem}`);
           // Bundle the real path, so that what is read is exactly what was checked.
-          return { path: await realpath(found), namespace: NAMESPACE };
+          return this.#module(await realpath(found));
         });
 
-        b.onLoad({ filter: /.*/, namespace: NAMESPACE }, async (args) => {
-          const ext = extname(args.path) as AllowedExt;
+        const load = async (args: { path: string; pluginData?: unknown }) => {
+          const abs = (args.pluginData as ModuleData | undefined)?.abs;
+          if (abs === undefined) return { errors: [{ text: `${args.path}: not resolved by the processor's import rules` }] };
+          const ext = extname(abs) as AllowedExt;
           const loader = LOADERS[ext];
           if (!loader) return { errors: [{ text: `${args.path}: unsupported file type` }] };
-          const contents = await readFile(args.path);
+          const contents = await readFile(abs);
           this.#bytes += contents.length;
           if (contents.length > MAX_FILE_BYTES || this.#bytes > MAX_TOTAL_BYTES) {
             return { errors: [{ text: `${args.path}: the processor's sources exceed the size limit` }] };
           }
           // Checked before esbuild parses it: deep nesting overflows esbuild's stack and kills its service.
           const deep = findDeepNesting(contents.toString('utf8'));
-          if (deep) return { errors: [{ text: `${relative(this.root, args.path)}:${deep.line}: brackets nest deeper than ${MAX_NESTING} levels` }] };
-          if (isInside(this.root, args.path)) this.files.add(args.path);
-          return { contents, loader, resolveDir: dirname(args.path) };
-        });
+          if (deep) return { errors: [{ text: `${isInside(this.root, abs) ? relative(this.root, abs) : basename(abs)}:${deep.line}: brackets nest deeper than ${MAX_NESTING} levels` }] };
+          if (isInside(this.root, abs)) this.files.add(abs);
+          return { contents, loader, resolveDir: dirname(abs), pluginData: args.pluginData };
+        };
+        b.onLoad({ filter: /.*/, namespace: PERSONALITY_NS }, load);
+        b.onLoad({ filter: /.*/, namespace: API_NS }, load);
       },
     };
   }

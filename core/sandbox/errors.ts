@@ -4,8 +4,10 @@ import {
   errorCode,
   errorMessage,
   type LollmsHostError,
+  SandboxDisposed,
   SandboxEmit,
   SandboxHostCalls,
+  SandboxLoad,
   SandboxMemory,
   SandboxPayload,
   SandboxScript,
@@ -35,27 +37,61 @@ export const sandboxErrors = {
     SandboxEmit(`personality "${name}": processor exceeded its limit of ${max} bytes of messages per turn`),
   payload: (name: string, what: string, max: number) =>
     SandboxPayload(`personality "${name}": processor passed a ${what} larger than its limit of ${max} bytes`),
+  /** `where`: `threw in runWorkflow`, `had an unhandled promise rejection in runWorkflow`, `never finished runWorkflow`. */
   script: (name: string, where: string, guest: GuestError) =>
-    SandboxScript(`personality "${name}": processor ${where}: ${guest.name}: ${guest.message}`, { cause: guestCause(guest) }),
+    SandboxScript(`personality "${name}": processor ${where}${at(guest)}: ${guest.name}: ${guest.message}`, located(guest)),
+  /** The processor's module code threw (or its default export is not a processor) while it loaded. */
+  load: (name: string, guest: GuestError) =>
+    SandboxLoad(`personality "${name}": the processor failed to load${at(guest)}: ${guest.name}: ${guest.message}`, located(guest)),
   /** `guest`: what the hook threw after the cancel (usually the CancelledError), kept as the cause. */
   cancelled: (name: string, guest?: GuestError) =>
     Cancelled(`personality "${name}": the processor call was cancelled`, guest ? { cause: guestCause(guest) } : {}),
 } satisfies Record<string, (...args: never[]) => LollmsHostError>;
 
-/** An error as the guest described it (strings only, made inside the isolate). */
+/**
+ * An error as the guest described it (strings only, made inside the isolate), and, once located
+ * (`GuestErrorLocator`), its place in the author's code: `file` relative to the personality folder.
+ */
 export interface GuestError {
   name: string;
   message: string;
   stack?: string;
   code?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+/** ` at scripts/util.ts:2:20` when the error was located, else nothing. */
+function at(guest: GuestError): string {
+  return guest.file === undefined ? '' : ` at ${guest.file}:${guest.line ?? 1}:${guest.column ?? 1}`;
+}
+
+/** The host error's options: the guest's error as its cause (its stack shows where it failed), and its place. */
+function located(guest: GuestError): { cause: Error; file?: string; line?: number; column?: number } {
+  const options: { cause: Error; file?: string; line?: number; column?: number } = { cause: guestCause(guest) };
+  if (guest.file !== undefined) options.file = guest.file;
+  if (guest.line !== undefined) options.line = guest.line;
+  if (guest.column !== undefined) options.column = guest.column;
+  return options;
 }
 
 /** The guest's stack as a host `Error` cause, so logs show where in the processor it failed. */
 function guestCause(guest: GuestError): Error {
   const cause = new Error(guest.message);
   cause.name = guest.name;
-  if (guest.stack) cause.stack = guest.stack;
+  cause.stack = guest.stack ?? `${guest.name}: ${guest.message}`;
   return cause;
+}
+
+/**
+ * The log level of a failed processor call: a limit breach, a crash, a fault of the script (exception,
+ * unhandled rejection, a promise that never settles) is `warn`, for the operator to see; a cancel or a
+ * disposed sandbox is routine (`debug`).
+ */
+export function failureLogLevel(error: unknown): 'warn' | 'debug' {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return code === Cancelled.code || code === SandboxDisposed.code ? 'debug' : 'warn';
 }
 
 /** A guest error description parsed from untrusted JSON: only string fields survive, capped in length. */
@@ -91,4 +127,19 @@ export function guestSafeError(error: unknown): HostOpError {
     return { name: 'Error', message: redactPaths(errorMessage(error)).slice(0, 1000), code };
   }
   return { name: 'Error', message: 'the host operation failed (details are in the host log)' };
+}
+
+/**
+ * The load error of a trial load whose report (`describe`'s JSON, `{ok, hooks, settings} | {ok: false, error}`)
+ * says the processor is not usable, with the guest's error placed by `locate`; undefined when it loaded.
+ */
+export function describedFailure(name: string, json: string, locate: (guest: GuestError) => GuestError): LollmsHostError | undefined {
+  let report: { ok?: unknown; error?: unknown } | undefined;
+  try {
+    report = JSON.parse(json) as typeof report;
+  } catch {
+    report = undefined;
+  }
+  if (report?.ok === true) return undefined;
+  return sandboxErrors.load(name, locate(toGuestError(report?.error)));
 }

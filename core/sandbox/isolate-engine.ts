@@ -12,10 +12,11 @@ import {
   decodeTokenize,
   wrapGuestBundle,
 } from './bootstrap.js';
-import { guestSafeError, sandboxErrors, toGuestError, type HostOpError } from './errors.js';
+import { failureLogLevel, guestSafeError, sandboxErrors, toGuestError, type GuestError, type HostOpError } from './errors.js';
 import type { RunJson, RunKind } from './protocol.js';
 import { intrinsicGuards, type SandboxLimits } from './limits.js';
 import { onCatastrophicError } from './process-guards.js';
+import { bundleFilename } from './source-map.js';
 import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
 
 /**
@@ -50,6 +51,8 @@ type AsyncOp = { op: 'generate'; prompt: string; options: ProcessorGenerateOptio
 /** What the engine reports up besides results: a stuck isolate, which only a new process can clear. */
 export interface EngineHooks {
   onStuck(reason: string): void;
+  /** Places a guest error in the author's code (`GuestErrorLocator.locate`); errors stay unplaced without it. */
+  locate?(guest: GuestError): GuestError;
 }
 
 
@@ -156,7 +159,7 @@ export class SandboxEngine {
     readonly hooks: EngineHooks = { onStuck: noop },
   ) {
     this.#wrapped = wrapGuestBundle(code);
-    this.#filename = `file:///personalities/${encodeURIComponent(name)}/scripts/processor.js`;
+    this.#filename = bundleFilename(name);
     this.#config = JSON.stringify({ ...intrinsicGuards(limits), maxPayloadBytes: limits.maxPayloadBytes, maxEmitBytes: limits.maxEmitBytes });
   }
 
@@ -378,13 +381,14 @@ export class SandboxEngine {
       // Killed for a breach already reported on this run.
     } else {
       // The bootstrap never throws, so this is isolated-vm reporting an unhandled rejection (or a v8 failure).
-      const guest = toGuestError({ name: (error as Error | undefined)?.name, message });
+      // Its stack has the guest's frames, then the host's: locating keeps only the author's.
+      const guest = this.#locate(toGuestError({ name: (error as Error | undefined)?.name, message, stack: (error as Error | undefined)?.stack }));
       this.#fail(
         run,
         run.cancelled
           ? sandboxErrors.cancelled(this.name, guest)
           : run.kind === 'describe'
-          ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
+          ? sandboxErrors.load(this.name, guest)
           : sandboxErrors.script(this.name, `had an unhandled promise rejection in ${run.kind}`, guest),
       );
     }
@@ -401,8 +405,12 @@ export class SandboxEngine {
     run.done = true;
     run.controller.abort();
     clearTimeout(run.timers.wall);
-    this.logger?.debug({ personality: this.name, hook: run.kind, err: error }, 'processor call failed');
+    this.logger?.[failureLogLevel(error)](failureLogFields(this.name, run.kind, error), error.message);
     run.reject(error);
+  }
+
+  #locate(guest: GuestError): GuestError {
+    return this.hooks.locate ? this.hooks.locate(guest) : guest;
   }
 
   #finish(run: Run, text: string): void {
@@ -547,16 +555,25 @@ export class SandboxEngine {
           this.#finish(run, report.value);
         }
       } else {
-        const guest = toGuestError(report?.error);
-        this.#fail(
-          run,
-          report?.phase === 'load'
-            ? SandboxLoad(`personality "${this.name}": the processor failed to load: ${guest.name}: ${guest.message}`)
-            : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest),
-        );
+        const guest = this.#locate(toGuestError(report?.error));
+        this.#fail(run, report?.phase === 'load' ? sandboxErrors.load(this.name, guest) : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest));
       }
     };
   }
+}
+
+/**
+ * What the log says of a failed call: the hook, the code and, for a script fault, where and the guest's error
+ * as `error` (its stack is the author's frames only), which pino-pretty prints line by line (pino would rename
+ * the type of a plain `err` record).
+ */
+function failureLogFields(personality: string, hook: RunKind, error: Error): Record<string, unknown> {
+  const e = error as Error & { code?: string; file?: string; line?: number; column?: number };
+  const fields: Record<string, unknown> = { personality, hook, code: e.code };
+  if (e.file !== undefined) Object.assign(fields, { file: e.file, line: e.line, column: e.column });
+  const cause = e.cause as Error | undefined;
+  if (cause?.stack?.includes('\n')) fields['error'] = { type: cause.name, message: cause.message, stack: cause.stack };
+  return fields;
 }
 
 function safeParse(text: string): unknown {

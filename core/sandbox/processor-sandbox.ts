@@ -19,6 +19,8 @@ import {
 } from './types.js';
 
 const noop = () => {};
+/** What a sandbox process runs: the bundle and its source map. */
+type ProcessorBundle = Pick<ProcessorSandboxOptions, 'code' | 'sourceMap'>;
 /** How long past its own wall limit a call may stay unanswered before the host kills the sandbox process. */
 const BACKSTOP_GRACE_MS = 5_000;
 /** How long a sandbox process may take to start and trial-load, beyond the CPU limit. */
@@ -138,7 +140,7 @@ class SandboxProcess {
 
   constructor(
     readonly name: string,
-    code: string,
+    bundle: ProcessorBundle,
     readonly limits: Readonly<Required<SandboxLimits>>,
     readonly logger: SandboxLogger | undefined,
     /** The personality's share of the host log (issue 11), shared by all its processes. */
@@ -187,7 +189,7 @@ class SandboxProcess {
       }
       this.#onMessage(message);
     });
-    this.#send({ t: 'init', name, code, limits: { ...limits } });
+    this.#send({ t: 'init', name, code: bundle.code, ...(bundle.sourceMap === undefined ? {} : { sourceMap: bundle.sourceMap }), limits: { ...limits } });
   }
 
   get pid(): number | undefined {
@@ -366,7 +368,7 @@ export class ProcessorSandbox {
   readonly hooks: Readonly<Record<ProcessorHook, boolean>>;
   /** The processor's `settings` template, as the guest declared it (validate it with the personality's rules). */
   readonly settingsTemplate: Readonly<Record<string, SettingTemplate>>;
-  readonly #code: string;
+  readonly #bundle: ProcessorBundle;
   readonly #logger: SandboxLogger | undefined;
   readonly #maxQueued: number;
   #process: SandboxProcess;
@@ -378,9 +380,9 @@ export class ProcessorSandbox {
   #disposeError: Error | undefined;
   #rejectRunning: ((error: Error) => void) | undefined;
 
-  private constructor(process: SandboxProcess, code: string, options: ProcessorSandboxOptions, hooks: Record<ProcessorHook, boolean>, settings: Record<string, SettingTemplate>) {
+  private constructor(process: SandboxProcess, bundle: ProcessorBundle, options: ProcessorSandboxOptions, hooks: Record<ProcessorHook, boolean>, settings: Record<string, SettingTemplate>) {
     this.#process = process;
-    this.#code = code;
+    this.#bundle = bundle;
     this.#logger = options.logger;
     this.name = options.name;
     this.limits = process.limits;
@@ -397,13 +399,14 @@ export class ProcessorSandbox {
   static async create(options: ProcessorSandboxOptions): Promise<ProcessorSandbox> {
     assertNoNodeSnapshot();
     const limits = resolveLimits(options.limits);
+    const bundle: ProcessorBundle = { code: options.code, ...(options.sourceMap === undefined ? {} : { sourceMap: options.sourceMap }) };
     await announceLaunch(options.logger);
     const logGate = new LogLimiter({
       name: options.name,
       linesPerSecond: limits.maxLogLinesPerSecond,
       notice: (text) => options.logger?.warn({ personality: options.name }, text),
     });
-    const proc = new SandboxProcess(options.name, options.code, limits, options.logger, logGate);
+    const proc = new SandboxProcess(options.name, bundle, limits, options.logger, logGate);
     let json: string;
     try {
       json = await proc.described;
@@ -414,8 +417,7 @@ export class ProcessorSandbox {
     const described = safeParse(json) as { ok?: unknown; hooks?: Record<string, unknown>; settings?: unknown; error?: unknown } | undefined;
     if (described?.ok !== true) {
       void proc.dispose();
-      const guest = toGuestError(described?.error);
-      throw SandboxLoad(`personality "${options.name}": the processor failed to load: ${guest.name}: ${guest.message}`);
+      throw sandboxErrors.load(options.name, toGuestError(described?.error));
     }
     const hooks = Object.fromEntries(PROCESSOR_HOOKS.map((h) => [h, described.hooks?.[h] === true])) as Record<ProcessorHook, boolean>;
     const settings = safeParse(typeof described.settings === 'string' ? described.settings : '{}');
@@ -424,7 +426,7 @@ export class ProcessorSandbox {
       void proc.dispose();
       throw SandboxLoad(`personality "${options.name}": the processor's settings template is invalid: ${problem}`);
     }
-    return new ProcessorSandbox(proc, options.code, { ...options, limits }, hooks, settings as Record<string, SettingTemplate>);
+    return new ProcessorSandbox(proc, bundle, { ...options, limits }, hooks, settings as Record<string, SettingTemplate>);
   }
 
   /** Isolates built so far: 1 after `create`, one more after each fault that threw an isolate (or its process) away. */
@@ -491,7 +493,7 @@ export class ProcessorSandbox {
     await this.#process.idle;
     if (!this.#process.dead) return this.#process;
     this.#isolatesBefore += this.#process.isolates;
-    this.#process = new SandboxProcess(this.name, this.#code, this.limits, this.#logger, this.#process.logGate);
+    this.#process = new SandboxProcess(this.name, this.#bundle, this.limits, this.#logger, this.#process.logGate);
     this.#processes++;
     const proc = this.#process;
     try {

@@ -19,6 +19,10 @@ export interface WireError {
   code: ErrorCode;
   message: string;
   cause?: { name: string; message: string; stack?: string };
+  /** Where in the author's code (relative to the personality folder), when the error was located. */
+  file?: string;
+  line?: number;
+  column?: number;
 }
 
 export interface WireBudget {
@@ -28,7 +32,7 @@ export interface WireBudget {
 }
 
 export type ToWorker =
-  | { t: 'init'; name: string; code: string; limits: Required<SandboxLimits> }
+  | { t: 'init'; name: string; code: string; sourceMap?: string; limits: Required<SandboxLimits> }
   | { t: 'run'; id: number; kind: Exclude<RunKind, 'describe'>; json: RunJson; budget: WireBudget }
   | { t: 'cancel'; id: number }
   | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown }
@@ -49,11 +53,14 @@ export type FromWorker =
   | { t: 'fatal'; reason: string; error: WireError };
 
 export function toWireError(error: unknown): WireError {
-  const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null | undefined;
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown; file?: unknown; line?: unknown; column?: unknown } | null | undefined;
   const out: WireError = {
     code: isErrorCode(e?.code) ? e.code : 'LH_ERR_SANDBOX_SCRIPT',
     message: typeof e?.message === 'string' ? e.message : String(error),
   };
+  if (typeof e?.file === 'string') out.file = e.file;
+  if (typeof e?.line === 'number') out.line = e.line;
+  if (typeof e?.column === 'number') out.column = e.column;
   const cause = e?.cause as { name?: unknown; message?: unknown; stack?: unknown } | undefined;
   if (cause && typeof cause === 'object') {
     out.cause = { name: String(cause.name ?? 'Error'), message: String(cause.message ?? '') };
@@ -70,5 +77,10 @@ export function fromWireError(wire: WireError): LollmsHostError {
     if (wire.cause.stack) cause.stack = wire.cause.stack;
   }
   // The channel is the sandbox process's: a code it made up is not passed on as one of ours.
-  return new LollmsHostError(isErrorCode(wire.code) ? wire.code : 'LH_ERR_SANDBOX_SCRIPT', wire.message, cause ? { cause } : {});
+  return new LollmsHostError(isErrorCode(wire.code) ? wire.code : 'LH_ERR_SANDBOX_SCRIPT', wire.message, {
+    ...(cause ? { cause } : {}),
+    ...(typeof wire.file === 'string' ? { file: wire.file } : {}),
+    ...(typeof wire.line === 'number' ? { line: wire.line } : {}),
+    ...(typeof wire.column === 'number' ? { column: wire.column } : {}),
+  });
 }

@@ -62,6 +62,11 @@ export interface ProcessorSandboxOptions {
   name: string;
   /** The bundle from `compileProcessor`. */
   code: string;
+  /**
+   * Its source map (`CompiledProcessor.sourceMap`): errors of the processor are then reported at the author's
+   * file, line and column, with a stack of the author's frames. Without it they carry no place.
+   */
+  sourceMap?: string;
   /** The limits (defaults fill fields left out); a breach fails the call and rebuilds the isolate. */
   limits: SandboxLimits;
   /** Where the guest's log lines and sandbox faults go; silent when left out. */

@@ -7,10 +7,11 @@
 import { SandboxMemory, SandboxTimeout } from '../errors.js';
 import { SandboxEngine } from './isolate-engine.js';
 import type { HostOpError } from './errors.js';
-import { sandboxErrors } from './errors.js';
+import { sandboxErrors, describedFailure } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { hardExit, installCatastrophicErrorHandler, CATASTROPHIC_EXIT_CODE } from './process-guards.js';
 import { toWireError, type FromWorker, type ToWorker, type WireError } from './protocol.js';
+import { bundleFilename, GuestErrorLocator } from './source-map.js';
 import type { SandboxHostApi, SandboxLogger } from './types.js';
 
 /** Exit code when the sandbox process ends itself (stuck isolate, memory ceiling). */
@@ -54,11 +55,13 @@ const logger: SandboxLogger = {
   fatal: (obj, msg) => send({ t: 'logger', level: 'fatal', obj: plain(obj), msg: msg ?? '' }),
 };
 
-function plain(obj: object): Record<string, unknown> {
+function plain(obj: object, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (v instanceof Error) out[k] = { name: v.name, message: v.message, code: (v as { code?: unknown }).code };
     else if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) out[k] = v;
+    // One level of plain records (a log line's `error: {type, message, stack}`) crosses as is.
+    else if (depth === 0 && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) out[k] = plain(v as object, 1);
     else out[k] = String(v);
   }
   return out;
@@ -158,15 +161,20 @@ async function onMessage(message: ToWorker): Promise<void> {
     case 'init': {
       name = message.name;
       const limits = resolveLimits(message.limits);
+      const locator = new GuestErrorLocator({ filename: bundleFilename(message.name), ...(message.sourceMap === undefined ? {} : { sourceMap: message.sourceMap }) });
       engine = new SandboxEngine(message.name, message.code, limits, logger, {
         onStuck: (reason) => endNow(reason, toWireError(SandboxTimeout(sandboxErrors.cpu(name, limits.cpuTimeMs).message))),
+        locate: (guest) => locator.locate(guest),
       });
       setCeiling(limits.memoryLimitMb);
       watchMemory(true);
       try {
         const { outcome } = engine.start('describe', { input: 'null', settings: '{}', personality: '{}' }, undefined);
         const json = await outcome;
-        send({ t: 'described', ok: true, json, isolates: engine.isolatesCreated, rss: rssBaseline });
+        // A processor that loaded but is not one (a throw in its module code, a bad default export): located here.
+        const failure = describedFailure(name, json, (guest) => locator.locate(guest));
+        if (failure) send({ t: 'described', ok: false, error: toWireError(failure), isolates: engine.isolatesCreated });
+        else send({ t: 'described', ok: true, json, isolates: engine.isolatesCreated, rss: rssBaseline });
       } catch (error) {
         send({ t: 'described', ok: false, error: toWireError(error), isolates: engine.isolatesCreated });
       } finally {

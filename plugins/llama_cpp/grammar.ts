@@ -20,7 +20,7 @@ export class FormatGrammars {
 
   /**
    * The grammar of `format`.
-   * @throws BindingError `LH_ERR_SCHEMA_*`, `LH_ERR_GRAMMAR_*` or `LH_ERR_FORMAT_INVALID`
+   * @throws BindingError a schema, grammar or format error (`LH_ERR_SCHEMA_INVALID`, `LH_ERR_GRAMMAR_INVALID`, `LH_ERR_FORMAT_INVALID`, ...)
    */
   async get(format: OutputFormat): Promise<LlamaGrammar> {
     try {

@@ -9,7 +9,17 @@
  * process, and everything it does goes through `ctx`. It may import `lollms-host/plugin-api` and relative
  * files of this folder, nothing else.
  */
-import { defineProcessor, type ProcessorContext } from 'lollms-host/plugin-api';
+import { defineProcessor, type ProcessorContext, type WorkflowInput } from 'lollms-host/plugin-api';
+
+/**
+ * The model input that makes the model answer the user. With a custom workflow, `previousDiscussion` is the
+ * conditioning and the discussion so far, ending with the user's message (no AI prefix yet, so that the
+ * workflow chooses how the answer starts); this adds the link text and the AI prefix, as the host does for a
+ * personality without a workflow.
+ */
+export function answerPrompt(input: WorkflowInput, ctx: ProcessorContext): string {
+  return input.previousDiscussion + ctx.personality.link_text + ctx.personality.ai_message_prefix;
+}
 
 /** The prompt that asks the model to improve `draft`, its first answer to `question`. */
 export function reviewPrompt(question: string, draft: string): string {
@@ -50,12 +60,11 @@ export default defineProcessor({
 
   async runWorkflow(input, ctx) {
     const maxTokens = typeof ctx.settings['max_tokens'] === 'number' ? ctx.settings['max_tokens'] : 256;
-    // previousDiscussion is the conditioning and the discussion so far, ending with the AI prefix: what the
-    // model would have been given without a workflow.
     if (ctx.settings['review'] === false) {
-      return ctx.generate(input.previousDiscussion, { maxTokens, stream: true });
+      // One streamed answer, as the personality would give without a workflow.
+      return ctx.generate(answerPrompt(input, ctx), { maxTokens, stream: true });
     }
-    const draft = await inStep(ctx, 'Drafting an answer', () => ctx.generate(input.previousDiscussion, { maxTokens }));
+    const draft = await inStep(ctx, 'Drafting an answer', () => ctx.generate(answerPrompt(input, ctx), { maxTokens }));
     // stream: true sends the chunks to the client as they come; the returned text is the answer.
     return inStep(ctx, 'Improving the draft', () => ctx.generate(reviewPrompt(input.prompt, draft.trim()), { maxTokens, stream: true }));
   },

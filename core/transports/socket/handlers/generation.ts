@@ -1,6 +1,7 @@
 import type { SamplingOptions } from '../../../../plugin-api/index.js';
 import { errorCode } from '../../../errors.js';
 import type { GenerationRequest, GenerationSink } from '../../../generation/types.js';
+import { generationErrorPayload } from '../../../protocol/generation-error.js';
 import { WIRE_TEXT, type RequestPayload } from '../../../protocol/index.js';
 import type { ClientState } from '../clients.js';
 import type { HandlerMap, Handler, HandlerContext } from '../dispatch.js';
@@ -58,7 +59,12 @@ const generateText: Handler<'generate_text'> = {
       const outcome = await ctx.deps.generation.run(toGenerationRequest(ctx.client, data), socketSink(ctx));
       if (outcome.finishReason !== 'cancelled') ctx.reply('text_generated', { text: outcome.text });
     } catch (error) {
-      if (errorCode(error) !== 'LH_ERR_BUSY') throw error;
+      if (errorCode(error) !== 'LH_ERR_BUSY') {
+        const payload = generationErrorPayload(error);
+        ctx.deps.logger.info({ client: ctx.client.id, personality: data.personality ?? -1, code: payload.code }, `generation failed: ${payload.error}`);
+        ctx.reply('generation_error', payload);
+        return;
+      }
       ctx.emit('buzzy', { message: WIRE_TEXT.buzzy });
       ctx.reply('busy', { message: WIRE_TEXT.busy });
     }

@@ -8,7 +8,8 @@ export default {
     Object.defineProperty(Object.prototype, 'toJSON', { value() { return { hijacked: true }; }, configurable: true, writable: true });
     const payload = JSON.parse('{"__proto__": {"polluted": "host", "isAdmin": true}, "constructor": {"prototype": {"polluted": "host"}}}');
     ctx.json('payload', payload);
-    ctx.stepProgress(payload, payload);
+    ctx.stepProgress(payload, 50);
+    try { ctx.stepProgress('x', payload); } catch {} // a progress that is not a number is refused
     ctx.stepEnd(payload, payload);
     ctx.newMessage(payload, payload);
     ctx.log(payload, JSON.stringify(payload));
