@@ -200,7 +200,9 @@ export class GenerationService {
           counter: tokenCounterFor(model.model),
           settings: settings(),
           logger: logger.child({ client: request.client.id, ...(personality !== undefined ? { personality } : {}) }),
-          generate: (prompt, options) => generateCounted(model, prompt, options, signal, usage),
+          // The client's id is the binding's cache session: one client's cached prompt never speeds up another's
+          // (issue 11 §5), and a client's own next turn reuses its prefix.
+          generate: (prompt, options) => generateCounted(model, prompt, { session: request.client.id, ...options }, signal, usage),
           prompted: (prompt, id) => onPrompt?.({ client: request.client.id, personality: id, prompt }),
         };
         return await run(turn);
