@@ -89,7 +89,7 @@ describe('logs a person can read (issue 13)', function () {
 
     it('logs each install, done or failed, once', async () => {
       const { logger, lines } = capturingLogger();
-      const handle = await startHost({ dataDir: dir, port: 0, env: {}, logger, config: { watch: false, n_threads: 1, enable_gpu: false } });
+      const handle = await startHost({ dataDir: dir, port: 0, env: {}, logger, config: { watch: false, n_threads: 1, enable_gpu: false, install_allowed_hosts: ['127.0.0.1'] } });
       const socket = await connectTestClient(handle.url);
       try {
         let done = nextEvent(socket, 'model_installed', 30_000);

@@ -199,7 +199,7 @@ export class GenerationService {
           model,
           counter: tokenCounterFor(model.model),
           settings: settings(),
-          logger: logger.child({ client: request.client.id, ...(personality !== undefined ? { personality } : {}) }),
+          logger: logger.child({ client: request.client.id, ...(personality !== undefined ? { personalityId: personality } : {}) }),
           // The client's id is the binding's cache session: one client's cached prompt never speeds up another's
           // (issue 11 §5), and a client's own next turn reuses its prefix.
           generate: (prompt, options) => generateCounted(model, prompt, { session: request.client.id, ...options }, signal, usage),

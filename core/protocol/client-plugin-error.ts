@@ -23,6 +23,7 @@ export function clientPluginError<E extends PluginErrorEvent>(event: E, roots: P
   const folder = event.path;
   const path = list.map((root) => inside(root, folder)).find((r) => r !== undefined) ?? basename(folder);
   const error = { ...event.error, message: clientText(event.error.message) };
-  if (error.file !== undefined) error.file = inside(folder, error.file) ?? basename(error.file);
+  // Already relative (a build or load error placed in the plugin by the host): keep it.
+  if (error.file !== undefined && isAbsolute(error.file)) error.file = inside(folder, error.file) ?? basename(error.file);
   return { ...event, path, error };
 }

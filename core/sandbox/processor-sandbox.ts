@@ -557,7 +557,12 @@ function clipFields(gate: LogLimiter, obj: Record<string, unknown>): Record<stri
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(obj ?? {})) {
     if (typeof value === 'string') out[key] = gate.clip(value);
-    else if (value && typeof value === 'object') out[key] = gate.clip(JSON.stringify(value) ?? '');
+    else if (value && typeof value === 'object') {
+      // A record that fits stays a record (pino-pretty prints it field by field); a big one becomes clipped text.
+      const json = JSON.stringify(value) ?? '';
+      const clipped = gate.clip(json);
+      out[key] = clipped === json ? value : clipped;
+    }
     else out[key] = value;
   }
   return out;
