@@ -777,6 +777,16 @@ describe('console in a browser', function () {
       await page.reload();
       await page.locator('.connection[data-state="connected"]').waitFor();
       expect(await dialog.isVisible()).to.equal(false);
+
+      // The operator changes the key while the page is open: once its connection drops, it asks for the new one
+      // instead of retrying the old one forever.
+      await guarded.host.config.update({ api_key: 'new-key' });
+      guarded.host.io.disconnectSockets(true);
+      await dialog.locator('#api-key-reason', { hasText: 'The host refused this key.' }).waitFor();
+      expect(await page.locator('.connection').textContent()).to.equal('refused: this host needs its API key');
+      await dialog.getByLabel('API key of this host').fill('new-key');
+      await dialog.getByRole('button', { name: 'Use this key' }).click();
+      await page.locator('.connection[data-state="connected"]').waitFor();
       await watched.close();
     } finally {
       await guarded.stop();

@@ -204,7 +204,11 @@ export class HostConnection {
       if (this.#control.socket === socket) this.#setState({ kind: 'connected' });
     });
     socket.on('disconnect', (reason) => {
-      if (this.#control.socket === socket && reason !== 'io client disconnect') this.#setState({ kind: 'disconnected', reason: `connection lost (${reason}); reconnecting` });
+      if (this.#control.socket !== socket || reason === 'io client disconnect') return;
+      this.#setState({ kind: 'disconnected', reason: `connection lost (${reason}); reconnecting` });
+      // socket.io retries a lost transport by itself, but not a disconnect the host asked for: ask again (a
+      // refusal then stops it, below).
+      if (reason === 'io server disconnect') socket.connect();
     });
     // socket.io reconnects by itself after a lost connection; a host that now refuses (a new key, a narrower
     // allowed_origins) would be retried forever: ask why, and stop when it is a refusal.
@@ -213,6 +217,7 @@ export class HostConnection {
       void this.#whyRefused().then((refusal) => {
         if (!refusal || this.#control.socket !== socket || socket.connected) return;
         socket.disconnect();
+        this.#chat.socket.disconnect(); // refused the same way; a new key makes new clients
         this.#setState(refusedState(refusal));
       });
     });
