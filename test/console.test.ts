@@ -386,7 +386,7 @@ describe('console in a browser', function () {
     await watched.close();
   });
 
-  it('answers a processor question in place, and shows the queue position (generation_ask, generation_queued contract)', async () => {
+  it('answers a processor question in place, and shows the queue position (host side simulated until generation_ask and generation_queued land)', async () => {
     const watched = await openConsole();
     const { page } = watched;
     // SIMULATION (until generation_ask/generation_answer and generation_queued are on main: the primitives and

@@ -157,8 +157,9 @@ export class HostConnection {
   #makeClient(): LollmsClient {
     return new LollmsClient({
       url: this.url,
-      // A WebSocket handshake carries the page's Origin, as the host's check expects of a page (a polling GET
-      // from the page's own origin carries none).
+      // A WebSocket handshake carries the page's Origin, so a refused origin is refused at once. Over polling the
+      // first request (a same-origin GET) carries none, and the refusal would only come later, on a POST into the
+      // session.
       transports: ['websocket'],
       autoConnect: false,
       ...(this.#apiKey ? { apiKey: this.#apiKey } : {}),
