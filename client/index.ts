@@ -53,6 +53,8 @@ export type {
   PersonalityInfo,
   PluginErrorEvent,
   PluginReloadedEvent,
+  PluginWarning,
+  PluginWarningEvent,
   SamplingParameters,
   ServerToClientEvents,
 } from '../core/protocol/index.js';

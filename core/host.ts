@@ -10,7 +10,7 @@ import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { isLoopbackHost } from './transports/access.js';
 import { checkSecurityConfig } from './transports/security-config.js';
-import { clientPluginError } from './protocol/client-plugin-error.js';
+import { clientPluginError, clientPluginReloaded, clientPluginWarning } from './protocol/client-plugin-error.js';
 import { createLlamaEngine, type LlamaEngine } from './bindings/engine.js';
 import { BindingManager } from './bindings/manager.js';
 import { Selection } from './bindings/selection.js';
@@ -166,8 +166,8 @@ export class Host {
       personalities,
       notify: {
         pluginError: (event) => socket.broadcast('plugin_error', clientPluginError(event, paths)),
-        pluginReloaded: (event) => socket.broadcast('plugin_reloaded', event),
-        pluginWarning: (event) => socket.broadcast('plugin_warning', event),
+        pluginReloaded: (event) => socket.broadcast('plugin_reloaded', clientPluginReloaded(event, paths)),
+        pluginWarning: (event) => socket.broadcast('plugin_warning', clientPluginWarning(event, paths)),
       },
       logger,
     });

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { startTestHost, type TestHost } from './helpers/host.js';
 import { buildConsole } from './helpers/browser.js';
 import { writePersonality } from './helpers/zoo.js';
-import { CONSOLE_CSP, serveConsole, type ConsolePageState } from '../core/transports/http/console-assets.js';
+import { CONSOLE_CSP, consolePageState, serveConsole, type ConsolePageState } from '../core/transports/http/console-assets.js';
 import { PACKAGE_VERSION } from '../core/util/package-root.js';
 
 /** The directives of a CSP header, by name. */
@@ -176,5 +176,21 @@ describe('console assets over HTTP', function () {
       server.close();
       await rm(empty, { recursive: true, force: true });
     }
+  });
+
+  it("the overview names no server path: a personality's load error shows <path> in its place", () => {
+    const state = consolePageState({
+      bindings: { model: { name: 'm.gguf' }, activeBinding: 'llama_cpp' },
+      personalities: {
+        mounted: [
+          { path: 'english/dev/broken', name: 'english/dev/broken', error: 'personality config /home/me/zoo/english/dev/broken/config.yaml: bad indentation' },
+          { path: 'english/dev/fine', name: 'Fine' },
+        ],
+      },
+    });
+    expect(state.personalities).to.deep.equal([
+      { id: 0, path: 'english/dev/broken', name: 'english/dev/broken', error: 'personality config <path>: bad indentation' },
+      { id: 1, path: 'english/dev/fine', name: 'Fine' },
+    ]);
   });
 });

@@ -84,7 +84,7 @@ describe('hot reload', function () {
     expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('v1');
     const reloaded = next(socket, 'plugin_reloaded');
     await writeFile(join(folder, 'scripts/processor.ts'), processor('v2'));
-    expect(await reloaded).to.deep.equal({ kind: 'personality', name: 'Reloadable', version: '1.0.0' });
+    expect(await reloaded).to.deep.equal({ kind: 'personality', name: 'Reloadable', version: '1.0.0', path: 'english/dev/reloadable' });
     expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('v2');
   });
 
@@ -133,13 +133,14 @@ describe('hot reload', function () {
       // The new code served before the type check ended: plugin_reloaded came first.
       expect(events.map(([e]) => e).filter((e) => e.startsWith('plugin_'))).to.deep.equal(['plugin_reloaded', 'plugin_warning']);
       expect((await generate(socket, { prompt: 'x', personality: id })).text).to.equal('1typed');
-      expect(warning).to.deep.include({ kind: 'personality', name: 'Reloadable', path: folder });
+      // The folder relative to its plugins root, as in plugin_error: no server path reaches a client.
+      expect(warning).to.deep.include({ kind: 'personality', name: 'Reloadable', path: 'english/dev/reloadable' });
       expect(warning.warnings).to.have.length(1);
       expect(warning.warnings[0]).to.deep.include({ message: "TS2322: Type 'number' is not assignable to type 'string'.", file: 'scripts/processor.ts', line: 5, column: 11 });
       expect(warning.warnings[0]!.frame).to.contain("> 5 |     const n: string = 1;");
       const cleared = next(socket, 'plugin_warning', 30_000);
       await writeFile(join(folder, 'scripts/processor.ts'), processor('v4'));
-      expect(await cleared).to.deep.equal({ kind: 'personality', name: 'Reloadable', path: folder, warnings: [] });
+      expect(await cleared).to.deep.equal({ kind: 'personality', name: 'Reloadable', path: 'english/dev/reloadable', warnings: [] });
     } finally {
       socket.offAny(listener);
     }

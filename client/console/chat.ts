@@ -8,7 +8,7 @@ import type { HostConnection } from './connection.js';
 import { h, field, formatDuration, messageOf, replace } from './dom.js';
 import type { ConsoleState } from './state.js';
 import { TraceView } from './trace.js';
-import type { GenerationAnswerReply, GenerationAsk, GenerationQueued } from './wire.js';
+import type { GenerationAnswerReply, GenerationAsk, GenerationQueued } from './pending-wire.js';
 
 /** The traces of older turns are dropped past this many (each holds up to MAX_TRACE_ENTRIES messages). */
 const MAX_TRACED_TURNS = 50;

@@ -6,10 +6,16 @@
  * - `chat`: the generations. The host keeps one discussion per connection and has no event to reset it, so a new
  *   discussion is a new connection; `control` (and a running install) is not disturbed by it.
  *
- * The key lives in sessionStorage (gone when the tab closes) and goes out as the socket.io auth token and as
+ * The key lives in sessionStorage (gone when the tab closes). It goes out on the socket.io handshake request (the
+ * typed client puts it in the `token` query parameter: a browser cannot set headers on a WebSocket) and as
  * `Authorization: Bearer` on HTTP requests.
+ *
+ * The host refuses a handshake on the request itself (401: the key; 403: the page's origin, protocol.md §1.7 and
+ * §1.8), and a browser tells a page nothing about a refused WebSocket. So when a connection fails, the console asks
+ * the host why (`#whyRefused`) and says what to change.
  */
 import { LollmsClient, type LollmsSocket } from 'lollms-host/client';
+import { messageOf } from './dom.js';
 
 const KEY_STORAGE = 'lollms-host.api-key';
 
@@ -19,6 +25,15 @@ export type ConnectionState =
   | { kind: 'connected' }
   | { kind: 'disconnected'; reason: string }
   | { kind: 'refused'; reason: string; needsKey: boolean; badOrigin: boolean };
+
+/** The host's refusal of a handshake: its status and its message (`{code, message}` in the body). */
+export interface Refusal {
+  status: 401 | 403;
+  message: string;
+}
+
+/** The socket.io handshake's address; a POST to it is checked as a handshake, and then refused without a session. */
+const HANDSHAKE_PROBE = '/socket.io/?EIO=4&transport=polling';
 
 /** An HTTP answer: the status and the parsed JSON body (undefined when it is not JSON). */
 export interface JsonAnswer<T> {
@@ -119,6 +134,16 @@ export class HostConnection {
     await this.#connect(this.#chat, false);
   }
 
+  /**
+   * The address of a host asset for an `<img src>` (which cannot carry a header): with the key as the `token`
+   * parameter when there is one (protocol.md §1.8). The page's Referrer-Policy keeps it from leaving the host.
+   */
+  assetUrl(path: string): string {
+    const url = new URL(path, this.url);
+    if (this.#apiKey) url.searchParams.set('token', this.#apiKey);
+    return url.pathname + url.search;
+  }
+
   /** GET a JSON route of the host with the key. */
   async getJson<T>(path: string, signal?: AbortSignal): Promise<JsonAnswer<T>> {
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -132,7 +157,9 @@ export class HostConnection {
   #makeClient(): LollmsClient {
     return new LollmsClient({
       url: this.url,
-      // Only websocket shows why a refused handshake was refused (a bad key, an origin not allowed).
+      // A WebSocket handshake carries the page's Origin, so a refused origin is refused at once. Over polling the
+      // first request (a same-origin GET) carries none, and the refusal would only come later, on a POST into the
+      // session.
       transports: ['websocket'],
       autoConnect: false,
       ...(this.#apiKey ? { apiKey: this.#apiKey } : {}),
@@ -144,9 +171,28 @@ export class HostConnection {
     try {
       await client.connect({ timeoutMs: 15_000 });
     } catch (error) {
-      if (!reportState) return;
-      const reason = error instanceof Error ? error.message : String(error);
-      this.#setState({ kind: 'refused', reason, needsKey: /unauthorized/i.test(reason), badOrigin: /allowed_origins|origin .* not allowed/i.test(reason) });
+      if (!reportState || client !== this.#control) return;
+      const refusal = await this.#whyRefused();
+      this.#setState(refusal ? refusedState(refusal) : { kind: 'refused', reason: messageOf(error), needsKey: false, badOrigin: false });
+    }
+  }
+
+  /**
+   * Why the host refuses this page's handshake, in its own words; undefined when it does not (or cannot be asked).
+   * The question is a POST to the handshake's address, with the key: the host runs the same checks as on a
+   * handshake (a POST carries the page's Origin, as the WebSocket does), and answers 401/403 with the reason, or,
+   * when they pass, refuses the POST itself (400) without opening a session.
+   */
+  async #whyRefused(): Promise<Refusal | undefined> {
+    try {
+      const headers: Record<string, string> = {};
+      if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+      const response = await fetch(new URL(HANDSHAKE_PROBE, this.url), { method: 'POST', headers, cache: 'no-store', referrerPolicy: 'same-origin' });
+      if (response.status !== 401 && response.status !== 403) return undefined;
+      const body = (await response.json().catch(() => undefined)) as { message?: unknown } | undefined;
+      return { status: response.status, message: typeof body?.message === 'string' ? body.message : `HTTP ${response.status}` };
+    } catch {
+      return undefined; // the host is not reachable at all: the connect error says so
     }
   }
 
@@ -159,7 +205,22 @@ export class HostConnection {
       if (this.#control.socket === socket) this.#setState({ kind: 'connected' });
     });
     socket.on('disconnect', (reason) => {
-      if (this.#control.socket === socket && reason !== 'io client disconnect') this.#setState({ kind: 'disconnected', reason: `connection lost (${reason}); reconnecting` });
+      if (this.#control.socket !== socket || reason === 'io client disconnect') return;
+      this.#setState({ kind: 'disconnected', reason: `connection lost (${reason}); reconnecting` });
+      // socket.io retries a lost transport by itself, but not a disconnect the host asked for: ask again (a
+      // refusal then stops it, below).
+      if (reason === 'io server disconnect') socket.connect();
+    });
+    // socket.io reconnects by itself after a lost connection; a host that now refuses (a new key, a narrower
+    // allowed_origins) would be retried forever: ask why, and stop when it is a refusal.
+    socket.on('connect_error', () => {
+      if (this.#control.socket !== socket || this.#state.kind !== 'disconnected') return;
+      void this.#whyRefused().then((refusal) => {
+        if (!refusal || this.#control.socket !== socket || socket.connected) return;
+        socket.disconnect();
+        this.#chat.socket.disconnect(); // refused the same way; a new key makes new clients
+        this.#setState(refusedState(refusal));
+      });
     });
   }
 
@@ -167,4 +228,9 @@ export class HostConnection {
     this.#state = state;
     for (const listener of this.#stateListeners) listener(state);
   }
+}
+
+/** The state of a refused connection. */
+function refusedState(refusal: Refusal): ConnectionState {
+  return { kind: 'refused', reason: refusal.message, needsKey: refusal.status === 401, badOrigin: refusal.status === 403 && /allowed_origins/.test(refusal.message) };
 }

@@ -6,6 +6,7 @@
  * page, and four tabs: Chat (with the workflow trace), Personalities (zoo, mount, settings), Models (installed,
  * catalogue, install) and Status.
  */
+import type { PluginErrorEvent, PluginReloadedEvent, PluginWarningEvent } from 'lollms-host/client';
 import { ChatView } from './chat.js';
 import { HostConnection, type ConnectionState } from './connection.js';
 import { h, replace } from './dom.js';
@@ -14,7 +15,6 @@ import { PersonalitiesView } from './personalities.js';
 import { BuildProblems } from './problems.js';
 import { ConsoleState } from './state.js';
 import { StatusView } from './status.js';
-import type { PluginError, PluginReloaded, PluginWarningEvent } from './wire.js';
 
 /** How often the Status tab reads `/status` while it is shown. */
 const STATUS_INTERVAL_MS = 5000;
@@ -48,7 +48,7 @@ function keyDialog(conn: HostConnection): { dialog: HTMLDialogElement; open(reas
     h('h2', { id: 'key-title' }, 'API key'),
     reason,
     h('div', { class: 'field' }, h('label', { for: input.id }, 'API key of this host'), input),
-    h('p', { class: 'hint' }, 'Kept in this tab only (session storage). Sent as the socket auth token and as "Authorization: Bearer".'),
+    h('p', { class: 'hint' }, 'Kept in this tab only (session storage). Sent with every request to the host: as "Authorization: Bearer", and as the token parameter of the socket connection.'),
     h(
       'div',
       { class: 'buttons' },
@@ -72,7 +72,7 @@ function keyDialog(conn: HostConnection): { dialog: HTMLDialogElement; open(reas
   return {
     dialog,
     open(why) {
-      reason.textContent = why ?? 'Needed when the host listens on a network address.';
+      reason.textContent = why ?? 'Needed when the host has an api_key in its config (always when it listens on a network address).';
       input.value = conn.apiKey ?? '';
       if (!dialog.open) dialog.showModal();
       input.focus();
@@ -89,7 +89,7 @@ function connectionText(state: ConnectionState): string {
     case 'disconnected':
       return state.reason;
     case 'refused':
-      if (state.badOrigin) return `refused: this page's origin (${location.origin}) is not in the host's allowed_origins`;
+      if (state.badOrigin) return `refused: add this page's origin (${location.origin}) to allowed_origins in the host's config`;
       if (state.needsKey) return 'refused: this host needs its API key';
       return `cannot connect: ${state.reason}`;
   }
@@ -180,13 +180,13 @@ function start(): void {
   models.onChange = () => void status.refresh();
 
   // Broadcasts.
-  conn.on<PluginError>('plugin_error', (event) => {
+  conn.on<PluginErrorEvent>('plugin_error', (event) => {
     problems.error(event);
-    status.sawReload(event, false);
+    status.sawReload(event);
   });
-  conn.on<PluginReloaded>('plugin_reloaded', (event) => {
+  conn.on<PluginReloadedEvent>('plugin_reloaded', (event) => {
     problems.reloaded(event);
-    status.sawReload(event, true);
+    status.sawReload(event);
     if (event.kind === 'personality') {
       void personalities.refreshMounted();
       personalities.settings.reloaded(event.name);

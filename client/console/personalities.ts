@@ -160,7 +160,7 @@ export class PersonalitiesView {
           return h(
             'li',
             { class: 'zoo-entry', 'data-path': entry.path },
-            entry.info.avatar && !this.#conn.apiKey ? h('img', { src: entry.info.avatar, alt: '', width: 40, height: 40, loading: 'lazy' }) : h('span', { class: 'avatar-placeholder', 'aria-hidden': 'true' }),
+            entry.info.avatar ? h('img', { src: this.#conn.assetUrl(entry.info.avatar), alt: '', width: 40, height: 40, loading: 'lazy' }) : h('span', { class: 'avatar-placeholder', 'aria-hidden': 'true' }),
             h(
               'div',
               { class: 'zoo-text' },

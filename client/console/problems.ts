@@ -2,45 +2,49 @@
  * Plugin build problems, as Vite shows them:
  *
  * - `plugin_error` opens an overlay over the page: the plugin, the message, `file:line:column` and the code frame
- *   (`error.frame`, when the host sends one). It closes itself on the next `plugin_reloaded` of that plugin (the
- *   fixed save), or by hand (Esc, or its button); a badge in the header reopens it.
+ *   the host made (`error.frame`). It closes itself on the next `plugin_reloaded` of that plugin (the fixed save),
+ *   or by hand (Esc, or its button); a badge in the header reopens it.
  * - `plugin_warning` (type errors and other non-fatal problems; the plugin still reloaded) is listed apart, in a
  *   panel that does not cover the page. An empty list for a plugin clears its warnings.
+ *
+ * The three events name a plugin by `kind` and `path` (its folder, relative to its plugins folder); its `name`
+ * can differ between them (a plugin that failed to load is named after its folder).
  */
+import type { PluginErrorEvent, PluginReloadedEvent, PluginWarning, PluginWarningEvent } from 'lollms-host/client';
 import { h, replace } from './dom.js';
-import type { PluginError, PluginReloaded, PluginWarningEvent, PluginWarningItem } from './wire.js';
 
 /** Keep at most this many plugins' problems (a host with many broken plugins must not grow the page forever). */
 const MAX_PLUGINS = 50;
-/** Show at most this many warnings of one plugin. */
+/** Show at most this many warnings of one plugin (the host sends at most 50, and a last one that counts the rest). */
 const MAX_WARNINGS = 100;
 
-/** `file:line:column`, with the file relative to the plugin's folder when it is inside it. */
-export function location(item: { file?: string; line?: number; column?: number }, pluginPath?: string): string {
-  let file = item.file ?? '';
-  if (file && pluginPath) {
-    const base = pluginPath.replace(/[\\/]+$/, '');
-    if (file.startsWith(`${base}/`) || file.startsWith(`${base}\\`)) file = file.slice(base.length + 1);
-  }
+/** `file:line:column`; empty when the problem has no file. */
+export function location(item: { file?: string | undefined; line?: number | undefined; column?: number | undefined }): string {
+  const file = item.file ?? '';
   if (!file) return '';
   return `${file}${item.line !== undefined ? `:${item.line}${item.column !== undefined ? `:${item.column}` : ''}` : ''}`;
 }
 
 /**
- * The error's own words: the host's message may start with the plugin and the place (`personality /x/y:
- * scripts/processor.ts:3:5: Unexpected ";"`), which the overlay shows apart.
+ * The error's own words. The host's message names the plugin and the place first
+ * (`personality "Workflow Demo": scripts/processor.ts:45:16: Unexpected ";"`), which the overlay shows apart:
+ * those prefixes are dropped, the rest is shown as the host sent it.
  */
-export function ownMessage(error: PluginError, where: string): string {
-  let message = error.error.message;
-  const plugin = `${error.kind} ${error.path}: `;
-  if (message.startsWith(plugin)) message = message.slice(plugin.length);
-  for (const place of [where, location(error.error)]) {
-    if (place && message.startsWith(`${place}: `)) message = message.slice(place.length + 2);
+export function ownMessage(event: Pick<PluginErrorEvent, 'kind' | 'name' | 'path' | 'error'>): string {
+  let message = event.error.message;
+  for (const plugin of [`${event.kind} "${event.name}": `, `${event.kind} ${event.name}: `, `${event.kind} ${event.path}: `]) {
+    if (message.startsWith(plugin)) {
+      message = message.slice(plugin.length);
+      break;
+    }
+  }
+  const where = location(event.error);
+  // The place, as the host wrote it: relative to the plugin, or with the server's part of a path redacted.
+  for (const place of where ? [`${where}: `, `<path>/${where}: `] : []) {
+    if (message.startsWith(place)) return message.slice(place.length);
   }
   return message;
 }
-
-const baseName = (path: string) => path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? path;
 
 export class BuildProblems {
   /** The overlay (hidden while there is no error). */
@@ -49,7 +53,7 @@ export class BuildProblems {
   readonly warnings: HTMLElement;
   /** The header badge that reopens a dismissed overlay. */
   readonly badge: HTMLButtonElement;
-  readonly #errors = new Map<string, PluginError>();
+  readonly #errors = new Map<string, PluginErrorEvent>();
   readonly #warnings = new Map<string, PluginWarningEvent>();
   readonly #overlayBody: HTMLElement;
   readonly #warningsBody: HTMLElement;
@@ -85,7 +89,7 @@ export class BuildProblems {
   }
 
   /** `plugin_error`: show (or update) the plugin's error. */
-  error(event: PluginError): void {
+  error(event: PluginErrorEvent): void {
     const key = `${event.kind}:${event.path}`;
     this.#errors.delete(key);
     this.#errors.set(key, event);
@@ -95,12 +99,8 @@ export class BuildProblems {
   }
 
   /** `plugin_reloaded`: the plugin built again, its error is gone. */
-  reloaded(event: PluginReloaded): void {
-    for (const [key, error] of this.#errors) {
-      if (error.kind !== event.kind) continue;
-      const same = event.path !== undefined ? error.path === event.path : error.name === event.name || baseName(error.path) === event.name;
-      if (same) this.#errors.delete(key);
-    }
+  reloaded(event: PluginReloadedEvent): void {
+    this.#errors.delete(`${event.kind}:${event.path}`);
     this.#render();
   }
 
@@ -131,12 +131,12 @@ export class BuildProblems {
     replace(
       this.#overlayBody,
       errors.reverse().map((e) => {
-        const where = location(e.error, e.path);
+        const where = location(e.error);
         return h(
           'article',
-          { class: 'overlay-error', 'data-plugin': `${e.kind}:${e.name}` },
+          { class: 'overlay-error', 'data-plugin': `${e.kind}:${e.path}` },
           h('h3', {}, `${e.kind} `, h('code', {}, e.name)),
-          h('p', { class: 'overlay-message' }, ownMessage(e, where)),
+          h('p', { class: 'overlay-message' }, ownMessage(e)),
           where ? h('p', { class: 'overlay-location' }, h('code', { class: 'location' }, where)) : null,
           e.error.frame ? h('pre', { class: 'code-frame', tabindex: 0, 'aria-label': 'code frame' }, e.error.frame) : null,
         );
@@ -154,13 +154,13 @@ export class BuildProblems {
       plugins.map((p) =>
         h(
           'article',
-          { class: 'plugin-warnings', 'data-plugin': `${p.kind}:${p.name}` },
+          { class: 'plugin-warnings', 'data-plugin': `${p.kind}:${p.path}` },
           h('h3', {}, `${p.kind} `, h('code', {}, p.name)),
           h(
             'ul',
             {},
-            p.warnings.slice(0, MAX_WARNINGS).map((w: PluginWarningItem) => {
-              const where = location(w, p.path);
+            p.warnings.slice(0, MAX_WARNINGS).map((w: PluginWarning) => {
+              const where = location(w);
               return h('li', {}, where ? h('code', { class: 'location' }, where) : null, where ? ' ' : null, w.message, w.frame ? h('pre', { class: 'code-frame' }, w.frame) : null);
             }),
           ),

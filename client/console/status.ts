@@ -1,17 +1,20 @@
 /**
- * What the host is doing, from `GET /status` (PLAN.md "Wire contracts"): the model, slots and queue, the speed of
- * recent generations, the mounted personalities and the last plugin reloads. A host without that route (404)
- * still shows what `/health`, `/get_server_ifos` and the socket tell, and the reloads seen since the page opened.
+ * What the host is doing, from `GET /status` (docs/protocol.md §5.10): the model, slots and queue, the speed of
+ * recent generations, the mounted personalities and the last plugin reloads, newest first. Should that read fail
+ * (a host older than the route answers 404), the tab shows what `/health`, `/get_server_ifos` and the socket tell,
+ * and the reloads seen since the page opened.
  */
+import type { StatusReport } from 'lollms-host';
+import type { PluginErrorEvent, PluginReloadedEvent } from 'lollms-host/client';
 import type { HostConnection } from './connection.js';
 import { h, messageOf, replace } from './dom.js';
 import { TEST_MODEL_NAME, TEST_MODEL_WARNING, type ConsoleState } from './state.js';
-import type { PluginError, PluginReloaded, StatusReport } from './wire.js';
 
 /** Reloads remembered from the broadcasts, for hosts without `/status`. */
 const MAX_SEEN_RELOADS = 20;
 
 type Reload = StatusReport['reloads'][number];
+type RecentGeneration = StatusReport['recent_generations'][number];
 
 const when = (at: string | number) => {
   const d = new Date(at);
@@ -21,6 +24,35 @@ const when = (at: string | number) => {
 /** A `<dl>` of label/value pairs. */
 function facts(rows: Array<[string, string | Node]>): HTMLDListElement {
   return h('dl', { class: 'facts' }, rows.map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)]));
+}
+
+/** The columns of the recent generations, with what each shows of one. */
+const GENERATION_COLUMNS: Array<{ title: string; numeric?: boolean; nowrap?: boolean; cell(g: RecentGeneration): string }> = [
+  { title: 'Ended', nowrap: true, cell: (g) => when(g.ended_at) },
+  { title: 'Mode', cell: (g) => g.mode },
+  { title: 'Personality', cell: (g) => g.personality ?? '' },
+  { title: 'Transport', cell: (g) => g.transport ?? '' },
+  { title: 'Prompt tokens', numeric: true, cell: (g) => String(g.prompt_tokens) },
+  { title: 'Answer tokens', numeric: true, cell: (g) => String(g.completion_tokens) },
+  { title: 'Tokens/s', numeric: true, cell: (g) => (typeof g.tokens_per_s === 'number' && Number.isFinite(g.tokens_per_s) ? g.tokens_per_s.toFixed(1) : '—') },
+  { title: 'Outcome', cell: (g) => `${g.outcome}${g.error ? ` (${g.error})` : ''}` },
+];
+
+/** The recent generations, newest first; on a narrow screen each row stacks its cells with their titles. */
+function generationsTable(generations: readonly RecentGeneration[]): HTMLTableElement {
+  return h(
+    'table',
+    { class: 'generations stacking' },
+    h('caption', { class: 'visually-hidden' }, 'Recent generations, newest first'),
+    h('thead', {}, h('tr', {}, GENERATION_COLUMNS.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.title)))),
+    h(
+      'tbody',
+      {},
+      [...generations].reverse().map((g) =>
+        h('tr', {}, GENERATION_COLUMNS.map((c) => h('td', { 'data-label': c.title, class: c.numeric ? 'num' : c.nowrap ? 'nowrap' : undefined }, c.cell(g)))),
+      ),
+    ),
+  );
 }
 
 export class StatusView {
@@ -51,10 +83,11 @@ export class StatusView {
     );
   }
 
-  /** Remember a reload seen on the socket (for hosts without `/status`). */
-  sawReload(event: PluginReloaded | PluginError, ok: boolean): void {
-    this.#seenReloads.unshift({ kind: event.kind, name: event.name, ok, at: Date.now(), ...(!ok ? { error: (event as PluginError).error.message } : {}) });
-    this.#seenReloads.length = Math.min(this.#seenReloads.length, MAX_SEEN_RELOADS);
+  /** Remember a reload seen on the socket (for hosts without `/status`), oldest first as `/status` lists them. */
+  sawReload(event: PluginReloadedEvent | PluginErrorEvent): void {
+    const error = 'error' in event ? { error: event.error.message } : {};
+    this.#seenReloads.push({ kind: event.kind, name: event.name, ok: !('error' in event), at: new Date().toISOString(), ...error });
+    if (this.#seenReloads.length > MAX_SEEN_RELOADS) this.#seenReloads.splice(0, this.#seenReloads.length - MAX_SEEN_RELOADS);
   }
 
   /** Read the host's state again (one read at a time). */
@@ -76,14 +109,14 @@ export class StatusView {
         return;
       }
       if (status?.status === 404) this.#noStatusRoute = true;
-      await this.#fallback();
+      await this.#fallback(this.#noStatusRoute ? 'This host has no GET /status' : `GET /status answered ${status?.status}`);
     } catch (error) {
       this.#note.textContent = `Cannot read the status: ${messageOf(error)}`;
     }
   }
 
   /** A host without `/status`: what the older routes and the socket tell. */
-  async #fallback(): Promise<void> {
+  async #fallback(why: string): Promise<void> {
     const [health, infos, mounted] = await Promise.all([
       this.#conn.getJson<{ status: string; model: string | null; binding: string | null }>('/health'),
       this.#conn.getJson<{ lollms_version?: string }>('/get_server_ifos'),
@@ -91,7 +124,7 @@ export class StatusView {
     ]);
     const loading = health.body?.status === 'loading';
     const model = health.body?.model ?? null;
-    this.#note.textContent = 'This host has no GET /status: slots, queue and generation speeds are not shown.';
+    this.#note.textContent = `${why}: slots, queue and generation speeds are not shown.`;
     this.#render({
       version: infos.body?.lollms_version ?? '?',
       binding: health.body?.binding ?? null,
@@ -99,13 +132,12 @@ export class StatusView {
       loading: loading ? model : null,
       test_model: !loading && model === TEST_MODEL_NAME,
       personalities: mounted.personalities.map((name, id) => ({ id, path: '', name })),
-      reloads: this.#seenReloads,
     });
   }
 
   /** Draw a report; a field the host did not send is left out (a host may be older than the contract). */
   #render(s: Partial<StatusReport>): void {
-    const loading = typeof s.loading === 'string' ? s.loading : s.loading ? 'a model' : null;
+    const loading = s.loading ?? null;
     this.#state.setModel(s.model ?? null, Boolean(s.test_model));
     if (Array.isArray(s.personalities)) this.#state.setPersonalities(s.personalities.map((p) => p.name));
     const model = loading ? `loading ${loading}` : (s.model ?? 'none');
@@ -117,39 +149,14 @@ export class StatusView {
     if (s.slots) rows.push(['Slots in use', `${s.slots.busy} of ${s.slots.total}`]);
     if (s.queue) rows.push(['Queue', `${s.queue.depth} waiting`]);
     const generations = Array.isArray(s.recent_generations) ? s.recent_generations : undefined;
+    // Without /status: the reloads this page saw on the socket.
     const reloads = Array.isArray(s.reloads) ? s.reloads : this.#seenReloads;
     replace(
       this.#body,
       s.test_model ? h('p', { class: 'warning', role: 'note' }, TEST_MODEL_WARNING) : null,
       facts(rows),
       generations
-        ? [
-            h('h3', {}, 'Recent generations'),
-            generations.length === 0
-              ? h('p', { class: 'hint' }, 'None yet.')
-              : h(
-                  'table',
-                  { class: 'generations' },
-                  h('thead', {}, h('tr', {}, ['Mode', 'Personality', 'Prompt tokens', 'Answer tokens', 'Tokens/s', 'Outcome', 'Ended'].map((t) => h('th', { scope: 'col' }, t)))),
-                  h(
-                    'tbody',
-                    {},
-                    generations.map((g) =>
-                      h(
-                        'tr',
-                        {},
-                        h('td', {}, g.mode),
-                        h('td', {}, g.personality ?? ''),
-                        h('td', { class: 'num' }, String(g.prompt_tokens)),
-                        h('td', { class: 'num' }, String(g.completion_tokens)),
-                        h('td', { class: 'num' }, Number.isFinite(g.tokens_per_s) ? g.tokens_per_s.toFixed(1) : '?'),
-                        h('td', {}, g.outcome),
-                        h('td', {}, when(g.ended_at)),
-                      ),
-                    ),
-                  ),
-                ),
-          ]
+        ? [h('h3', {}, 'Recent generations'), generations.length === 0 ? h('p', { class: 'hint' }, 'None yet.') : generationsTable(generations)]
         : null,
       h('h3', {}, 'Mounted personalities'),
       Array.isArray(s.personalities) && s.personalities.length > 0
@@ -157,8 +164,8 @@ export class StatusView {
         : h('p', { class: 'hint' }, 'none'),
       h('h3', {}, 'Last plugin reloads'),
       reloads.length > 0
-        ? h('ul', { class: 'reloads' }, reloads.map((r) => h('li', { class: r.ok ? 'ok' : 'error-text' }, `${when(r.at)} ${r.kind} ${r.name}: ${r.ok ? 'reloaded' : `failed${r.error ? `: ${r.error}` : ''}`}`)))
-        : h('p', { class: 'hint' }, 'none since the page opened'),
+        ? h('ul', { class: 'reloads' }, [...reloads].reverse().map((r) => h('li', { class: r.ok ? 'ok' : 'error-text' }, `${when(r.at)} ${r.kind} ${r.name}: ${r.ok ? 'reloaded' : `failed${r.error ? `: ${r.error}` : ''}`}`)))
+        : h('p', { class: 'hint' }, Array.isArray(s.reloads) ? 'none since the host started' : 'none since the page opened'),
     );
     this.#updateOverview(s, model);
   }
@@ -185,7 +192,10 @@ export class StatusView {
     if (warning instanceof HTMLElement) warning.hidden = !s.test_model;
     const list = overview.querySelector('[data-field="personalities"]');
     if (list && Array.isArray(s.personalities)) {
-      const items = s.personalities.map((p) => h('li', {}, h('span', { class: 'id' }, String(p.id)), ` ${p.name}`));
+      // As the server rendered them (console-assets.ts renderOverview).
+      const items = s.personalities.map((p) =>
+        h('li', {}, h('span', { class: 'id' }, String(p.id)), ` ${p.name} `, p.path ? h('code', {}, p.path) : null, p.error ? h('span', { class: 'error-text' }, ` (failed: ${p.error})`) : null),
+      );
       list.replaceWith(items.length > 0 ? h('ul', { 'data-field': 'personalities' }, items) : h('p', { 'data-field': 'personalities' }, 'none'));
     }
   }

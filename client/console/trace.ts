@@ -10,7 +10,7 @@ import { MSG_TYPE } from '../../plugin-api/messages.js';
 import { h, formatDuration, messageOf, uid } from './dom.js';
 import { jsonTree } from './json-tree.js';
 import { uiFrame } from './ui-frame.js';
-import type { GenerationAsk } from './wire.js';
+import type { GenerationAsk } from './pending-wire.js';
 
 /** More messages than this in one turn are counted, not drawn. */
 export const MAX_TRACE_ENTRIES = 1000;

@@ -106,10 +106,10 @@ export class HotReloader {
     this.#options.notify.pluginError(event);
   }
 
-  #broadcastReloaded(kind: 'binding' | 'personality', name: string, version: string): void {
-    this.#options.logger.info({ plugin: `${kind}:${name}`, version }, 'plugin reloaded');
+  #broadcastReloaded(kind: 'binding' | 'personality', name: string, version: string, folder: string): void {
+    this.#options.logger.info({ plugin: `${kind}:${name}`, version, path: folder }, 'plugin reloaded');
     this.#remember({ kind, name, ok: true });
-    this.#options.notify.pluginReloaded({ kind, name, version });
+    this.#options.notify.pluginReloaded({ kind, name, version, path: folder });
   }
 
   /** Reload (or trial-load) the personality in `folder`, or unmount it when the folder is gone. */
@@ -131,7 +131,7 @@ export class HotReloader {
         // Types and config warnings are checked after the version serves (here: after its trial load).
         void this.#warnings.personalityLoaded(version);
         await disposeVersion(version);
-        this.#broadcastReloaded('personality', version.config.name, version.config.version);
+        this.#broadcastReloaded('personality', version.config.name, version.config.version, folder);
       } catch (error) {
         this.#warnings.forget(folder);
         this.#broadcastError({ kind: 'personality', name: basename(folder), path: folder, error: await errorLocation(error, folder) });
@@ -141,7 +141,7 @@ export class HotReloader {
     for (const m of mounted) {
       try {
         const version = await manager.reload(m);
-        this.#broadcastReloaded('personality', version.config.name, version.config.version);
+        this.#broadcastReloaded('personality', version.config.name, version.config.version, folder);
         void this.#warnings.personalityLoaded(version);
       } catch (error) {
         this.#warnings.forget(folder);
@@ -169,7 +169,7 @@ export class HotReloader {
     try {
       const plugin = await loadBindingPlugin(folder, { cacheDir: bindings.cacheDir, logger: this.#options.logger });
       if (isActive) await bindings.reloadActive(plugin);
-      this.#broadcastReloaded('binding', plugin.name, plugin.version);
+      this.#broadcastReloaded('binding', plugin.name, plugin.version, folder);
     } catch (error) {
       this.#broadcastError({ kind: 'binding', name, path: folder, error: await errorLocation(error, folder) });
     }

@@ -244,6 +244,7 @@ export interface PluginWarning {
 export interface PluginWarningEvent {
   kind: 'binding' | 'personality';
   name: string;
+  /** Its folder, relative to its plugins folder, as in `plugin_error`. */
   path: string;
   warnings: PluginWarning[];
 }
@@ -252,4 +253,6 @@ export interface PluginReloadedEvent {
   kind: 'binding' | 'personality';
   name: string;
   version: string;
+  /** Its folder, relative to its plugins folder, as in `plugin_error` (which may name the plugin differently). */
+  path: string;
 }

@@ -17,6 +17,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../../util/package-root.js';
+import { redactPaths } from '../../util/redact-paths.js';
 import { resolveInside } from '../../util/safe-path.js';
 import { TEST_MODEL_NAME } from '../../bindings/test-model-name.js';
 
@@ -111,7 +112,7 @@ export const OVERVIEW_MARKER = '<!--lollms:overview-->';
  */
 export interface ConsoleStateSource {
   bindings: { readonly model?: { readonly name: string } | undefined; readonly activeBinding?: string | undefined; readonly loading?: string | undefined };
-  personalities: { readonly mounted: ReadonlyArray<{ readonly path: string; readonly name: string; readonly error?: string | undefined; readonly removed: boolean }> };
+  personalities: { readonly mounted: ReadonlyArray<{ readonly path: string; readonly name: string; readonly error?: string | undefined }> };
 }
 
 /** The page state of a running host. */
@@ -123,9 +124,9 @@ export function consolePageState(host: ConsoleStateSource): ConsolePageState {
     model,
     loading: host.bindings.loading ?? null,
     testModel: model === TEST_MODEL_NAME,
-    personalities: host.personalities.mounted.flatMap((m, id) =>
-      m.removed ? [] : [{ id, path: m.path, name: m.name, ...(m.error !== undefined ? { error: m.error } : {}) }],
-    ),
+    // Every id, as GET /status and list_active_personalities list them (a removed one says so in its error). An
+    // error may name server paths (a config file's): shown as `<path>`, as GET /status does.
+    personalities: host.personalities.mounted.map((m, id) => ({ id, path: m.path, name: m.name, ...(m.error !== undefined ? { error: redactPaths(m.error) } : {}) })),
   };
 }
 
