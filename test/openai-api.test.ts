@@ -296,7 +296,7 @@ describe('OpenAI-compatible API (official openai client, real engine)', function
       const failed = await apiError(client.chat.completions.create({ model: REPORTER, messages: [{ role: 'user', content: 'fail' }] }));
       expect(failed.status).to.equal(500);
       expect(failed.error).to.include({ code: 'LH_ERR_SANDBOX_SCRIPT', type: 'server_error' });
-      expect(failed.message).to.contain('the step reporter failed on purpose');
+      expect(failed.error).to.have.property('message').that.matches(/runWorkflow at scripts\/processor\.ts:\d+:\d+: Error: the step reporter failed on purpose$/);
 
       const stream = await client.chat.completions.create({ model: REPORTER, messages: [{ role: 'user', content: 'fail after a step' }], stream: true });
       const seen: ChatCompletionChunk[] = [];

@@ -64,9 +64,6 @@ export function errorType(status: number): string {
   return 'invalid_request_error';
 }
 
-/** Codes whose message carries a place in the author's processor code, added to the client's message. */
-const PLACED_CODES = new Set<string>(['LH_ERR_SANDBOX_SCRIPT', 'LH_ERR_SANDBOX_LOAD']);
-
 /** Seconds a client should wait before it retries a 503 that passes with time (a full queue). */
 const RETRY_AFTER_S: Partial<Record<ErrorCode, number>> = {
   LH_ERR_QUEUE_FULL: 1,
@@ -105,11 +102,8 @@ export function mapError(error: unknown, logger?: Logger): MappedError {
     logger?.error({ err: errorMessage(error) }, 'OpenAI API request failed');
     message = 'internal error (details are in the host log)';
   } else {
+    // A processor's error names its place in the author's source already (relative to the personality).
     message = clientErrorText(error);
-    const placed = error as { file?: unknown; line?: unknown; column?: unknown };
-    if (code && PLACED_CODES.has(code) && typeof placed.file === 'string' && typeof placed.line === 'number') {
-      message += ` (at ${placed.file}:${placed.line}${typeof placed.column === 'number' ? `:${placed.column}` : ''})`;
-    }
   }
   const retryAfter = error instanceof ApiError && error.retryAfter !== undefined ? error.retryAfter : code ? RETRY_AFTER_S[code] : undefined;
   return {
