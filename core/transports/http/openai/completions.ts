@@ -13,17 +13,12 @@ import { httpClient } from './client.js';
 import { ApiError } from './errors.js';
 import { MAX_API_BODY_BYTES } from './limits.js';
 import { resolveModel } from './models.js';
-import { rejectCommonUnsupported, rejectIfSet, samplingOf, stopOf } from './params.js';
+import { rejectCommonUnsupported, rejectIfSet, rejectTokenIds, samplingOf, stopOf } from './params.js';
 import { CompletionRequestSchema, parseBody, type CompletionRequest } from './schemas.js';
 import { connectionSignal, responseId, serveGeneration, type ResponseShape } from './serve.js';
 
 /** OpenAI's default `max_tokens` of a legacy completion. */
 export const DEFAULT_COMPLETION_TOKENS = 16;
-
-/** Whether a `prompt` is token ids (a list of numbers, or of such lists), which this host does not take. */
-function isTokenPrompt(prompt: unknown): boolean {
-  return Array.isArray(prompt) && prompt.length > 0 && (typeof prompt[0] === 'number' || Array.isArray(prompt[0]));
-}
 
 function finishReason(outcome: GenerationOutcome): string {
   return outcome.finishReason === 'length' ? 'length' : 'stop';
@@ -81,9 +76,7 @@ function rejectUnsupportedCompletion(body: CompletionRequest): void {
 export async function completions(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const signal = connectionSignal(res);
   const raw = await readJsonBody(req, MAX_API_BODY_BYTES);
-  if (isTokenPrompt((raw as { prompt?: unknown } | null)?.prompt)) {
-    throw new ApiError('LH_ERR_UNSUPPORTED_PARAMETER', 'prompt: token-id prompts are not supported; send the text', 'prompt');
-  }
+  rejectTokenIds(raw, 'prompt');
   const body = parseBody(CompletionRequestSchema, raw);
   rejectUnsupportedCompletion(body);
   const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0]!;

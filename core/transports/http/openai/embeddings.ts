@@ -13,13 +13,9 @@ import { readJsonBody, sendJson } from '../respond.js';
 import { ApiError } from './errors.js';
 import { MAX_API_BODY_BYTES } from './limits.js';
 import { resolveModel } from './models.js';
+import { rejectTokenIds } from './params.js';
 import { EmbeddingRequestSchema, parseBody } from './schemas.js';
 import { connectionSignal } from './serve.js';
-
-/** Whether an `input` is token ids, which this host does not take. */
-function isTokenInput(input: unknown): boolean {
-  return Array.isArray(input) && input.length > 0 && (typeof input[0] === 'number' || Array.isArray(input[0]));
-}
 
 /** A vector as base64 of its little-endian float32 values. */
 export function base64Vector(vector: readonly number[]): string {
@@ -31,9 +27,7 @@ export function base64Vector(vector: readonly number[]): string {
 export async function embeddings(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const signal = connectionSignal(res);
   const raw = await readJsonBody(req, MAX_API_BODY_BYTES);
-  if (isTokenInput((raw as { input?: unknown } | null)?.input)) {
-    throw new ApiError('LH_ERR_UNSUPPORTED_PARAMETER', 'input: token-id inputs are not supported; send the text', 'input');
-  }
+  rejectTokenIds(raw, 'input');
   const body = parseBody(EmbeddingRequestSchema, raw);
   if (body.dimensions != null) throw new ApiError('LH_ERR_UNSUPPORTED_PARAMETER', 'dimensions: the model gives vectors of its own size only', 'dimensions');
   const inputs = typeof body.input === 'string' ? [body.input] : body.input;

@@ -60,3 +60,11 @@ export function rejectIfSet(body: Record<string, unknown>, field: string, why: s
   if (Array.isArray(value) && value.length === 0) return;
   throw new ApiError('LH_ERR_UNSUPPORTED_PARAMETER', `${field} is not supported: ${why}`, field);
 }
+
+/** Refuse token ids (a list of numbers, or of such lists) in `field` of a raw body: this host takes text only. */
+export function rejectTokenIds(body: unknown, field: string): void {
+  const value = (body as Record<string, unknown> | null)?.[field];
+  if (Array.isArray(value) && value.length > 0 && (typeof value[0] === 'number' || Array.isArray(value[0]))) {
+    throw new ApiError('LH_ERR_UNSUPPORTED_PARAMETER', `${field}: token ids are not supported; send the text`, field);
+  }
+}
