@@ -469,6 +469,27 @@ describe('OpenAI-compatible API: 401 and 503 without a model', function () {
   });
 });
 
+describe('OpenAI-compatible API: shutdown', function () {
+  this.timeout(60_000);
+
+  it('a stream open when the host shuts down ends with an LH_ERR_CLOSED error event', async () => {
+    const host = await startTestHost();
+    let stopped: Promise<void> | undefined;
+    try {
+      const client = new OpenAI({ baseURL: `${host.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model: host.host.bindings.model!.name, messages: [{ role: 'user', content: 'Go on' }], max_tokens: 1500, stream: true });
+      const error = await apiError((async () => {
+        for await (const chunk of stream) {
+          if (chunk.choices[0]?.delta.content && !stopped) stopped = host.stop();
+        }
+      })());
+      expect(error.error).to.include({ code: 'LH_ERR_CLOSED', type: 'server_error' });
+    } finally {
+      await (stopped ?? host.stop());
+    }
+  });
+});
+
 /** A schema nested `depth` objects deep. */
 function nest(depth: number): Record<string, unknown> {
   let schema: Record<string, unknown> = { type: 'string' };

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { Cancelled } from '../../../errors.js';
+import { Cancelled, HostClosed } from '../../../errors.js';
 import type { GenerationOutcome, GenerationRequest, GenerationSink } from '../../../generation/types.js';
 import type { HttpDeps } from '../deps.js';
 import { mapError, sendError } from './errors.js';
@@ -109,19 +109,24 @@ export async function serveGeneration(
         },
       };
 
-  let outcome: GenerationOutcome;
-  try {
-    outcome = await deps.generation.run(request, sink);
-  } catch (error) {
+  const fail = (error: unknown) => {
     if (sse?.started) {
       sse.data(mapError(error, deps.logger).body);
       sse.end();
     } else if (!res.destroyed) {
       sendError(res, error, deps.logger);
     }
+  };
+  let outcome: GenerationOutcome;
+  try {
+    outcome = await deps.generation.run(request, sink);
+  } catch (error) {
+    fail(error);
     return;
   }
-  if (outcome.finishReason === 'cancelled' || res.destroyed) return;
+  if (res.destroyed) return;
+  // Cancelled while the client is still here: the host is shutting down. Say so rather than leave it hanging.
+  if (outcome.finishReason === 'cancelled') return fail(HostClosed('the generation was cancelled: the host is shutting down'));
 
   if (sse) {
     open();
