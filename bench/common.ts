@@ -1,8 +1,11 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { fork } from 'node:child_process';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BindingContext, LoadedModel } from 'lollms-host/plugin-api';
 import { createLlamaEngine, type LlamaEngine } from '../core/bindings/engine.js';
+import { startHost, type HostHandle } from '../core/host.js';
 import { effectiveThreads } from '../core/config.js';
 import { TEST_MODEL_FORMAT, writeTestModel } from '../core/bindings/test-model.js';
 import llamaCpp from '../plugins/llama_cpp/index.js';
@@ -130,4 +133,46 @@ export async function abRounds(
     result.ratios.push(a.tps / b.tps);
   }
   return result;
+}
+
+/** A real host serving the bench model, with a client process that takes commands over IPC. */
+export interface BenchHost {
+  host: HostHandle;
+  /** Send a command to the client process and wait for its answer (an `{error}` answer rejects). */
+  ask<T>(command: unknown): Promise<T>;
+  /** Stop the client, the host, and delete the data dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start a host on a free port that serves the bench model (found through a `.reference` file, the original's
+ * convention for models kept elsewhere), and fork `clientScript` (in bench/) with the host's URL; the client
+ * answers `{ready: true}` once connected, then one message per command.
+ */
+export async function startBenchHost(threads: number, clientScript: string): Promise<BenchHost> {
+  const modelPath = await benchModel(join(here, '.models'));
+  const dataDir = await mkdtemp(join(tmpdir(), 'lollms-bench-'));
+  await mkdir(join(dataDir, 'models', 'llama_cpp'), { recursive: true });
+  await writeFile(join(dataDir, 'models', 'llama_cpp', 'bench.reference'), modelPath);
+  const host = await startHost({
+    port: 0,
+    dataDir,
+    env: {},
+    config: { model_name: 'bench.reference', n_threads: threads, enable_gpu: false, watch: false, log_level: 'silent' },
+  });
+  const client = fork(resolve(here, clientScript), [host.url], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((r) => client.once('message', r));
+  return {
+    host,
+    ask: <T>(command: unknown) =>
+      new Promise<T>((resolveAnswer, reject) => {
+        client.once('message', (answer) => ((answer as { error?: string }).error ? reject(new Error((answer as { error: string }).error)) : resolveAnswer(answer as T)));
+        client.send(command as never);
+      }),
+    async close() {
+      client.send({ kind: 'exit' });
+      await host.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

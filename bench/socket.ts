@@ -6,16 +6,13 @@
  *
  * Run alone: `node --no-node-snapshot --conditions=lollms-host-source --import tsx bench/socket.ts`
  */
-import { fork } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LlamaCompletion } from 'node-llama-cpp';
-import { startHost } from '../core/host.js';
 import { createLlamaEngine } from '../core/bindings/engine.js';
 import { effectiveThreads } from '../core/config.js';
-import { benchModel, median } from './common.js';
+import { benchModel, median, startBenchHost } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROMPT = 'the world is';
@@ -39,24 +36,8 @@ export async function runSocketBench(options: SocketBenchOptions = {}): Promise<
   const tokens = options.tokens ?? 128;
   const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
   const modelPath = await benchModel(join(here, '.models'));
-  const dataDir = await mkdtemp(join(tmpdir(), 'lollms-bench-'));
-  // The host finds the bench model through a .reference file, the original's convention for models kept elsewhere.
-  await mkdir(join(dataDir, 'models', 'llama_cpp'), { recursive: true });
-  await writeFile(join(dataDir, 'models', 'llama_cpp', 'bench.reference'), modelPath);
-
-  const host = await startHost({
-    port: 0,
-    dataDir,
-    env: {},
-    config: { model_name: 'bench.reference', n_threads: threads, enable_gpu: false, watch: false, log_level: 'silent' },
-  });
-  const client = fork(resolve(here, 'socket-client.ts'), [host.url], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ask = <T>(command: unknown) =>
-    new Promise<T>((resolveAnswer, reject) => {
-      client.once('message', (answer) => ((answer as { error?: string }).error ? reject(new Error((answer as { error: string }).error)) : resolveAnswer(answer as T)));
-      client.send(command as never);
-    });
-  await new Promise((r) => client.once('message', r));
+  const bench = await startBenchHost(threads, 'socket-client.ts');
+  const ask = bench.ask;
 
   const engine = createLlamaEngine({ gpu: false, threads });
   try {
@@ -117,10 +98,8 @@ export async function runSocketBench(options: SocketBenchOptions = {}): Promise<
     await model.dispose();
     return result;
   } finally {
-    client.send({ kind: 'exit' });
     await engine.dispose();
-    await host.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

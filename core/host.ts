@@ -177,6 +177,8 @@ export class Host {
       selection,
       personalities,
       generation,
+      personalitiesPaths: paths.personalities,
+      zoo: this.zoo,
       reloads: reloader,
       engine,
       modelsPath: paths.modelsPath,

@@ -89,6 +89,15 @@ export const ERRORS = defineErrors({
   LH_ERR_QUEUE_FULL: { status: 503, summary: 'No generation slot is free and the queue of waiting requests is full: retry later.', template: 'the generation queue is full ({depth} waiting); retry later' },
   LH_ERR_CANCELLED: { status: 499, summary: 'The generation or operation was cancelled: cancel_generation, a disconnect, a closed HTTP request or shutdown. Processors see it as CancelledError.' },
 
+  // HTTP APIs (the OpenAI-compatible API answers these in OpenAI's error shape).
+  LH_ERR_UNAUTHORIZED: { status: 401, summary: 'The host has an api_key and the request did not send it (Authorization: Bearer <key>, or ?token=<key>), or sent another.' },
+  LH_ERR_FORBIDDEN: { status: 403, summary: 'The request comes from a web page whose Origin is not in allowed_origins, or names a Host that a loopback bind refuses (DNS rebinding).' },
+  LH_ERR_ROUTE_NOT_FOUND: { status: 404, summary: 'No HTTP route of that method and path (the OpenAI-compatible API lives under /v1).' },
+  LH_ERR_BODY_TOO_LARGE: { status: 413, summary: 'The request body is larger than the route accepts.' },
+  LH_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'A request that changes state must send its body as JSON (Content-Type: application/json).' },
+  LH_ERR_MODEL_UNKNOWN: { status: 404, summary: 'The OpenAI API request names a model that is neither the loaded model nor a personality the host can mount (GET /v1/models lists them).' },
+  LH_ERR_UNSUPPORTED_PARAMETER: { status: 400, summary: 'The OpenAI API request sets a field the host does not support (n other than 1, logprobs, audio...); docs/openai-api.md lists them.' },
+
   // The processor sandbox.
   LH_ERR_SANDBOX_TIMEOUT: { status: 500, summary: 'A processor exceeded its CPU time or wall time limit (sandbox_cpu_time_ms, sandbox_wall_time_ms).' },
   LH_ERR_SANDBOX_MEMORY: { status: 500, summary: 'A processor exceeded its memory limit (sandbox_memory_limit_mb).' },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import { REQUEST_SCHEMAS, SERVER_EVENT_NAMES } from '../core/protocol/index.js';
 import { CONFIG_KEYS, CONFIG_KEY_NAMES, envVarName } from '../core/config.js';
+import { ChatCompletionRequestSchema, CompletionRequestSchema, EmbeddingRequestSchema } from '../core/transports/http/openai/schemas.js';
 
 const read = (file: string) => readFile(join(PACKAGE_ROOT, file), 'utf8');
 
@@ -14,6 +15,15 @@ describe('documentation stays complete', () => {
     for (const route of ['/health', '/status', '/get_config', '/list_models', '/get_active_model', '/update_setting', '/list_mounted_personalities', '/get_server_ifos']) {
       expect(doc, route).to.contain(route);
     }
+  });
+
+  it('docs/openai-api.md documents every route and every request field the API reads', async () => {
+    const doc = await read('docs/openai-api.md');
+    for (const route of ['GET /v1/models', 'GET /v1/models/{id}', 'POST /v1/chat/completions', 'POST /v1/completions', 'POST /v1/embeddings']) expect(doc, route).to.contain(route);
+    for (const schema of [ChatCompletionRequestSchema, CompletionRequestSchema, EmbeddingRequestSchema]) {
+      for (const field of Object.keys(schema.shape)) expect(doc, field).to.contain(`\`${field}\``);
+    }
+    for (const link of ['README.md', 'docs/protocol.md']) expect(await read(link), link).to.contain('openai-api.md');
   });
 
   it('docs/configuration.md lists every config key with its default and variable', async () => {

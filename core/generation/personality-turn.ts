@@ -123,6 +123,7 @@ export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, sett
     prompt: request.prompt,
     processedPrompt: processed,
     customWorkflow: hooks.runWorkflow,
+    ...(request.conditioning !== undefined ? { conditioningAddition: request.conditioning } : {}),
     config: turn.settings,
     ctxSize: model.model.contextSize,
     nPredicts,

@@ -48,6 +48,8 @@ export interface AssemblePromptOptions {
   processedPrompt?: string;
   /** The personality runs a custom workflow: the turn ends after the user text, without link text and AI prefix. */
   customWorkflow?: boolean;
+  /** Text added after the personality's conditioning (a chat client's system messages); see `withConditioning`. */
+  conditioningAddition?: string;
   config: DiscussionConfig;
   /** Context size of the loaded model, in tokens. */
   ctxSize: number;
@@ -93,6 +95,16 @@ export function userMessagePrefix(personality: Pick<PersonalityConfig, 'user_mes
   return config.use_user_name_in_discussions ? `${config.discussion_prompt_separator}${config.user_name}: ` : personality.user_message_prefix;
 }
 
+/**
+ * The conditioning with a client's text added: on a line of its own after the personality's conditioning, and
+ * ending with a newline, so the discussion still starts on a new line.
+ */
+export function withConditioning(conditioning: string, addition: string | undefined): string {
+  if (addition === undefined || addition === '') return conditioning;
+  const before = conditioning === '' || conditioning.endsWith('\n') ? '' : '\n';
+  return `${conditioning}${before}${addition}${addition.endsWith('\n') ? '' : '\n'}`;
+}
+
 /** The blocks a new discussion starts with: `[aip, welcome, lt]`, or none (see the module comment). */
 export function welcomeBlocks(personality: Pick<PromptPersonality, 'ai_message_prefix' | 'link_text' | 'include_welcome_message_in_disucssion' | 'welcomeMessage'>, now?: Date): string[] {
   if (!personality.include_welcome_message_in_disucssion) return [];
@@ -115,7 +127,7 @@ export async function assemblePrompt(options: AssemblePromptOptions): Promise<As
     else blocksAfterUser.push(ump, processed, personality.link_text, personality.ai_message_prefix);
   }
 
-  const conditioning = personality.conditioning(now);
+  const conditioning = withConditioning(personality.conditioning(now), options.conditioningAddition);
   const conditioningTokens = await counter.count(conditioning);
   const room = ctxSize - conditioningTokens;
   if (room < 2) {

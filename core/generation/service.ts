@@ -7,18 +7,21 @@
  * way: the slot is freed at once, the sink goes quiet, the engine stops within one token, and the outcome says
  * `cancelled`.
  */
-import type { GenerateOptions, GenerateResult } from '../../plugin-api/index.js';
+import { ChatRequestError, checkChatRequest, type ChatMessage, type ChatResult, type GenerateResult } from '../../plugin-api/index.js';
 import type { ActiveModel } from '../bindings/manager.js';
 import { BadRequest, Cancelled, HostClosed } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lease } from '../util/versioned.js';
 import type { HeldPersonality } from '../personalities/manager.js';
+import { chatRound, type ChatModel } from './chat.js';
+import { personalityChatDiscussion, splitPersonalityChat, type PersonalityChat } from './chat-discussion.js';
+import { runChatTurn } from './chat-turn.js';
 import { runPersonalityTurn, type PersonalitySettingsSource } from './personality-turn.js';
 import { runRaw } from './raw.js';
 import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
 import { tokenCounterFor } from './token-count.js';
-import type { GenerationSettings, Turn, TurnResult } from './turn.js';
+import type { GenerationSettings, Turn, TurnChatOptions, TurnRequest, TurnResult } from './turn.js';
 import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityRef, WorkflowMessage } from './types.js';
 
 /** The model the service generates with (the binding manager). */
@@ -70,6 +73,15 @@ interface Active {
   readonly done: Promise<void>;
 }
 
+/** Token counts of a request's model calls, summed. */
+interface UsageCounter {
+  promptTokens: number;
+  completionTokens: number;
+  /** Summed over the calls whose binding reported it; undefined while none did. */
+  cachedTokens: number | undefined;
+  evalNs: number;
+}
+
 /** How long `close()` waits for cancelled generations to end before the host disposes what they use. */
 const CLOSE_WAIT_MS = 3_000;
 
@@ -93,7 +105,13 @@ export class GenerationService {
    */
   run(request: GenerationRequest, sink: GenerationSink): Promise<GenerationOutcome> {
     if (this.#closed) return Promise.reject(HostClosed('the host is shutting down; no new generation starts'));
-    if (request.kind === 'personality' && !request.personality) return Promise.reject(BadRequest('a personality generation needs a personality'));
+    let chat: PersonalityChat | undefined;
+    try {
+      // A malformed request is refused before it takes a slot or a place in the queue.
+      chat = checkRequest(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const started = performance.now();
     const controller = new AbortController();
     const signal = AbortSignal.any([request.signal, controller.signal]);
@@ -113,19 +131,26 @@ export class GenerationService {
     let finish!: () => void;
     const active: Active = { clientId: request.client.id, controller, done: new Promise<void>((r) => (finish = r)) };
     this.#active.add(active);
-    return this.#execute(request, gated, signal, acquired, started).finally(() => {
+    return this.#execute(request, gated, signal, acquired, started, chat).finally(() => {
       this.#active.delete(active);
       finish();
       this.#wakeIdle(request.client.id);
     });
   }
 
-  async #execute(request: GenerationRequest, sink: GenerationSink, signal: AbortSignal, acquired: Slot | Promise<Slot>, started: number): Promise<GenerationOutcome> {
+  async #execute(
+    request: GenerationRequest,
+    sink: GenerationSink,
+    signal: AbortSignal,
+    acquired: Slot | Promise<Slot>,
+    started: number,
+    chat: PersonalityChat | undefined,
+  ): Promise<GenerationOutcome> {
     let slot: Slot | undefined;
     // A cancel frees the slot at once, so a new request can start while this one unwinds.
     const releaseOnAbort = () => slot?.release();
     signal.addEventListener('abort', releaseOnAbort, { once: true });
-    const usage = { promptTokens: 0, completionTokens: 0, evalNs: 0 };
+    const usage: UsageCounter = { promptTokens: 0, completionTokens: 0, cachedTokens: undefined, evalNs: 0 };
     let queuedMs = 0;
     let personalityPath: string | undefined;
     const outcomeOf = (result: TurnResult): GenerationOutcome => {
@@ -133,8 +158,13 @@ export class GenerationService {
       const tokensPerSecond = usage.evalNs > 0 ? usage.completionTokens / (usage.evalNs / 1e9) : undefined;
       return {
         text: result.text,
+        ...(result.toolCalls && !signal.aborted ? { toolCalls: result.toolCalls } : {}),
         finishReason: signal.aborted ? 'cancelled' : result.finishReason,
-        usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
+        usage: {
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
+          ...(usage.cachedTokens !== undefined ? { cachedTokens: usage.cachedTokens } : {}),
+        },
         timings: { queuedMs, totalMs, ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}) },
       };
     };
@@ -162,7 +192,7 @@ export class GenerationService {
       }
       // A hot reload of the active binding in progress: wait for the new code rather than refuse.
       await this.#options.models.whenReady();
-      const result = await this.#runMode(request, sink, signal, usage, (path) => (personalityPath = path));
+      const result = await this.#runMode(request, sink, signal, usage, chat, (path) => (personalityPath = path));
       const outcome = outcomeOf(result);
       remember(outcome);
       return outcome;
@@ -184,25 +214,29 @@ export class GenerationService {
     request: GenerationRequest,
     sink: GenerationSink,
     signal: AbortSignal,
-    usage: { promptTokens: number; completionTokens: number; evalNs: number },
+    usage: UsageCounter,
+    chat: PersonalityChat | undefined,
     onPersonality: (path: string) => void,
   ): Promise<TurnResult> {
-    const { models, personalities, settings, logger, onPrompt } = this.#options;
-    const withModel = async (personality: number | undefined, run: (turn: Turn) => Promise<TurnResult>): Promise<TurnResult> => {
+    const { models, personalities, logger, onPrompt } = this.#options;
+    const settings = this.#options.settings();
+    const withModel = async (turnRequest: TurnRequest, personality: number | undefined, run: (turn: Turn) => Promise<TurnResult>): Promise<TurnResult> => {
       const lease = models.requireModel();
       try {
         const model = lease.value;
+        // The client's id is the binding's cache session: one client's cached prompt never speeds up another's
+        // (issue 11 §5), and a client's own next turn reuses its prefix.
+        const counted = countedModel(model, request.client.id, signal, usage);
         const turn: Turn = {
-          request,
+          request: turnRequest,
           sink,
           signal,
           model,
           counter: tokenCounterFor(model.model),
-          settings: settings(),
+          settings,
           logger: logger.child({ client: request.client.id, ...(personality !== undefined ? { personalityId: personality } : {}) }),
-          // The client's id is the binding's cache session: one client's cached prompt never speeds up another's
-          // (issue 11 §5), and a client's own next turn reuses its prefix.
-          generate: (prompt, options) => generateCounted(model, prompt, { session: request.client.id, ...options }, signal, usage),
+          generate: (prompt, options) => counted.generate(prompt, options),
+          chat: (messages, options) => chatCounted(counted, messages, options),
           prompted: (prompt, id) => onPrompt?.({ client: request.client.id, personality: id, prompt }),
         };
         return await run(turn);
@@ -210,12 +244,22 @@ export class GenerationService {
         lease.release();
       }
     };
-    if (request.kind === 'raw') return withModel(undefined, runRaw);
+    if (request.kind === 'raw') return withModel({ ...request, prompt: request.prompt ?? '' }, undefined, runRaw);
+    if (request.kind === 'chat') return withModel({ ...request, prompt: '' }, undefined, runChatTurn);
     const personalityTurn = async () => {
       const held = await personalities.acquireTurn(request.personality!);
       onPersonality(held.mounted.path);
       try {
-        return await withModel(held.id, (turn) => runPersonalityTurn(turn, held, personalities));
+        // A chat's messages make this request's discussion, with this personality's prefixes.
+        const turnRequest: TurnRequest = chat
+          ? {
+              ...request,
+              prompt: chat.prompt,
+              discussion: personalityChatDiscussion(chat.history, held.lease.value.config, settings),
+              ...(chat.conditioning !== undefined ? { conditioning: chat.conditioning } : {}),
+            }
+          : { ...request, prompt: request.prompt ?? '' };
+        return await withModel(turnRequest, held.id, (turn) => runPersonalityTurn(turn, held, personalities));
       } finally {
         held.lease.release();
       }
@@ -278,19 +322,87 @@ export class GenerationService {
   }
 }
 
-/** `model.generate` with the turn's signal (narrowed by the caller's), its tokens added to `usage`. */
-async function generateCounted(
-  model: ActiveModel,
-  prompt: string,
-  options: GenerateOptions,
-  signal: AbortSignal,
-  usage: { promptTokens: number; completionTokens: number; evalNs: number },
-): Promise<GenerateResult> {
-  const result = await model.model.generate(prompt, { ...options, signal: options.signal ? AbortSignal.any([signal, options.signal]) : signal });
-  usage.promptTokens += result.timings.prompt_eval_count;
-  usage.completionTokens += result.timings.eval_count;
-  usage.evalNs += result.timings.eval_duration;
-  return result;
+/**
+ * Check a request before it takes a slot: what each kind needs, and a chat's structure. Returns a personality
+ * chat's split messages.
+ * @throws `LH_ERR_BAD_REQUEST`, or a schema/format code for a format or tool schema out of bounds
+ */
+function checkRequest(request: GenerationRequest): PersonalityChat | undefined {
+  switch (request.kind) {
+    case 'raw':
+      if (typeof request.prompt !== 'string') throw BadRequest('a raw generation needs a prompt');
+      return undefined;
+    case 'personality': {
+      if (!request.personality) throw BadRequest('a personality generation needs a personality');
+      if (request.format) throw BadRequest('a personality answers as its workflow writes: an output format cannot be imposed on it');
+      const choice = request.toolChoice;
+      if (request.tools?.length && choice !== undefined && choice !== 'auto' && choice !== 'none') {
+        throw BadRequest('a personality never calls tools: toolChoice "required" or a named tool cannot be honoured');
+      }
+      if (request.messages) return splitPersonalityChat(request.messages);
+      if (typeof request.prompt !== 'string') throw BadRequest('a personality generation needs a prompt or messages');
+      return undefined;
+    }
+    case 'chat':
+      try {
+        checkChatRequest(request.messages ?? [], {
+          ...(request.tools ? { tools: request.tools } : {}),
+          ...(request.toolChoice ? { toolChoice: request.toolChoice } : {}),
+          ...(request.format ? { format: request.format } : {}),
+        });
+      } catch (error) {
+        if (error instanceof ChatRequestError) throw BadRequest(error.message, { cause: error });
+        throw error;
+      }
+      return undefined;
+    default:
+      throw BadRequest(`unknown generation kind ${JSON.stringify(String((request as { kind: unknown }).kind)).slice(0, 40)}`);
+  }
+}
+
+/** What a model call adds to a request's usage. */
+function count(usage: UsageCounter, timings: GenerateResult['timings']): void {
+  usage.promptTokens += timings.prompt_eval_count;
+  usage.completionTokens += timings.eval_count;
+  usage.evalNs += timings.eval_duration;
+  if (timings.prompt_cached_count !== undefined) usage.cachedTokens = (usage.cachedTokens ?? 0) + timings.prompt_cached_count;
+}
+
+/**
+ * The loaded model as a generation uses it: every call carries the client's cache session and the generation's
+ * signal (narrowed by a caller's own), and its tokens are added to `usage`.
+ */
+function countedModel(model: ActiveModel, session: string, signal: AbortSignal, usage: UsageCounter): Required<Pick<ChatModel, 'generate'>> & ChatModel {
+  const loaded = model.model;
+  const narrowed = (own: AbortSignal | undefined) => (own ? AbortSignal.any([signal, own]) : signal);
+  const counted: Required<Pick<ChatModel, 'generate'>> & ChatModel = {
+    async generate(prompt, options = {}) {
+      const result = await loaded.generate(prompt, { session, ...options, signal: narrowed(options.signal) });
+      count(usage, result.timings);
+      return result;
+    },
+  };
+  if (loaded.chat) {
+    counted.chat = async (messages, options = {}) => {
+      const result = await loaded.chat!(messages, { session, ...options, signal: narrowed(options.signal) });
+      count(usage, result.timings);
+      return result;
+    };
+  }
+  return counted;
+}
+
+/** One chat round on the counted model; `onModelResult` sees the binding's answer (chat, or generate for the fallback) before validation. */
+function chatCounted(model: ChatModel, messages: readonly ChatMessage[], options: TurnChatOptions) {
+  const { onModelResult, ...chatOptions } = options;
+  if (!onModelResult) return chatRound(model, messages, chatOptions);
+  const seen = <R extends ChatResult>(result: R): R => {
+    onModelResult(result);
+    return result;
+  };
+  const watched: ChatModel = { generate: async (prompt, o) => seen(await model.generate(prompt, o)) };
+  if (model.chat) watched.chat = async (m, o) => seen(await model.chat!(m, o));
+  return chatRound(watched, messages, chatOptions);
 }
 
 /** The sink behind the cancel gate: nothing passes once `signal` aborted, and a throwing sink loses only its piece. */

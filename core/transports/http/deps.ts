@@ -10,13 +10,19 @@ import type { GenerationService } from '../../generation/service.js';
 import type { HotReloader } from '../../hot-reload/reloader.js';
 import type { Logger } from '../../logger.js';
 import type { PersonalityManager } from '../../personalities/manager.js';
+import type { ZooCache } from '../../personalities/zoo.js';
 
 export interface HttpDeps {
   config: Pick<ConfigStore, 'values' | 'redacted' | 'update'>;
-  bindings: Pick<BindingManager, 'loading' | 'model' | 'activeBinding' | 'listModels'>;
+  bindings: Pick<BindingManager, 'loading' | 'model' | 'activeBinding' | 'listModels' | 'requireModel'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'mounted' | 'mountedPaths' | 'assetFile'>;
-  generation: Pick<GenerationService, 'status'>;
+  /** `run`: the OpenAI API's generations (the one scheduler every transport shares); `status`: `GET /status`. */
+  generation: Pick<GenerationService, 'status' | 'run'>;
+  /** The folders personalities are found in (the OpenAI API lists them as models). */
+  personalitiesPaths: readonly string[];
+  /** Parsed personality configs between listings (refreshed by the watcher). */
+  zoo: ZooCache;
   reloads: Pick<HotReloader, 'recentReloads'>;
   engine: Pick<LlamaEngine, 'getLlama'>;
   /** The models folder (disk figures of `/get_server_ifos`). */

@@ -15,6 +15,8 @@ import type { HttpDeps } from './deps.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 import { serveStatus } from './status.js';
 import { consolePageState, serveConsole } from './console-assets.js';
+import { sendError as sendOpenAIError } from './openai/errors.js';
+import { handleOpenAIRequest, isOpenAIPath } from './openai/routes.js';
 
 /**
  * Keys `/update_setting` may change at run time. Network and security keys (host, port, api_key,
@@ -138,14 +140,23 @@ async function serveAsset(deps: HttpDeps, res: ServerResponse, pathname: string)
   await pipeline(createReadStream(file), res);
 }
 
+/** Header names a browser asks to send (an OpenAI SDK sends its own `x-stainless-*` headers); the basic two otherwise. */
+function allowedRequestHeaders(asked: string | undefined): string {
+  // The Origin was checked before this runs: what such a page may send is what it asks for, if it is header names.
+  if (asked !== undefined && asked.length <= 2000 && /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$/.test(asked.trim())) return asked.trim();
+  return 'content-type, authorization';
+}
+
 /**
  * Every HTTP request: Host header, Origin and the API key (`checkAccess`, shared with socket.io), CORS, then the
  * route. Static pages (`static_dirs`) load without the key: a page must load to ask for it. Errors become JSON
  * whose text names no server path; unexpected ones (500) say nothing but that, the details go to the log.
  */
 export async function handleHttpRequest(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let api = false;
   try {
     const url = new URL(req.url ?? '/', 'http://host');
+    api = isOpenAIPath(url.pathname);
     const policy = accessPolicy(deps.config.values);
     if (!isHostHeaderAllowed(req.headers.host, policy.bindHost)) throw new HttpError(403, `host name "${String(req.headers.host).slice(0, 100)}" is not allowed on a loopback bind`);
     // The console's page and files are the same for everyone and change nothing. They load without the key (a
@@ -162,9 +173,14 @@ export async function handleHttpRequest(deps: HttpDeps, req: IncomingMessage, re
     if (origin !== undefined) {
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('vary', 'Origin');
+      res.setHeader('access-control-expose-headers', 'retry-after, x-request-id');
     }
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, OPTIONS', 'access-control-allow-headers': 'content-type, authorization' });
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': allowedRequestHeaders(req.headers['access-control-request-headers']),
+        'access-control-max-age': '600',
+      });
       res.end();
       return;
     }
@@ -176,11 +192,18 @@ export async function handleHttpRequest(deps: HttpDeps, req: IncomingMessage, re
     if (acts && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
       throw new HttpError(415, 'send the request body as JSON (Content-Type: application/json)');
     }
+    if (api) return await handleOpenAIRequest(deps, req, res, url);
     const route = ROUTES[`${req.method} ${url.pathname}`];
     if (route) return await route(deps, req, res, url);
     if (req.method === 'GET' && url.pathname.startsWith('/personalities/')) return await serveAsset(deps, res, url.pathname);
     throw new HttpError(404, `no route ${req.method} ${url.pathname.slice(0, 200)}`);
   } catch (error) {
+    // The OpenAI-compatible API answers in OpenAI's error shape, the access rules' refusals included.
+    if (api) {
+      if (!res.headersSent && !res.destroyed) sendOpenAIError(res, error, deps.logger);
+      else if (!res.writableEnded) res.destroy();
+      return;
+    }
     const status = error instanceof HttpError ? error.status : 500;
     if (status === 500) deps.logger.error({ err: errorMessage(error), url: req.url }, 'HTTP route failed');
     const text = status === 500 ? 'internal error (details are in the host log)' : clientText(errorMessage(error));
