@@ -7,13 +7,14 @@
  * way: the slot is freed at once, the sink goes quiet, the engine stops within one token, and the outcome says
  * `cancelled`.
  */
-import type { GenerateOptions, GenerateResult } from '../../plugin-api/index.js';
+import type { ChatMessage, ChatOptions, GenerateOptions, GenerateResult } from '../../plugin-api/index.js';
 import type { ActiveModel } from '../bindings/manager.js';
 import { BadRequest, Cancelled, HostClosed } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lease } from '../util/versioned.js';
 import type { HeldPersonality } from '../personalities/manager.js';
-import { runPersonalityTurn, type PersonalitySettingsSource } from './personality-turn.js';
+import { chatRound, type ChatRoundResult } from './chat.js';
+import { runPersonalityTurn, type PersonalityTurnSource } from './personality-turn.js';
 import { runRaw } from './raw.js';
 import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
@@ -30,7 +31,7 @@ export interface ModelSource {
 }
 
 /** The personalities the service runs turns of (the personality manager). */
-export interface PersonalitySource extends PersonalitySettingsSource {
+export interface PersonalitySource extends PersonalityTurnSource {
   /** Lease a mounted personality for one turn (a path is mounted first when it is not); coded errors otherwise. */
   acquireTurn(ref: PersonalityRef): Promise<HeldPersonality>;
 }
@@ -203,6 +204,7 @@ export class GenerationService {
           // The client's id is the binding's cache session: one client's cached prompt never speeds up another's
           // (issue 11 §5), and a client's own next turn reuses its prefix.
           generate: (prompt, options) => generateCounted(model, prompt, { session: request.client.id, ...options }, signal, usage),
+          chat: (messages, options) => chatCounted(model, messages, { session: request.client.id, ...options }, signal, usage),
           prompted: (prompt, id) => onPrompt?.({ client: request.client.id, personality: id, prompt }),
         };
         return await run(turn);
@@ -287,6 +289,21 @@ async function generateCounted(
   usage: { promptTokens: number; completionTokens: number; evalNs: number },
 ): Promise<GenerateResult> {
   const result = await model.model.generate(prompt, { ...options, signal: options.signal ? AbortSignal.any([signal, options.signal]) : signal });
+  usage.promptTokens += result.timings.prompt_eval_count;
+  usage.completionTokens += result.timings.eval_count;
+  usage.evalNs += result.timings.eval_duration;
+  return result;
+}
+
+/** `chatRound` with the turn's signal (narrowed by the caller's), its tokens added to `usage`. */
+async function chatCounted(
+  model: ActiveModel,
+  messages: readonly ChatMessage[],
+  options: ChatOptions,
+  signal: AbortSignal,
+  usage: { promptTokens: number; completionTokens: number; evalNs: number },
+): Promise<ChatRoundResult> {
+  const result = await chatRound(model.model, messages, { ...options, signal: options.signal ? AbortSignal.any([signal, options.signal]) : signal });
   usage.promptTokens += result.timings.prompt_eval_count;
   usage.completionTokens += result.timings.eval_count;
   usage.evalNs += result.timings.eval_duration;

@@ -2,10 +2,11 @@
  * What one generation's mode (raw, personality) gets from the service: the request, the gated sink, the model
  * with its token counter, the settings, and a `generate` that counts usage. Nothing here knows a transport.
  */
-import type { GenerateOptions, GenerateResult, StopReason } from '../../plugin-api/index.js';
+import type { ChatMessage, ChatOptions, GenerateOptions, GenerateResult, StopReason } from '../../plugin-api/index.js';
 import type { ActiveModel } from '../bindings/manager.js';
 import type { HostConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { ChatRoundResult } from './chat.js';
 import type { TokenCounter } from './token-count.js';
 import type { FinishReason, GenerationRequest, GenerationSink } from './types.js';
 
@@ -14,6 +15,7 @@ export type GenerationSettings = Pick<
   HostConfig,
   | 'n_predict' | 'temperature' | 'top_k' | 'top_p' | 'repeat_penalty' | 'repeat_last_n' | 'seed'
   | 'override_personality_model_parameters' | 'use_user_name_in_discussions' | 'discussion_prompt_separator' | 'user_name'
+  | 'sandbox_max_tool_rounds' | 'sandbox_ask_timeout_ms' | 'sandbox_max_call_depth'
 >;
 
 export interface Turn {
@@ -30,6 +32,8 @@ export interface Turn {
   readonly logger: Logger;
   /** `model.generate`, with the turn's signal unless `options.signal` narrows it; tokens are added to the usage. */
   generate(prompt: string, options: GenerateOptions): Promise<GenerateResult>;
+  /** One chat round (`chatRound`) with the turn's signal (narrowed by `options.signal`) and session; tokens are added to the usage. */
+  chat(messages: readonly ChatMessage[], options: ChatOptions): Promise<ChatRoundResult>;
   /** Diagnostics: the model input of the turn (`personality` -1 in raw mode). */
   prompted(prompt: string, personality: number): void;
 }
