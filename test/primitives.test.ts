@@ -15,6 +15,7 @@ import type { GenerationAsk, GenerationMessage } from '../core/protocol/index.js
 import type { GenerationSink, WorkflowMessage } from '../core/generation/types.js';
 import { startTestHost, request, type TestHost, type TestSocket } from './helpers/host.js';
 import { writePersonality } from './helpers/zoo.js';
+import { LollmsClient, LollmsRequestError } from '../client/index.js';
 
 const CONFIG = (name: string, extra = '') => `name: ${name}
 author: tests
@@ -280,6 +281,27 @@ describe('workflow primitives through the host (real engine, test model)', funct
       expect(result.error).to.equal('generation_canceled');
       const late = await request(socket, 'generation_answer', { request_id: requestId, answer: 'metric' }, 'generation_answer');
       expect(late).to.include({ success: false });
+    });
+
+    it('the typed client: onAsk answers, generation.questions lists the question, a refused answer rejects', async () => {
+      const id = await mount('ask');
+      const client = new LollmsClient({ url: host.url, transports: ['websocket'], socketOptions: { reconnection: false } });
+      try {
+        let refused: unknown;
+        const generation = client.generate('go', {
+          personality: id,
+          onAsk: async (question) => {
+            refused = await client.answer(question.request_id, 'kelvin').catch((error: unknown) => error);
+            return question.choices![0]!;
+          },
+        });
+        expect(JSON.parse(await generation.text)).to.deep.equal({ units: 'metric', timedOut: '' });
+        expect(generation.questions.map((q) => q.question)).to.deep.equal(['Metric or imperial?']);
+        expect(refused).to.be.instanceOf(LollmsRequestError);
+        expect((refused as Error).message).to.match(/one of the choices/);
+      } finally {
+        await client.close();
+      }
     });
 
     it('without a channel back (a sink without ask, as over HTTP), ctx.ask fails with LH_ERR_ASK_UNAVAILABLE', async () => {
