@@ -92,7 +92,10 @@ export interface ProcessorChatOptions extends SamplingOptions {
 export interface AskOptions {
   /** Answers to offer (at most 32, each at most 1000 characters); the user's answer is then one of them. */
   choices?: readonly string[];
-  /** How long to wait for the answer, in ms; default and ceiling `sandbox_ask_timeout_ms`. Waiting does not count against the wall time limit. */
+  /**
+   * How long to wait for the answer, in ms. Default and ceiling: what is left of the turn's waiting budget
+   * (`sandbox_ask_timeout_ms`, all its questions together). Waiting does not count against the wall time limit.
+   */
   timeoutMs?: number;
 }
 

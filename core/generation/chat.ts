@@ -47,6 +47,9 @@ export async function chatRound(model: ChatModel, messages: readonly ChatMessage
     if (error instanceof ChatRequestError) throw BadRequest(error.message, { cause: error });
     throw error;
   }
+  // Schemas the output will be validated against compile first: a bad one costs no generation.
+  if (format) prepareFormat(format);
+  for (const tool of tools ?? []) if (tool.parameters !== undefined) validator().prepare(tool.parameters);
   const result = model.chat ? await model.chat(messages, options) : await fallbackChat(model, messages, options);
   if (result.stopReason === 'abort') return result;
   if (result.toolCalls && result.toolCalls.length > 0) {
@@ -55,6 +58,14 @@ export async function chatRound(model: ChatModel, messages: readonly ChatMessage
   }
   if (format && format.type !== 'gbnf') return { ...result, value: validator().parse(format, result.text) };
   return result;
+}
+
+/**
+ * Compile the schema of `format` (cached) before generating with it, as `chatRound` does.
+ * @throws `LH_ERR_SCHEMA_TOO_LARGE`, `LH_ERR_SCHEMA_INVALID`
+ */
+export function prepareFormat(format: OutputFormat): void {
+  if (format.type === 'json_schema') validator().prepare(format.schema);
 }
 
 /**

@@ -11,7 +11,7 @@
 import { MSG_TYPE, msgTypeName, type ChatMessage, type ToolCall } from '../../plugin-api/index.js';
 import { AskTimeout, AskUnavailable, ContextOverflow, TokenizerUnavailable, ToolRounds } from '../errors.js';
 import type { BudgetCounts, SandboxBudget, SandboxHostApi, SandboxStoreRequest } from '../sandbox/index.js';
-import { parseFormattedOutput } from './chat.js';
+import { parseFormattedOutput, prepareFormat } from './chat.js';
 import { withOverrides, type PersonalitySampling } from './sampling.js';
 import type { Turn } from './turn.js';
 import type { GenerationSink } from './types.js';
@@ -20,7 +20,7 @@ import type { GenerationSink } from './types.js';
 export interface ProcessorHostLimits {
   /** Most model rounds of one `ctx.chat` with tools (`sandbox_max_tool_rounds`). */
   maxToolRounds: number;
-  /** Longest wait for an answer to `ctx.ask`, and its default (`sandbox_ask_timeout_ms`). */
+  /** Longest a turn may wait for answers to `ctx.ask`, all its questions together (`sandbox_ask_timeout_ms`). */
   askTimeoutMs: number;
 }
 
@@ -117,6 +117,7 @@ export function processorHost(options: ProcessorHostOptions): SandboxHostApi {
       if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
       const merged = withOverrides(sampling, generateOptions);
       const { format } = generateOptions;
+      if (format) prepareFormat(format);
       const result = await turn.generate(prompt, {
         ...merged,
         maxTokens: Math.min(merged.maxTokens, room),
@@ -173,7 +174,12 @@ export function processorHost(options: ProcessorHostOptions): SandboxHostApi {
     async ask(request, callSignal) {
       const ask = turn.sink.ask;
       if (!ask) throw AskUnavailable('ctx.ask: this request came without a channel back to the user (the OpenAI-compatible API); go on without the answer');
-      const timeoutMs = Math.min(request.timeoutMs ?? limits.askTimeoutMs, limits.askTimeoutMs);
+      // One budget of waiting per turn, for all its questions (and those of the personalities it calls): a
+      // workflow that asks again and again cannot hold its generation for longer than that.
+      const waited = budget.clock?.pausedMs ?? 0;
+      const left = limits.askTimeoutMs - waited;
+      if (left <= 0) throw AskTimeout(`ctx.ask: this turn has already waited ${waited} ms for answers, its limit (sandbox_ask_timeout_ms)`);
+      const timeoutMs = Math.min(request.timeoutMs ?? left, left);
       const timeout = AbortSignal.timeout(timeoutMs);
       // The person's time to answer is not the workflow's: the turn's wall clock stands still meanwhile.
       const resume = budget.clock?.hold();

@@ -45,7 +45,12 @@ const stringList = (what, values, max) => {
   const n = values.length;
   if (n > max) throw new RangeErrorCtor(what + ' has more than ' + max + ' entries');
   const out = list();
-  for (let i = 0; i < n; i++) own(out, i, toStr(values[i]));
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    // No coercion: a guest object's toString could answer differently each time it is asked.
+    if (typeof value !== 'string') throw new TypeErrorCtor(what + ' must be an array of strings (entry ' + i + ' is not)');
+    own(out, i, value);
+  }
   return out;
 };
 
@@ -231,8 +236,10 @@ const askArgs = (question, options) => {
   const choices = options.choices === undefined ? null : stringList('ctx.ask option choices', options.choices, MAX_CHOICES);
   let timeout = null;
   if (options.timeoutMs !== undefined) {
-    timeout = NumberCtor(options.timeoutMs);
-    if (!(timeout >= 1)) throw new RangeErrorCtor('ctx.ask: timeoutMs must be a positive number of milliseconds');
+    timeout = options.timeoutMs;
+    if (typeof timeout !== 'number') throw new TypeErrorCtor('ctx.ask: timeoutMs must be a number of milliseconds');
+    // Infinity - Infinity is NaN: an endless wait is not a timeout (the turn's budget for waiting is the ceiling).
+    if (!(timeout >= 1) || timeout - timeout !== 0) throw new RangeErrorCtor('ctx.ask: timeoutMs must be a finite positive number of milliseconds');
   }
   return list(toStr(question), choices, timeout);
 };
