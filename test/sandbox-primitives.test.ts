@@ -331,7 +331,7 @@ describe('sandbox primitives (plugin API 1.1)', function () {
       const slot = { json: '{"kept":true}' };
       const error = await failure(run(sandbox, host, { state: slot }));
       expect(error.code).to.equal('LH_ERR_STATE_TOO_LARGE');
-      expect(error.message).to.match(/ctx.state is 2\d\d\d characters of JSON, more than the sandbox limit of 1024 bytes/);
+      expect(error.message).to.match(/ctx.state is 2\d\d\d bytes of JSON \(UTF-8\), more than the sandbox limit of 1024 bytes/);
       expect(slot.json).to.equal('{"kept":true}');
     });
 

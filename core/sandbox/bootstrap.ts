@@ -45,7 +45,7 @@ const apply = Reflect.apply, construct = Reflect.construct;
 const ArrayCtor = Array, isArray = Array.isArray;
 const PromiseCtor = Promise, promiseReject = Promise.reject;
 const MapCtor = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete;
-const StringCtor = String, NumberCtor = Number;
+const StringCtor = String, NumberCtor = Number, charCodeAt = String.prototype.charCodeAt;
 const ErrorCtor = Error, TypeErrorCtor = TypeError, RangeErrorCtor = RangeError, EvalErrorCtor = EvalError;
 const ProxyCtor = Proxy;
 
@@ -371,6 +371,19 @@ const describeError = (error) => {
   return out;
 };
 
+/**
+ * The UTF-8 size of JSON text, as the host measures it. JSON.stringify escapes lone surrogates, so every
+ * surrogate here is half of a pair: 2 bytes each, 4 the pair.
+ */
+const utf8Bytes = (text) => {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = apply(charCodeAt, text, [i]);
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
+  }
+  return bytes;
+};
+
 /** ctx.state as the JSON the host keeps, or a coded error when it cannot be kept. */
 const stateJson = () => {
   let json;
@@ -380,8 +393,9 @@ const stateJson = () => {
     throw new TypeErrorCtor('ctx.state must hold JSON data only: ' + toStr(error.message));
   }
   if (typeof json !== 'string' || json[0] !== '{') throw new TypeErrorCtor('ctx.state must stay an object');
-  if (json.length > config.maxStateBytes) {
-    const error = new RangeErrorCtor('ctx.state is ' + json.length + ' characters of JSON, more than the sandbox limit of ' + config.maxStateBytes + ' bytes');
+  const bytes = utf8Bytes(json);
+  if (bytes > config.maxStateBytes) {
+    const error = new RangeErrorCtor('ctx.state is ' + bytes + ' bytes of JSON (UTF-8), more than the sandbox limit of ' + config.maxStateBytes + ' bytes');
     hidden(error, 'code', 'LH_ERR_STATE_TOO_LARGE');
     throw error;
   }

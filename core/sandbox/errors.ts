@@ -32,7 +32,7 @@ export const sandboxErrors = {
   hostCalls: (name: string, max: number) =>
     SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} host calls per turn`),
   pendingOps: (name: string, max: number) =>
-    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} ctx.generate/tokenize/detokenize calls in flight at once`),
+    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} host calls in flight at once (ctx.generate, ctx.chat, ctx.store...)`),
   crashed: (name: string, why: string) => SandboxCrashed(`personality "${name}": the processor's sandbox process ended (${why}); it is restarted for the next call`),
   emit: (name: string, max: number) =>
     SandboxEmit(`personality "${name}": processor exceeded its limit of ${max} bytes of messages per turn`),

@@ -24,7 +24,7 @@ const WATCHDOG_GRACE_MS = 20;
  * then raise a catastrophic error. We give up earlier and let the sandbox process end itself.
  */
 export const STUCK_AFTER_KILL_MS = 750;
-/** ctx.generate/tokenize/detokenize calls that may be in flight at once in one hook call. */
+/** Asynchronous host calls (ctx.generate, ctx.chat, ctx.store...) that may be in flight at once in one hook call. */
 export const MAX_PENDING_OPS = 16;
 const OK_NULL = JSON.stringify({ ok: true, value: null });
 const FATAL_REPLY = JSON.stringify({

@@ -310,8 +310,15 @@ class SandboxProcess {
         if (message.ok) {
           const { state } = message;
           this.#settle(pending, () => {
-            // The hook returned normally: its ctx.state is the one the next hook and turn see (size checked again here).
-            if (typeof state === 'string' && pending.call.state && Buffer.byteLength(state) <= this.limits.maxStateBytes) pending.call.state.json = state;
+            // The hook returned normally: its ctx.state is the one the next hook and turn see. The size is checked
+            // again here (the sandbox process is not trusted blindly); a state too large fails the hook, as there.
+            if (typeof state === 'string' && pending.call.state) {
+              if (Buffer.byteLength(state) > this.limits.maxStateBytes) {
+                pending.reject(sandboxErrors.state(this.name, this.limits.maxStateBytes));
+                return;
+              }
+              pending.call.state.json = state;
+            }
             pending.resolve(message.text);
           });
         }
