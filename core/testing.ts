@@ -28,6 +28,9 @@ import type { HostConfig } from './config.js';
 import { errorMessage } from './errors.js';
 import type { LoadedModel } from '../plugin-api/index.js';
 import { TEST_MODEL_FORMAT, writeTestModel } from './bindings/test-model.js';
+
+// Unit tests of a processor without a host: a whole ProcessorContext whose model and user answer from a script.
+export { createTestContext, type TestChatReply, type TestChatRound, type TestContext, type TestContextMessage, type TestContextOptions } from './sdk/test-context.js';
 import type {
   BindingsListEntry,
   ClientToServerEvents,
