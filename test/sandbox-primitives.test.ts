@@ -343,6 +343,58 @@ describe('sandbox primitives (plugin API 1.1)', function () {
     });
   });
 
+  describe('cancel', () => {
+    it('a cancel during a tool loop ends the round with a CancelledError, and every 1.1 primitive throws one after it', async () => {
+      const sandbox = await workflow(`
+    const seen = [];
+    const tool = { name: 'noop', parameters: { type: 'object', properties: {} }, handler: () => 'ok' };
+    try { await ctx.chat([{ role: 'user', content: 'x' }], { tools: [tool] }); } catch (e) { seen.push('chat:' + e.name); }
+    const attempts = {
+      chat: () => ctx.chat([{ role: 'user', content: 'x' }]),
+      generateSchema: () => ctx.generate('x', { schema: { type: 'object' } }),
+      embed: () => ctx.embed(['x']),
+      ask: () => ctx.ask('still there?'),
+      callPersonality: () => ctx.callPersonality('a/b/c', 'x'),
+      storeGet: () => ctx.store.get('k'),
+      storeSet: () => ctx.store.set('k', 1),
+      storeKeys: () => ctx.store.keys(),
+    };
+    for (const [name, attempt] of Object.entries(attempts)) {
+      try { await attempt(); seen.push(name + ':ok'); } catch (e) { seen.push(name + ':' + e.name + ':' + e.code); }
+    }
+    throw new Error(JSON.stringify(seen));`);
+      const controller = new AbortController();
+      let inRound!: () => void;
+      const roundStarted = new Promise<void>((resolve) => (inRound = resolve));
+      const { host, chats, stores } = scriptedHost({
+        chat: (_messages, _options, signal) =>
+          new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => reject(new Error('aborted by host')));
+            inRound();
+          }),
+      });
+      const pending = run(sandbox, host, { signal: controller.signal });
+      await roundStarted;
+      controller.abort();
+      const error = await failure(pending);
+      expect(error.code).to.equal('LH_ERR_CANCELLED');
+      expect(JSON.parse((error.cause as Error).message)).to.deep.equal([
+        'chat:CancelledError',
+        'chat:CancelledError:LH_ERR_CANCELLED',
+        'generateSchema:CancelledError:LH_ERR_CANCELLED',
+        'embed:CancelledError:LH_ERR_CANCELLED',
+        'ask:CancelledError:LH_ERR_CANCELLED',
+        'callPersonality:CancelledError:LH_ERR_CANCELLED',
+        'storeGet:CancelledError:LH_ERR_CANCELLED',
+        'storeSet:CancelledError:LH_ERR_CANCELLED',
+        'storeKeys:CancelledError:LH_ERR_CANCELLED',
+      ]);
+      // Nothing reached the host after the cancel: the one chat round in flight, no store operation.
+      expect(chats).to.have.length(1);
+      expect(stores).to.deep.equal([]);
+    });
+  });
+
   describe('budgets', () => {
     it('the wall clock stands still while a question waits: an answer slower than the wall limit does not fail the turn', async () => {
       const sandbox = await workflow(`return ctx.ask('still there?');`, { wallTimeMs: 400 });
