@@ -90,7 +90,11 @@ export class PersonalityManager {
   constructor(options: PersonalityManagerOptions) {
     this.#options = options;
     this.settings = new PersonalitySettingsStore({ dataDir: options.dataDir, maxValueBytes: () => options.config.values.personality_setting_max_bytes });
-    this.store = new PersonalityStore({ dataDir: options.dataDir, maxBytes: () => options.config.values.personality_store_max_bytes });
+    this.store = new PersonalityStore({
+      dataDir: options.dataDir,
+      maxBytes: () => options.config.values.personality_store_max_bytes,
+      onWarning: (message) => options.logger.warn(message),
+    });
   }
 
   get mounted(): readonly MountedPersonality[] {
