@@ -18,7 +18,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   config: ['sandbox', 'errors', 'logger', 'util'],
   personalities: ['sandbox', 'plugins', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
   bindings: ['plugins', 'config', 'errors', 'logger', 'util', 'plugin-api'],
-  sdk: ['errors', 'util'],
+  sdk: ['errors', 'util', 'plugin-api'],
   generation: ['personalities', 'bindings', 'sandbox', 'config', 'errors', 'logger', 'util', 'plugin-api'],
   'hot-reload': ['personalities', 'bindings', 'plugins', 'protocol', 'errors', 'logger', 'util'],
   transports: ['generation', 'hot-reload', 'personalities', 'bindings', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],

@@ -186,7 +186,7 @@ describe('lollms-host new and lollms-host/testing', function () {
       const tsc = await runTsc(folder);
       expect(tsc.code, tsc.output).to.equal(0);
       const config = await readFile(join(folder, 'config.yaml'), 'utf8');
-      for (const key of ['host_api: "^1.0.0"', 'processor_cfg:', 'custom_workflow: true', '{{date}}']) expect(config).to.contain(key);
+      for (const key of ['host_api: "^1.1.0"', 'callable_by: true', 'processor_cfg:', 'custom_workflow: true', '{{date}}']) expect(config).to.contain(key);
 
       const listedIn = await within(1000, async () =>
         (await host.listPersonalities())['english']?.['custom']?.some((p) => p.folder === 'my_helper' && p.has_scripts && p.has_logo) ?? false);
@@ -208,7 +208,7 @@ describe('lollms-host new and lollms-host/testing', function () {
 
       const own = await runOwnTest(project, join(folder, 'test', 'my_helper.test.ts'));
       expect(own.code, own.output).to.equal(0);
-      expect(own.output).to.match(/pass 4\b/).and.to.match(/fail 0\b/);
+      expect(own.output).to.match(/pass 5\b/).and.to.match(/fail 0\b/);
       expect(pluginErrors.filter((e) => e.path.startsWith(folder))).to.deep.equal([]);
     });
 

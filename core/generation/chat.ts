@@ -14,6 +14,7 @@ import {
   type ChatOptions,
   type ChatResult,
   type LoadedModel,
+  type OutputFormat,
 } from '../../plugin-api/index.js';
 import { BadRequest } from '../errors.js';
 import { OutputValidator } from './output-validator.js';
@@ -46,6 +47,9 @@ export async function chatRound(model: ChatModel, messages: readonly ChatMessage
     if (error instanceof ChatRequestError) throw BadRequest(error.message, { cause: error });
     throw error;
   }
+  // Schemas the output will be validated against compile first: a bad one costs no generation.
+  if (format) prepareFormat(format);
+  for (const tool of tools ?? []) if (tool.parameters !== undefined) validator().prepare(tool.parameters);
   const result = model.chat ? await model.chat(messages, options) : await fallbackChat(model, messages, options);
   if (result.stopReason === 'abort') return result;
   if (result.toolCalls && result.toolCalls.length > 0) {
@@ -54,6 +58,23 @@ export async function chatRound(model: ChatModel, messages: readonly ChatMessage
   }
   if (format && format.type !== 'gbnf') return { ...result, value: validator().parse(format, result.text) };
   return result;
+}
+
+/**
+ * Compile the schema of `format` (cached) before generating with it, as `chatRound` does.
+ * @throws `LH_ERR_SCHEMA_TOO_LARGE`, `LH_ERR_SCHEMA_INVALID`
+ */
+export function prepareFormat(format: OutputFormat): void {
+  if (format.type === 'json_schema') validator().prepare(format.schema);
+}
+
+/**
+ * The value of a `generate` output made with `format`, checked in the host as a chat round's is: parsed and
+ * validated for the JSON formats, the text itself for `gbnf`. Shares the chat rounds' compiled schemas.
+ * @throws `LH_ERR_OUTPUT_INVALID`, `LH_ERR_SCHEMA_TOO_LARGE`, `LH_ERR_SCHEMA_INVALID`
+ */
+export function parseFormattedOutput(format: OutputFormat, text: string): unknown {
+  return validator().parse(format, text);
 }
 
 /** The documented fallback for a binding without `chat`: the LoLLMs-style template over `generate`. */

@@ -95,6 +95,14 @@ export class OutputValidator {
   }
 
   /**
+   * Compile `schema` now (cached), so that a schema the host would refuse after a generation is refused before it.
+   * @throws `LH_ERR_SCHEMA_TOO_LARGE` / `LH_ERR_SCHEMA_INVALID`
+   */
+  prepare(schema: JsonSchema): void {
+    this.compile(schema);
+  }
+
+  /**
    * Check every call against its tool's `parameters` (a call of a tool not offered is invalid too).
    * @throws `LH_ERR_OUTPUT_INVALID`, or the schema errors of `validate`
    */

@@ -12,6 +12,7 @@ import {
   SandboxPayload,
   SandboxScript,
   SandboxTimeout,
+  StateTooLarge,
 } from '../errors.js';
 import { redactPaths } from '../util/redact-paths.js';
 
@@ -31,12 +32,14 @@ export const sandboxErrors = {
   hostCalls: (name: string, max: number) =>
     SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} host calls per turn`),
   pendingOps: (name: string, max: number) =>
-    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} ctx.generate/tokenize/detokenize calls in flight at once`),
+    SandboxHostCalls(`personality "${name}": processor exceeded its limit of ${max} host calls in flight at once (ctx.generate, ctx.chat, ctx.store...)`),
   crashed: (name: string, why: string) => SandboxCrashed(`personality "${name}": the processor's sandbox process ended (${why}); it is restarted for the next call`),
   emit: (name: string, max: number) =>
     SandboxEmit(`personality "${name}": processor exceeded its limit of ${max} bytes of messages per turn`),
   payload: (name: string, what: string, max: number) =>
     SandboxPayload(`personality "${name}": processor passed a ${what} larger than its limit of ${max} bytes`),
+  state: (name: string, max: number, detail?: string) =>
+    StateTooLarge(`personality "${name}": ${detail ?? `ctx.state is larger than its limit of ${max} bytes`} (sandbox_max_state_bytes)`),
   /** `where`: `threw in runWorkflow`, `had an unhandled promise rejection in runWorkflow`, `never finished runWorkflow`. */
   script: (name: string, where: string, guest: GuestError) =>
     SandboxScript(`personality "${name}": processor ${where}${at(guest)}: ${guest.name}: ${guest.message}`, located(guest)),

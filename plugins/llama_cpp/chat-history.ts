@@ -66,7 +66,8 @@ export function toChatFunctions(tools: readonly ToolDefinition[]): ChatModelFunc
   for (const tool of tools) {
     functions[tool.name] = {
       ...(tool.description !== undefined ? { description: tool.description } : {}),
-      params: toGrammarSchema(tool.parameters ?? { type: 'object', properties: {} }),
+      // No parameters means no arguments (plugin API `ToolDefinition.parameters`): the grammar allows only `{}`.
+      params: toGrammarSchema(tool.parameters ?? { type: 'object', properties: {}, additionalProperties: false }),
     };
   }
   return functions;

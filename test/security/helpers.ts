@@ -57,6 +57,8 @@ export interface CaseOptions {
   config?: string;
   /** Extra files in the personality folder (relative path → content). */
   files?: Record<string, string>;
+  /** The case file to use (`cases/<processor>.processor.ts`) when it is not the personality's name. */
+  processor?: string;
 }
 
 export class SecurityBench {
@@ -101,7 +103,7 @@ export class SecurityBench {
     const dir = join(this.zoo, 'sec', name);
     await mkdir(join(dir, 'scripts'), { recursive: true });
     await writeFile(join(dir, 'config.yaml'), `name: ${name}\nauthor: security-suite\nversion: 1.0.0\npersonality_conditioning: "test"\nanti_prompts: []\nmodel_n_predicts: 16\n${options.config ?? ''}`);
-    await copyFile(this.caseFile(name), join(dir, 'scripts', 'processor.ts'));
+    await copyFile(this.caseFile(options.processor ?? name), join(dir, 'scripts', 'processor.ts'));
     await copyFile(KIT, join(dir, 'scripts', 'kit.ts'));
     for (const [rel, text] of Object.entries(options.files ?? {})) {
       await mkdir(dirname(join(dir, rel)), { recursive: true });

@@ -8,6 +8,12 @@
  * A processor runs in a sandbox (isolated-vm) with memory and time limits: there is no fs, network or
  * process, and everything it does goes through `ctx`. It may import `lollms-host/plugin-api` and relative
  * files of this folder, nothing else.
+ *
+ * Beyond ctx.generate and steps, ctx offers (plugin API 1.1, see "Workflow primitives" in the guide): answers
+ * forced into a JSON schema (`ctx.generate(prompt, { schema })`), `ctx.chat` with the model's chat template and
+ * tools whose handlers run here, `ctx.embed` with `rankBySimilarity`, `ctx.ask` to ask the user, another
+ * personality's answer with `ctx.callPersonality`, `ctx.state` kept per discussion, `ctx.store` kept per
+ * personality, and `ctx.model` (name, context size).
  */
 import { defineProcessor, type ProcessorContext, type WorkflowInput } from 'lollms-host/plugin-api';
 
@@ -55,7 +61,8 @@ export default defineProcessor({
   // host validates and saves them per personality, and the processor reads them as ctx.settings.
   settings: {
     review: { type: 'bool', value: true, help: 'Let the model improve its draft before answering' },
-    max_tokens: { type: 'int', value: 256, min: 1, max: 4096, help: 'Most tokens of the draft and of the improved answer' },
+    // max follows the loaded model: half its context, so that the prompt keeps room.
+    max_tokens: { type: 'int', value: 256, min: 1, max: 'ctx_size / 2', help: 'Most tokens of the draft and of the improved answer' },
   },
 
   async runWorkflow(input, ctx) {

@@ -10,6 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { startTestHost, type TestHost } from 'lollms-host/testing';
+// {{#processor}}
+// createTestContext: a ProcessorContext whose model and user answer from the test's script, for unit tests.
+import { createTestContext } from 'lollms-host/testing';
+import type processorModule from '../scripts/processor.js';
+// {{/processor}}
 
 /** This personality's folder, and the zoo folder that holds it as language/category/name. */
 const folder = dirname(import.meta.dirname);
@@ -64,6 +69,24 @@ describe(`the ${name} personality`, () => {
     } finally {
       await host.setSettings(id, { review: true });
     }
+  });
+
+  it('without review, answers in one streamed call after the AI prefix (a unit test: no host, no model)', async () => {
+    const prompts: string[] = [];
+    const ctx = createTestContext({
+      settings: { review: false, max_tokens: 16 },
+      personality: { link_text: '\n', ai_message_prefix: '!@> Helper:\n' },
+      generate: (prompt) => {
+        prompts.push(prompt);
+        return 'the answer';
+      },
+    });
+    // Loaded by URL, so that plain node (which runs .ts files as they are) finds the .ts file.
+    const { default: processor } = (await import(new URL('../scripts/processor.ts', import.meta.url).href)) as { default: typeof processorModule };
+    const answer = await processor.runWorkflow!({ prompt: 'Hi', previousDiscussion: 'conditioning\n!@> User:\nHi' }, ctx);
+    assert.equal(answer, 'the answer');
+    assert.deepEqual(prompts, ['conditioning\n!@> User:\nHi\n!@> Helper:\n']);
+    assert.deepEqual(ctx.chunks, ['the answer']);
   });
   // {{/processor}}
 });
