@@ -78,13 +78,6 @@ export async function startHost(options: HostOptions = {}): Promise<HostHandle> 
 }
 
 /**
- * Requests of HTTP clients that may wait for a slot, at least: they wait even with `max_queue: 0` (an OpenAI
- * client expects its request to be served, not refused), and past this many waiting (or `max_queue`, when
- * larger) they are refused with `LH_ERR_QUEUE_FULL`.
- */
-export const HTTP_WAITING_MIN = 64;
-
-/**
  * The composition root: it builds every part with the few things that part uses, and wires them. Nothing
  * below imports this file (a test checks); the CLI, `lollms-host/testing`, the public index and the benches do.
  */
@@ -135,7 +128,9 @@ export class Host {
     const scheduler = new GenerationScheduler(() => ({
       slots: values().parallel,
       maxQueue: values().max_queue,
-      maxWaiting: Math.max(values().max_queue, HTTP_WAITING_MIN),
+      // HTTP clients wait even with max_queue 0: an OpenAI client expects its request served, not refused.
+      maxWaiting: Math.max(values().max_queue, values().http_max_queue),
+      maxQueuedPerClient: values().max_queue_per_client,
     }));
     const generation = new GenerationService({
       scheduler,

@@ -193,6 +193,11 @@ export interface GenerationMessage {
   content: string;
   metadata: Record<string, unknown>;
 }
+/** Ours: a queued `generate_text` (`max_queue` > 0) is told its place, again whenever it changes. */
+export interface GenerationQueued {
+  /** Requests served before this one if no other arrives (0 = next). */
+  position: number;
+}
 /** Ours. */
 export interface ModelLoadingProgress {
   model_name: string;

@@ -38,13 +38,17 @@ export function toGenerationRequest(client: ClientState, request: GenerateText):
   };
 }
 
-/** The service's output on the LoLLMs wire: every text piece is a `text_chunk`, messages are `generation_message`. */
+/**
+ * The service's output on the LoLLMs wire: every text piece is a `text_chunk`, messages are `generation_message`,
+ * the place of a queued request `generation_queued`.
+ */
 export function socketSink(ctx: HandlerContext): GenerationSink {
   const chunk = (text: string) => ctx.emit('text_chunk', { chunk: text, type: 0 });
   return {
     answer: chunk,
     draft: chunk,
     message: (m) => ctx.emit('generation_message', { type: m.type, type_name: m.typeName, content: m.content, metadata: m.metadata }),
+    queued: (position) => ctx.emit('generation_queued', { position }),
   };
 }
 
