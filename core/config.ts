@@ -77,6 +77,8 @@ export const CONFIG_KEYS = {
   sandbox_cpu_time_ms: key({ schema: int().min(10), default: SANDBOX.cpuTimeMs, doc: 'CPU time one processor hook call may use.' }),
   sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time of one personality turn (all its processor hooks), model calls included.' }),
   sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one personality turn (all its processor hooks) may make.' }),
+  sandbox_idle_ms: key({ schema: int().min(-1).max(7 * 24 * 3600 * 1000), default: 300_000, doc: "A personality's sandbox process idle this long is ended to free its memory (about 50 MB); the next call starts one again in tens of ms. 0: after each call; -1: never for idleness." }),
+  sandbox_max_processes: key({ schema: int().min(1).max(4096), default: 8, doc: 'Sandbox processes kept running at once (one per personality in use, the spare not counted); to start another, the least recently used idle one is ended. Busy ones never are.' }),
   sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one personality turn (all its processor hooks) may send.' }),
   // Security limits (issue 11): web pages, network clients, personality authors. See docs/security.md.
   static_dirs: key({

@@ -25,7 +25,7 @@ import { SocketTransport, type HostIo } from './transports/socket/server.js';
 import type { ClientRegistry } from './transports/socket/clients.js';
 import { handleHttpRequest } from './transports/http/routes.js';
 import type { HttpDeps } from './transports/http/deps.js';
-import { installCatastrophicErrorHandler } from './sandbox/index.js';
+import { installCatastrophicErrorHandler, SandboxPool } from './sandbox/index.js';
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
 import { commandHint, type DataLocation } from './util/cli-hint.js';
@@ -90,6 +90,8 @@ export class Host {
   /** Select a binding or model and save the choice (`select_*` events, `update_setting`). */
   readonly selection: Selection;
   readonly personalities: PersonalityManager;
+  /** The personalities' sandbox processes: idle ones are ended, their number bounded (issue 18). */
+  readonly sandboxPool: SandboxPool;
   readonly scheduler: GenerationScheduler;
   /** Every generation of every transport goes through it. */
   readonly generation: GenerationService;
@@ -124,7 +126,8 @@ export class Host {
       logger,
     });
     const selection = new Selection({ bindings, config });
-    const personalities = new PersonalityManager({ personalitiesPaths: paths.personalities, dataDir: paths.dataDir, config, logger });
+    const sandboxPool = new SandboxPool({ idleMs: () => values().sandbox_idle_ms, maxProcesses: () => values().sandbox_max_processes });
+    const personalities = new PersonalityManager({ personalitiesPaths: paths.personalities, dataDir: paths.dataDir, config, logger, sandboxPool });
     const scheduler = new GenerationScheduler(() => ({
       slots: values().parallel,
       maxQueue: values().max_queue,
@@ -182,6 +185,7 @@ export class Host {
     this.bindings = bindings;
     this.selection = selection;
     this.personalities = personalities;
+    this.sandboxPool = sandboxPool;
     this.scheduler = scheduler;
     this.generation = generation;
     this.installs = installs;

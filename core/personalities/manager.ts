@@ -7,7 +7,7 @@ import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
-import { stopSpareSandboxProcess } from '../sandbox/index.js';
+import { stopSpareSandboxProcess, type SandboxPool } from '../sandbox/index.js';
 
 /** The config keys the manager reads and persists. */
 export type PersonalityConfigKeys = Pick<
@@ -25,6 +25,8 @@ export interface PersonalityManagerOptions {
   /** The config: the mounted list and active id are read and saved there; sandbox limits are read at each load. */
   config: { readonly values: PersonalityConfigKeys; update(changes: Partial<PersonalityConfigKeys>): Promise<void> };
   logger: Logger;
+  /** The host's pool of sandbox processes (idle ones are ended, their number bounded); without it each runs until disposed. */
+  sandboxPool?: SandboxPool;
 }
 
 /** A mounted personality leased for one turn. */
@@ -142,7 +144,12 @@ export class PersonalityManager {
 
   /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its warnings are logged. */
   async load(folder: string): Promise<PersonalityVersion> {
-    const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(this.#options.config.values), logger: this.#options.logger, maxSettingBytes: this.#options.config.values.personality_setting_max_bytes });
+    const version = await loadPersonalityVersion(folder, {
+      limits: sandboxLimits(this.#options.config.values),
+      logger: this.#options.logger,
+      maxSettingBytes: this.#options.config.values.personality_setting_max_bytes,
+      pool: this.#options.sandboxPool,
+    });
     for (const warning of version.warnings) this.#options.logger.warn({ personality: version.config.name, folder }, warning);
     return version;
   }
@@ -234,6 +241,7 @@ export class PersonalityManager {
 
   /** Dispose every version (host shutdown; generations were cancelled before). */
   async dispose(): Promise<void> {
+    this.#options.sandboxPool?.dispose();
     await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
     stopSpareSandboxProcess();
   }

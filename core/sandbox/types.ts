@@ -1,6 +1,7 @@
 import type { PersonalityView, ProcessorGenerateOptions } from '../../plugin-api/processor.js';
 import type { GuestLogLevel } from './bootstrap.js';
 import type { SandboxLimits } from './limits.js';
+import type { SandboxPool } from './process-pool.js';
 
 export type ProcessorHook = 'processModelInput' | 'runWorkflow' | 'processModelOutput';
 export const PROCESSOR_HOOKS: readonly ProcessorHook[] = ['processModelInput', 'runWorkflow', 'processModelOutput'];
@@ -76,4 +77,9 @@ export interface ProcessorSandboxOptions {
    * refused with `LH_ERR_SANDBOX_BUSY`. Default 32.
    */
   maxQueuedCalls?: number;
+  /**
+   * The host's pool of sandbox processes (issue 18): it ends this sandbox's process when it sits idle or room is
+   * needed, and the sandbox starts a new one at its next call. Without a pool the process runs until `dispose`.
+   */
+  pool?: SandboxPool;
 }
