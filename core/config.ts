@@ -12,6 +12,7 @@ import { LOG_LEVELS } from './logger.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
 import { staticPrefixProblem } from './util/url-prefix.js';
+import { keepAliveMs } from './util/duration.js';
 
 /** Version of the config layout written by this host; `version` in the file is for future migrations. */
 export const CONFIG_VERSION = 1;
@@ -67,6 +68,13 @@ export const CONFIG_KEYS = {
   max_queue: key({ schema: int().min(0).max(10000), default: 0, doc: 'Requests that may wait for a free slot; 0 answers busy at once, as the original.' }),
   max_queue_per_client: key({ schema: int().min(1).max(10000), default: 16, doc: 'Requests one client may have waiting for a slot at once (the queue serves clients in turn); one more is refused (socket: busy, HTTP: LH_ERR_QUEUE_FULL).' }),
   http_max_queue: key({ schema: int().min(0).max(10000), default: 64, doc: 'Requests of HTTP clients (the OpenAI-compatible API) that may wait for a slot, even when max_queue is 0 (the larger of the two applies to them).' }),
+  keep_alive: key({
+    schema: z.union([z.number(), z.string().max(32)]).refine((value) => keepAliveMs(value) !== undefined, {
+      message: 'expected a duration: seconds as a number, or a string like "300ms", "10s", "5m", "1h30m"; negative keeps the model loaded',
+    }),
+    default: -1,
+    doc: 'How long the model stays loaded without use, as Ollama\'s keep_alive: seconds or "5m"-style; the next request loads it again (and waits). 0 unloads it when idle; negative keeps it loaded.',
+  }),
   bindings_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold bindings.' }),
   personalities_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold personalities.' }),
   models_path: key({ schema: nonEmpty().nullable(), default: null, doc: 'Folder of models (<models_path>/<binding>/); null = <data dir>/models.' }),

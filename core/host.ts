@@ -29,6 +29,7 @@ import { installCatastrophicErrorHandler, SandboxPool } from './sandbox/index.js
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
 import { commandHint, type DataLocation } from './util/cli-hint.js';
+import { keepAliveMs } from './util/duration.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -124,6 +125,7 @@ export class Host {
       gpu: values().enable_gpu,
       loadDefaults: () => ({ contextSize: values().ctx_size, sequences: values().parallel, threads: effectiveThreads(values()) }),
       logger,
+      keepAliveMs: () => keepAliveMs(values().keep_alive) ?? -1,
     });
     const selection = new Selection({ bindings, config });
     const sandboxPool = new SandboxPool({ idleMs: () => values().sandbox_idle_ms, maxProcesses: () => values().sandbox_max_processes });

@@ -180,6 +180,7 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
             return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
           },
           whenReady: () => Promise.resolve(),
+          holdResident: () => host.host.bindings.holdResident(),
         },
         personalities: host.host.personalities,
         settings: () => host.host.config.values,
@@ -214,6 +215,8 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
       const ctx = {
         deps: {
           bindings: {
+            whenReady: () => Promise.resolve(),
+            holdResident: () => () => {},
             requireModel: () => {
               const lease = host.host.bindings.requireModel();
               return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };

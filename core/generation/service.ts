@@ -25,8 +25,14 @@ import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityR
 export interface ModelSource {
   /** A lease on the loaded model; throws `LH_ERR_NO_MODEL` without one. */
   requireModel(): Lease<ActiveModel>;
-  /** Settles once a hot reload of the active binding in progress has swapped (new work waits for the new code). */
-  whenReady(): Promise<void>;
+  /**
+   * Settles once the model can serve: a hot reload of the active binding has swapped (new work waits for the new
+   * code), a load in progress has ended, a model unloaded by `keep_alive` has been loaded again. Rejects with
+   * `signal`'s reason when it aborts first.
+   */
+  whenReady(signal?: AbortSignal): Promise<void>;
+  /** Keep the model loaded for the whole request (`keep_alive` never unloads it meanwhile); returns the release. */
+  holdResident(): () => void;
 }
 
 /** The personalities the service runs turns of (the personality manager). */
@@ -128,6 +134,7 @@ export class GenerationService {
     const usage = { promptTokens: 0, completionTokens: 0, evalNs: 0 };
     let queuedMs = 0;
     let personalityPath: string | undefined;
+    let leaveModel: (() => void) | undefined;
     const outcomeOf = (result: TurnResult): GenerationOutcome => {
       const totalMs = performance.now() - started;
       const tokensPerSecond = usage.evalNs > 0 ? usage.completionTokens / (usage.evalNs / 1e9) : undefined;
@@ -160,8 +167,10 @@ export class GenerationService {
         remember(outcome);
         return outcome;
       }
-      // A hot reload of the active binding in progress: wait for the new code rather than refuse.
-      await this.#options.models.whenReady();
+      // The whole request counts as use of the model: keep_alive never unloads it between its model calls.
+      leaveModel = this.#options.models.holdResident();
+      // A hot reload of the active binding, a load in progress, a model keep_alive unloaded: wait rather than refuse.
+      await this.#options.models.whenReady(signal);
       const result = await this.#runMode(request, sink, signal, usage, (path) => (personalityPath = path));
       const outcome = outcomeOf(result);
       remember(outcome);
@@ -177,6 +186,7 @@ export class GenerationService {
     } finally {
       signal.removeEventListener('abort', releaseOnAbort);
       slot?.release();
+      leaveModel?.();
     }
   }
 

@@ -24,6 +24,7 @@ import { consolePageState, serveConsole } from './console-assets.js';
 const RUNTIME_SETTINGS = new Set<ConfigKey>([
   'binding_name', 'model_name', 'seed', 'n_predict', 'temperature', 'top_k', 'top_p', 'repeat_last_n', 'repeat_penalty',
   'override_personality_model_parameters', 'user_name', 'discussion_prompt_separator', 'use_user_name_in_discussions',
+  'keep_alive',
 ]);
 
 const UpdateSettingSchema = z.object({ setting_name: z.string().min(1), setting_value: z.unknown() });
@@ -81,6 +82,8 @@ async function applySetting(deps: HttpDeps, name: ConfigKey, value: unknown): Pr
   if (name === 'model_name' && typeof checked === 'string') await deps.selection.selectModel(checked);
   else if (name === 'binding_name' && typeof checked === 'string') await deps.selection.selectBinding(checked);
   else await deps.config.update({ [name]: checked });
+  // The idle clock starts again with the new keep_alive (0 unloads an idle model now).
+  if (name === 'keep_alive') deps.bindings.keepAliveChanged();
 }
 
 /** `/get_server_ifos` (sic), filled with real numbers; sizes in bytes. */
