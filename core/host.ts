@@ -30,6 +30,7 @@ import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
 import { commandHint, type DataLocation } from './util/cli-hint.js';
 import { keepAliveMs } from './util/duration.js';
+import { HostMetrics } from './metrics/host-metrics.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -93,6 +94,8 @@ export class Host {
   readonly personalities: PersonalityManager;
   /** The personalities' sandbox processes: idle ones are ended, their number bounded (issue 18). */
   readonly sandboxPool: SandboxPool;
+  /** The Prometheus metrics (`GET /metrics`). */
+  readonly metrics: HostMetrics;
   readonly scheduler: GenerationScheduler;
   /** Every generation of every transport goes through it. */
   readonly generation: GenerationService;
@@ -115,6 +118,15 @@ export class Host {
     this.logger = logger;
     this.paths = paths;
     const values = () => config.values;
+    // Read at scrape time only, once every part below exists.
+    const metrics = new HostMetrics({
+      slots: () => scheduler.snapshot().slots,
+      queueDepth: () => scheduler.queued,
+      sandboxProcesses: () => sandboxPool.processes,
+      sandboxPids: () => sandboxPool.pids(),
+      modelLoaded: () => bindings.model !== undefined,
+      isMounted: (path) => personalities.mounted.some((m) => m.path === path && !m.removed),
+    });
     const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
     const bindings = new BindingManager({
       bindingsPaths: () => paths.bindings,
@@ -126,9 +138,10 @@ export class Host {
       loadDefaults: () => ({ contextSize: values().ctx_size, sequences: values().parallel, threads: effectiveThreads(values()) }),
       logger,
       keepAliveMs: () => keepAliveMs(values().keep_alive) ?? -1,
+      observer: metrics.models,
     });
     const selection = new Selection({ bindings, config });
-    const sandboxPool = new SandboxPool({ idleMs: () => values().sandbox_idle_ms, maxProcesses: () => values().sandbox_max_processes });
+    const sandboxPool = new SandboxPool({ idleMs: () => values().sandbox_idle_ms, maxProcesses: () => values().sandbox_max_processes, observer: metrics.sandbox });
     const personalities = new PersonalityManager({ personalitiesPaths: paths.personalities, dataDir: paths.dataDir, config, logger, sandboxPool });
     const scheduler = new GenerationScheduler(() => ({
       slots: values().parallel,
@@ -136,7 +149,7 @@ export class Host {
       // HTTP clients wait even with max_queue 0: an OpenAI client expects its request served, not refused.
       maxWaiting: Math.max(values().max_queue, values().http_max_queue),
       maxQueuedPerClient: values().max_queue_per_client,
-    }));
+    }), metrics.scheduler);
     const generation = new GenerationService({
       scheduler,
       models: bindings,
@@ -144,6 +157,7 @@ export class Host {
       settings: values,
       logger,
       onPrompt: (event: PromptEvent) => this.events.emit('prompt', event),
+      observer: metrics.generation,
     });
     const installs = new InstallRegistry(() => values().install_max_concurrent);
     // The HTTP server first (socket.io attaches to it); its handler reads `httpDeps`, complete before any request.
@@ -170,6 +184,7 @@ export class Host {
         pluginWarning: (event) => socket.broadcast('plugin_warning', event),
       },
       logger,
+      onReload: metrics.reloaded,
     });
     httpDeps = {
       config,
@@ -181,6 +196,7 @@ export class Host {
       engine,
       modelsPath: paths.modelsPath,
       isTestModel: (name) => name === TINY_MODEL_NAME,
+      metrics,
       logger,
     };
     this.engine = engine;
@@ -188,6 +204,7 @@ export class Host {
     this.selection = selection;
     this.personalities = personalities;
     this.sandboxPool = sandboxPool;
+    this.metrics = metrics;
     this.scheduler = scheduler;
     this.generation = generation;
     this.installs = installs;

@@ -9,7 +9,7 @@
  */
 import type { GenerateOptions, GenerateResult } from '../../plugin-api/index.js';
 import type { ActiveModel } from '../bindings/manager.js';
-import { BadRequest, Cancelled, HostClosed } from '../errors.js';
+import { BadRequest, Cancelled, HostClosed, errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lease } from '../util/versioned.js';
 import type { HeldPersonality } from '../personalities/manager.js';
@@ -19,7 +19,7 @@ import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
 import { tokenCounterFor } from './token-count.js';
 import type { GenerationSettings, Turn, TurnResult } from './turn.js';
-import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityRef, WorkflowMessage } from './types.js';
+import type { GenerationObserver, GenerationOutcome, GenerationRequest, GenerationSink, GenerationTimings, PersonalityRef, WorkflowMessage } from './types.js';
 
 /** The model the service generates with (the binding manager). */
 export interface ModelSource {
@@ -60,6 +60,8 @@ export interface GenerationServiceOptions {
   onPrompt?: (event: PromptEvent) => void;
   /** Generations remembered for `status()`. Default 20. */
   recentLimit?: number;
+  /** Told of every generation that ends (metrics). */
+  observer?: GenerationObserver;
 }
 
 /** What `GET /status` shows of generation. */
@@ -100,10 +102,10 @@ export class GenerationService {
   run(request: GenerationRequest, sink: GenerationSink): Promise<GenerationOutcome> {
     if (this.#closed) return Promise.reject(HostClosed('the host is shutting down; no new generation starts'));
     if (request.kind === 'personality' && !request.personality) return Promise.reject(BadRequest('a personality generation needs a personality'));
-    const started = performance.now();
+    const clock: Clock = { started: performance.now(), firstText: undefined };
     const controller = new AbortController();
     const signal = AbortSignal.any([request.signal, controller.signal]);
-    const gated = gate(sink, signal);
+    const gated = gate(sink, signal, () => (clock.firstText ??= performance.now()));
     let acquired: Slot | Promise<Slot>;
     try {
       acquired = this.#options.scheduler.acquire({
@@ -119,14 +121,15 @@ export class GenerationService {
     let finish!: () => void;
     const active: Active = { clientId: request.client.id, controller, done: new Promise<void>((r) => (finish = r)) };
     this.#active.add(active);
-    return this.#execute(request, gated, signal, acquired, started).finally(() => {
+    return this.#execute(request, gated, signal, acquired, clock).finally(() => {
       this.#active.delete(active);
       finish();
       this.#wakeIdle(request.client.id);
     });
   }
 
-  async #execute(request: GenerationRequest, sink: GenerationSink, signal: AbortSignal, acquired: Slot | Promise<Slot>, started: number): Promise<GenerationOutcome> {
+  async #execute(request: GenerationRequest, sink: GenerationSink, signal: AbortSignal, acquired: Slot | Promise<Slot>, clock: Clock): Promise<GenerationOutcome> {
+    const { started } = clock;
     let slot: Slot | undefined;
     // A cancel frees the slot at once, so a new request can start while this one unwinds.
     const releaseOnAbort = () => slot?.release();
@@ -135,26 +138,47 @@ export class GenerationService {
     let queuedMs = 0;
     let personalityPath: string | undefined;
     let leaveModel: (() => void) | undefined;
-    const outcomeOf = (result: TurnResult): GenerationOutcome => {
-      const totalMs = performance.now() - started;
+    const timings = (): GenerationTimings => {
       const tokensPerSecond = usage.evalNs > 0 ? usage.completionTokens / (usage.evalNs / 1e9) : undefined;
       return {
-        text: result.text,
-        finishReason: signal.aborted ? 'cancelled' : result.finishReason,
-        usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
-        timings: { queuedMs, totalMs, ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}) },
+        queuedMs,
+        totalMs: performance.now() - started,
+        ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}),
+        ...(clock.firstText !== undefined ? { firstTextMs: clock.firstText - started } : {}),
       };
     };
-    const remember = (outcome: GenerationOutcome | undefined, error?: unknown) =>
+    const outcomeOf = (result: TurnResult): GenerationOutcome => ({
+      text: result.text,
+      finishReason: signal.aborted ? 'cancelled' : result.finishReason,
+      usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
+      timings: timings(),
+    });
+    const remember = (outcome: GenerationOutcome | undefined, error?: unknown) => {
+      const ended = outcome ? (outcome.finishReason === 'cancelled' ? 'cancelled' : 'done') : 'error';
       this.#recent.add({
         mode: request.kind,
         ...(personalityPath !== undefined ? { personality: personalityPath } : {}),
         client: request.client,
         usage,
         ...(outcome?.timings.tokensPerSecond !== undefined ? { tokensPerSecond: outcome.timings.tokensPerSecond } : {}),
-        outcome: outcome ? (outcome.finishReason === 'cancelled' ? 'cancelled' : 'done') : 'error',
+        outcome: ended,
         ...(error !== undefined ? { error } : {}),
       });
+      const code = errorCode(error);
+      try {
+        this.#options.observer?.ended?.({
+          mode: request.kind,
+          ...(personalityPath !== undefined ? { personality: personalityPath } : {}),
+          transport: request.client.transport,
+          outcome: ended,
+          ...(code !== undefined ? { errorCode: code } : {}),
+          usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
+          timings: outcome?.timings ?? timings(),
+        });
+      } catch {
+        // Metrics must never fail a generation.
+      }
+    };
     try {
       try {
         slot = acquired instanceof Promise ? await acquired : acquired;
@@ -303,8 +327,17 @@ async function generateCounted(
   return result;
 }
 
-/** The sink behind the cancel gate: nothing passes once `signal` aborted, and a throwing sink loses only its piece. */
-function gate(sink: GenerationSink, signal: AbortSignal): GenerationSink {
+/** When a request started and when its first text reached the sink (performance.now()). */
+interface Clock {
+  readonly started: number;
+  firstText: number | undefined;
+}
+
+/**
+ * The sink behind the cancel gate: nothing passes once `signal` aborted, and a throwing sink loses only its
+ * piece. `onText` hears of every text piece that passes (the first one times the first token).
+ */
+function gate(sink: GenerationSink, signal: AbortSignal, onText: () => void = () => {}): GenerationSink {
   const guard = <A extends unknown[]>(fn: ((...args: A) => void) | undefined) =>
     fn &&
     ((...args: A) => {
@@ -315,9 +348,17 @@ function gate(sink: GenerationSink, signal: AbortSignal): GenerationSink {
         // The transport's problem (a closed connection); the generation goes on.
       }
     });
+  const answer = guard(sink.answer)!;
+  const draft = guard(sink.draft)!;
   const gated: GenerationSink = {
-    answer: guard(sink.answer)!,
-    draft: guard(sink.draft)!,
+    answer: (text) => {
+      if (!signal.aborted) onText();
+      answer(text);
+    },
+    draft: (text) => {
+      if (!signal.aborted) onText();
+      draft(text);
+    },
     message: guard<[WorkflowMessage]>(sink.message)!,
   };
   const queued = guard(sink.queued);

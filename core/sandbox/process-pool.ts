@@ -15,6 +15,8 @@ export interface PooledSandbox {
   readonly name: string;
   /** A call runs or waits: the process must not be ended. */
   readonly busy: boolean;
+  /** The process id of its current process (memory figures). */
+  readonly pid: number | undefined;
   /** End the process now, if idle; returns false when it is not running (already ending). The sandbox starts a new one at its next call. */
   reclaim(): boolean;
 }
@@ -70,6 +72,11 @@ export class SandboxPool {
   /** Sandbox processes running now (ending ones included; the spare not counted). */
   get processes(): number {
     return this.#live.size;
+  }
+
+  /** Process ids of the running processes (memory figures for the metrics). */
+  pids(): number[] {
+    return [...this.#live.values()].map((l) => l.member.pid).filter((pid): pid is number => pid !== undefined);
   }
 
   get observer(): SandboxPoolObserver {

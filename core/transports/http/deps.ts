@@ -23,5 +23,7 @@ export interface HttpDeps {
   modelsPath: string;
   /** Whether a model name is the random-weight test model (`GET /status`). */
   isTestModel: (name: string) => boolean;
+  /** The Prometheus metrics of `GET /metrics`. */
+  metrics: { readonly contentType: string; render(): Promise<string> };
   logger: Logger;
 }

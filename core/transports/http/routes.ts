@@ -45,6 +45,11 @@ const ROUTES: Record<string, Route> = {
     else sendJson(res, 200, { status: 'ok', model, binding });
   },
   'GET /status': (deps, _req, res) => serveStatus(deps, res),
+  'GET /metrics': async ({ metrics }, _req, res) => {
+    const text = await metrics.render();
+    res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+    res.end(text);
+  },
   'GET /get_config': ({ config }, _req, res) => sendJson(res, 200, config.redacted()),
   'GET /list_models': async ({ bindings }, _req, res) => {
     if (!bindings.activeBinding) return sendJson(res, 200, []);
