@@ -3,7 +3,8 @@
  * measured apart from the test runner's. Forked by test/sandbox-pool.test.ts; it takes commands over IPC:
  * `{kind: 'start', count, config}` writes `count` personalities from one template, starts the host with all of
  * them mounted and answers `{url, pid}`; `{kind: 'memory'}` answers the memory of the host and every process
- * below it, with the pool's process count; `{kind: 'exit'}` closes the host and ends.
+ * below it, with the pool's process count; `{kind: 'reclaim'}` ends every idle sandbox process and answers once
+ * they are gone; `{kind: 'exit'}` closes the host and ends. `bench/scale.ts` forks it too.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ export default defineProcessor({
 });
 `;
 
-type Command = { kind: 'start'; count: number; config: Partial<HostConfig> } | { kind: 'memory' } | { kind: 'exit' };
+type Command = { kind: 'start'; count: number; config: Partial<HostConfig> } | { kind: 'memory' } | { kind: 'reclaim' } | { kind: 'exit' };
 
 if (!process.send) throw new Error('forked by a test, with an IPC channel');
 let handle: HostHandle | undefined;
@@ -53,6 +54,11 @@ process.on('message', (command: Command) => {
         send({ url: handle.url, mountMs: performance.now() - started, mounted: handle.host.personalities.mounted.filter((m) => m.current).length });
       } else if (command.kind === 'memory') {
         send({ memory: await processTreeMemory(), processes: handle?.host.sandboxPool.processes });
+      } else if (command.kind === 'reclaim') {
+        const pool = handle!.host.sandboxPool;
+        pool.reclaimIdle();
+        while (pool.processes > 0) await new Promise((r) => setTimeout(r, 10));
+        send({ processes: pool.processes });
       } else {
         await handle?.close();
         if (dataDir) await rm(dataDir, { recursive: true, force: true });
