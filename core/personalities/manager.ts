@@ -7,7 +7,7 @@ import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
-import { stopSpareSandboxProcess, type SandboxPool } from '../sandbox/index.js';
+import { disposeIncrementalCompiles, stopSpareSandboxProcess, type SandboxPool } from '../sandbox/index.js';
 
 /** The config keys the manager reads and persists. */
 export type PersonalityConfigKeys = Pick<
@@ -142,13 +142,17 @@ export class PersonalityManager {
     if (config.values.active_personality_id >= this.#mounted.length) await config.update({ active_personality_id: 0 });
   }
 
-  /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its warnings are logged. */
-  async load(folder: string): Promise<PersonalityVersion> {
+  /**
+   * Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its
+   * warnings are logged. `reloading`: a hot reload, whose processor is kept as an incremental build for the next.
+   */
+  async load(folder: string, reloading = false): Promise<PersonalityVersion> {
     const version = await loadPersonalityVersion(folder, {
       limits: sandboxLimits(this.#options.config.values),
       logger: this.#options.logger,
       maxSettingBytes: this.#options.config.values.personality_setting_max_bytes,
       pool: this.#options.sandboxPool,
+      incremental: reloading,
     });
     for (const warning of version.warnings) this.#options.logger.warn({ personality: version.config.name, folder }, warning);
     return version;
@@ -190,7 +194,7 @@ export class PersonalityManager {
    */
   async reload(m: MountedPersonality): Promise<PersonalityVersion> {
     if (!m.folder) throw new Error(`personality "${m.path}" has no folder`);
-    const version = await this.load(m.folder);
+    const version = await this.load(m.folder, true);
     m.versions.swap(version);
     m.error = undefined;
     await this.readSettings(m);
@@ -242,7 +246,9 @@ export class PersonalityManager {
   /** Dispose every version (host shutdown; generations were cancelled before). */
   async dispose(): Promise<void> {
     this.#options.sandboxPool?.dispose();
-    await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
+    // First, so that the sandboxes ending below do not start another spare.
     stopSpareSandboxProcess();
+    await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
+    await disposeIncrementalCompiles();
   }
 }

@@ -41,13 +41,20 @@ export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb'
  */
 export async function loadPersonalityVersion(
   folder: string,
-  options: { limits: SandboxLimits; logger: Logger; maxSettingBytes?: number; pool?: SandboxPool | undefined },
+  options: {
+    limits: SandboxLimits;
+    logger: Logger;
+    maxSettingBytes?: number;
+    pool?: SandboxPool | undefined;
+    /** A hot reload: keep an incremental build of the processor, so that the next save compiles in a few ms. */
+    incremental?: boolean;
+  },
 ): Promise<PersonalityVersion> {
   const config = await loadPersonalityConfig(folder);
   if (config.host_api !== undefined) checkApiRange(config.host_api, { folder });
   let processor: ProcessorSandbox | undefined;
   if (existsSync(join(folder, PROCESSOR_ENTRY))) {
-    const compiled = await compileProcessor(folder, { name: config.name });
+    const compiled = await compileProcessor(folder, { name: config.name, ...(options.incremental ? { incremental: true } : {}) });
     processor = await ProcessorSandbox.create({
       name: config.name,
       code: compiled.code,

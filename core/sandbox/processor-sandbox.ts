@@ -72,8 +72,9 @@ function forkSandboxChild(): ChildProcess {
 
 /**
  * One started, not yet initialised sandbox process kept ready, so that creating a sandbox (mounting or
- * hot-reloading a personality) does not wait for node and isolated-vm to start. It is unref'd while it waits:
- * it never keeps the host alive, and it exits when the host goes (its IPC channel closes).
+ * hot-reloading a personality, waking an idle one) does not wait for node and isolated-vm to start. It is
+ * unref'd while it waits: it never keeps the host alive, and it exits when the host goes (its IPC channel
+ * closes). The next one is started once the one taken has started (`replenishSpare`).
  */
 let spare: ChildProcess | undefined;
 
@@ -88,7 +89,16 @@ function takeSandboxChild(): ChildProcess {
   } else {
     ready?.kill('SIGKILL');
   }
-  // The next one starts now, in the background.
+  spareStopped = false;
+  return child;
+}
+
+/**
+ * Start the next spare, in the background, once the process just taken has started (it reported, or ended):
+ * two node processes starting at once would slow the one a request waits for (a reload, a wake).
+ */
+function replenishSpare(): void {
+  if (spare || spareStopped) return;
   const next = forkSandboxChild();
   next.unref();
   (next.channel as { unref?: () => void } | undefined)?.unref?.();
@@ -98,11 +108,14 @@ function takeSandboxChild(): ChildProcess {
     if (spare === next) spare = undefined;
   });
   spare = next;
-  return child;
 }
+
+/** Set by a shutdown: no new spare until a sandbox is created again. */
+let spareStopped = false;
 
 /** Stop the spare sandbox process (host shutdown); a later sandbox starts a new one. */
 export function stopSpareSandboxProcess(): void {
+  spareStopped = true;
   spare?.kill('SIGKILL');
   spare = undefined;
 }
@@ -169,6 +182,7 @@ class SandboxProcess {
     this.exited = new Promise<void>((resolve) => {
       this.child.once('exit', (code, signal) => {
         clearTimeout(startTimer);
+        replenishSpare();
         this.dead = true;
         const why = this.fatal?.reason ?? (signal ? `killed by ${signal}` : `exit code ${String(code)}`);
         if (this.#stderr.trim()) this.logger?.warn({ personality: name, stderr: this.#stderr.trim().slice(0, 2000) }, 'sandbox process wrote to stderr');
@@ -185,6 +199,7 @@ class SandboxProcess {
     this.child.on('message', (message: FromWorker) => {
       if (message?.t === 'described') {
         clearTimeout(startTimer);
+        replenishSpare();
         this.isolates = message.isolates;
         if (message.ok) described(message.json);
         else notDescribed(fromWireError(message.error));
