@@ -2,9 +2,10 @@
  * `GET /metrics` (issue 18): Prometheus text from prom-client, fed by the real host on the real engine.
  */
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import { HostMetrics } from '../core/metrics/host-metrics.js';
 import { startTestHost, generate, next, type TestHost } from './helpers/host.js';
 import { writePersonality } from './helpers/zoo.js';
@@ -131,6 +132,22 @@ describe('GET /metrics (issue 18)', function () {
     const reloaded = await scrape();
     expect(value(reloaded, 'lollms_plugin_reloads_total', { kind: 'personality', outcome: 'ok' })).to.equal(1);
     expect(value(reloaded, 'lollms_plugin_reloads_total', { kind: 'personality', outcome: 'failed' })).to.equal(1);
+  });
+
+  it('docs/metrics.md lists exactly the lollms_ metrics the host exposes, with their types', async () => {
+    const metrics = new HostMetrics({
+      slots: () => ({ total: 1, busy: 0 }),
+      queueDepth: () => 0,
+      sandboxProcesses: () => 0,
+      sandboxPids: () => [],
+      modelLoaded: () => true,
+      isMounted: () => true,
+    });
+    const exposed = [...(await metrics.registry.metrics()).matchAll(/^# TYPE (lollms_\w+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const doc = await readFile(join(PACKAGE_ROOT, 'docs', 'metrics.md'), 'utf8');
+    const documented = [...doc.matchAll(/^\| `(lollms_\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(exposed.length).to.be.greaterThan(10);
+    expect([...documented].sort()).to.deep.equal([...exposed].sort());
   });
 
   it('keeps label values bounded: a personality no longer mounted is counted as other', () => {
