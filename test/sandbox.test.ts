@@ -245,7 +245,12 @@ describe('sandbox: compileProcessor', () => {
       const first = await compileProcessor(dir, { incremental: true });
       expect(first.code).to.contain('"first"');
       await writeFile(join(dir, 'scripts', 'util.ts'), 'export const x = "second";');
-      expect((await compileProcessor(dir, { incremental: true })).code).to.contain('"second"');
+      // Two reloads of one folder at once (the kept build serves one at a time), and a plain compile beside them.
+      const both = await Promise.all([compileProcessor(dir, { incremental: true }), compileProcessor(dir, { incremental: true }), compileProcessor(dir)]);
+      for (const compiled of both) {
+        expect(compiled.code).to.contain('"second"');
+        expect(compiled.files.map((f) => f.slice(f.indexOf('scripts')))).to.deep.equal(['scripts/processor.ts', 'scripts/util.ts']);
+      }
 
       // A save that adds a forbidden import is refused, though the previous build was kept.
       await writeFile(join(dir, 'scripts', 'processor.ts'), `import fs from 'fs';\nexport default { fs };\n`);

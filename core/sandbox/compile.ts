@@ -90,11 +90,30 @@ export async function compileProcessor(personalityFolder: string, options: Compi
   const root = await realpath(resolve(personalityFolder)).catch(() => {
     throw PluginCompile(`personality ${personalityFolder}: folder not found`);
   });
+  const api = pluginApiEntry();
+  if (!options.incremental) return compileIn(root, options, new ImportGuard(root, api.dir));
+  // One incremental build of a folder at a time: its kept context and guard serve one build.
+  const previous = COMPILING.get(root) ?? Promise.resolve();
+  const run = previous.then(
+    () => compileIn(root, options, INCREMENTAL.get(root)?.guard ?? new ImportGuard(root, api.dir)),
+    () => compileIn(root, options, INCREMENTAL.get(root)?.guard ?? new ImportGuard(root, api.dir)),
+  );
+  COMPILING.set(root, run);
+  try {
+    return await run;
+  } finally {
+    if (COMPILING.get(root) === run) COMPILING.delete(root);
+  }
+}
+
+/** The incremental compile of each folder under way. */
+const COMPILING = new Map<string, Promise<CompiledProcessor>>();
+
+/** Compile the processor of the folder `root` (a real path) with `guard`, reset first. */
+async function compileIn(root: string, options: CompileProcessorOptions, guard: ImportGuard): Promise<CompiledProcessor> {
   const label = `personality "${options.name ?? basename(root)}"`;
   const entryPath = join(root, PROCESSOR_ENTRY);
   const api = pluginApiEntry();
-  const kept = INCREMENTAL.get(root);
-  const guard = kept?.guard ?? new ImportGuard(root, api.dir);
   guard.reset();
   const entryProblem = await guard.checkFile(entryPath);
   if (entryProblem) throw PluginCompile(`${label}: ${toPosix(PROCESSOR_ENTRY)}: ${entryProblem}`, { file: entryPath });
