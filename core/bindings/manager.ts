@@ -146,6 +146,22 @@ export class BindingManager {
   }
 
   /**
+   * `requireModel` for a request that may wait for the model (tokens events, embeddings): a model that
+   * `keep_alive` unloaded is loaded again first, and a load or binding reload in progress is waited for (see
+   * `whenReady`). Rejects with `signal`'s reason when it aborts first.
+   */
+  async useModel(signal?: AbortSignal): Promise<Lease<ActiveModel>> {
+    // Held while waiting, so that the model just loaded is not unloaded before the lease is taken.
+    const leave = this.#residency.hold();
+    try {
+      await this.whenReady(signal);
+      return this.requireModel();
+    } finally {
+      leave();
+    }
+  }
+
+  /**
    * Keep the model loaded while a request runs (it counts as use for `keep_alive`, between its model calls
    * too); call the returned function (safe to call more than once) when the request ends.
    */

@@ -8,17 +8,11 @@ import type { HandlerMap, HandlerContext } from '../dispatch.js';
  * model that `keep_alive` unloaded is loaded again first, as for a generation.
  */
 async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const leave = ctx.deps.bindings.holdResident();
+  const lease = await ctx.deps.bindings.useModel();
   try {
-    await ctx.deps.bindings.whenReady();
-    const lease = ctx.deps.bindings.requireModel();
-    try {
-      return await task(lease.value);
-    } finally {
-      lease.release();
-    }
+    return await task(lease.value);
   } finally {
-    leave();
+    lease.release();
   }
 }
 
