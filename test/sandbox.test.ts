@@ -9,6 +9,7 @@ import {
   assertNoNodeSnapshot,
   CATASTROPHIC_EXIT_CODE,
   compileProcessor,
+  disposeIncrementalCompiles,
   installCatastrophicErrorHandler,
   ProcessorSandbox,
   type SandboxCall,
@@ -236,6 +237,44 @@ describe('sandbox: compileProcessor', () => {
     expect(sources.filter((s) => !api.includes(s))).to.deep.equal(['scripts/data.json', 'scripts/lib/util.ts', 'scripts/processor.ts']);
     expect(map.ignoreList.map((i) => map.sources[i]).sort()).to.deep.equal(api);
     expect(map.sourcesContent, 'no source text travels with the map').to.equal(undefined);
+  });
+
+  it('an incremental compile (hot reload) sees every save and applies the import rules to each one', async () => {
+    const dir = await personality(`import { x } from './util.ts';\nexport default { x };\n`, { 'scripts/util.ts': 'export const x = "first";' });
+    try {
+      const first = await compileProcessor(dir, { incremental: true });
+      expect(first.code).to.contain('"first"');
+      await writeFile(join(dir, 'scripts', 'util.ts'), 'export const x = "second";');
+      // Two reloads of one folder at once (the kept build serves one at a time), and a plain compile beside them.
+      const both = await Promise.all([compileProcessor(dir, { incremental: true }), compileProcessor(dir, { incremental: true }), compileProcessor(dir)]);
+      for (const compiled of both) {
+        expect(compiled.code).to.contain('"second"');
+        expect(compiled.files.map((f) => f.slice(f.indexOf('scripts')))).to.deep.equal(['scripts/processor.ts', 'scripts/util.ts']);
+      }
+
+      // A save that adds a forbidden import is refused, though the previous build was kept.
+      await writeFile(join(dir, 'scripts', 'processor.ts'), `import fs from 'fs';\nexport default { fs };\n`);
+      const { error } = await rejection(compileProcessor(dir, { incremental: true }));
+      expect(error.code).to.equal('LH_ERR_PLUGIN_COMPILE');
+      expect(error.message).to.match(/import "fs": node builtins/);
+
+      // A file replaced by a symlink out of the folder between two builds is refused too.
+      await writeFile(join(dir, 'scripts', 'processor.ts'), `import { x } from './util.ts';\nexport default { x };\n`);
+      await writeFile(join(dir, '..', 'secret.ts'), 'export const x = "secret";');
+      await rm(join(dir, 'scripts', 'util.ts'));
+      await symlink(join(dir, '..', 'secret.ts'), join(dir, 'scripts', 'util.ts'));
+      const escaped = await rejection(compileProcessor(dir, { incremental: true }));
+      expect(escaped.error.message).to.match(/resolves \(through a symlink\) outside the personality folder/);
+
+      // Fixed: compiles again, and lists only the files of this build.
+      await rm(join(dir, 'scripts', 'util.ts'));
+      await writeFile(join(dir, 'scripts', 'processor.ts'), `export default { x: "alone" };\n`);
+      const fixed = await compileProcessor(dir, { incremental: true });
+      expect(fixed.code).to.contain('"alone"');
+      expect(fixed.files.map((f) => f.slice(f.indexOf('scripts')))).to.deep.equal(['scripts/processor.ts']);
+    } finally {
+      await disposeIncrementalCompiles();
+    }
   });
 });
 

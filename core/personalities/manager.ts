@@ -9,7 +9,7 @@ import { clampToTemplate, resolveTemplate } from './setting-rules.js';
 import { PersonalityStore } from './store.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
-import { stopSpareSandboxProcess, type SandboxStoreRequest } from '../sandbox/index.js';
+import { disposeIncrementalCompiles, stopSpareSandboxProcess, type SandboxPool, type SandboxStoreRequest } from '../sandbox/index.js';
 
 /** The config keys the manager reads and persists. */
 export type PersonalityConfigKeys = Pick<
@@ -33,6 +33,8 @@ export interface PersonalityManagerOptions {
    * `ctx_size` while none is loaded. Default: the config's `ctx_size`.
    */
   contextSize?: () => number;
+  /** The host's pool of sandbox processes (idle ones are ended, their number bounded); without it each runs until disposed. */
+  sandboxPool?: SandboxPool;
 }
 
 /** A mounted personality leased for one turn. */
@@ -155,9 +157,18 @@ export class PersonalityManager {
     if (config.values.active_personality_id >= this.#mounted.length) await config.update({ active_personality_id: 0 });
   }
 
-  /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its warnings are logged. */
-  async load(folder: string): Promise<PersonalityVersion> {
-    const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(this.#options.config.values), logger: this.#options.logger, maxSettingBytes: this.#options.config.values.personality_setting_max_bytes });
+  /**
+   * Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its
+   * warnings are logged. `reloading`: a hot reload, whose processor is kept as an incremental build for the next.
+   */
+  async load(folder: string, reloading = false): Promise<PersonalityVersion> {
+    const version = await loadPersonalityVersion(folder, {
+      limits: sandboxLimits(this.#options.config.values),
+      logger: this.#options.logger,
+      maxSettingBytes: this.#options.config.values.personality_setting_max_bytes,
+      pool: this.#options.sandboxPool,
+      incremental: reloading,
+    });
     for (const warning of version.warnings) this.#options.logger.warn({ personality: version.config.name, folder }, warning);
     return version;
   }
@@ -198,7 +209,7 @@ export class PersonalityManager {
    */
   async reload(m: MountedPersonality): Promise<PersonalityVersion> {
     if (!m.folder) throw new Error(`personality "${m.path}" has no folder`);
-    const version = await this.load(m.folder);
+    const version = await this.load(m.folder, true);
     m.versions.swap(version);
     m.error = undefined;
     await this.readSettings(m);
@@ -287,7 +298,10 @@ export class PersonalityManager {
 
   /** Dispose every version (host shutdown; generations were cancelled before). */
   async dispose(): Promise<void> {
-    await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
+    this.#options.sandboxPool?.dispose();
+    // First, so that the sandboxes ending below do not start another spare.
     stopSpareSandboxProcess();
+    await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
+    await disposeIncrementalCompiles();
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadPersonalityConfig, type PersonalityConfig } from './config.js';
 import { validateTemplate } from './settings.js';
 import { checkApiRange } from '../plugins/api-range.js';
-import { compileProcessor, PROCESSOR_ENTRY, ProcessorSandbox, type SandboxLimits } from '../sandbox/index.js';
+import { compileProcessor, PROCESSOR_ENTRY, ProcessorSandbox, type SandboxLimits, type SandboxPool } from '../sandbox/index.js';
 import type { Logger } from '../logger.js';
 import type { HostConfig } from '../config.js';
 
@@ -41,12 +41,22 @@ export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb'
  * trial-load it in a new sandbox, and check its settings template. Any failure throws a coded error and leaves
  * nothing behind.
  */
-export async function loadPersonalityVersion(folder: string, options: { limits: SandboxLimits; logger: Logger; maxSettingBytes?: number }): Promise<PersonalityVersion> {
+export async function loadPersonalityVersion(
+  folder: string,
+  options: {
+    limits: SandboxLimits;
+    logger: Logger;
+    maxSettingBytes?: number;
+    pool?: SandboxPool | undefined;
+    /** A hot reload: keep an incremental build of the processor, so that the next save compiles in a few ms. */
+    incremental?: boolean;
+  },
+): Promise<PersonalityVersion> {
   const config = await loadPersonalityConfig(folder);
   if (config.host_api !== undefined) checkApiRange(config.host_api, { folder });
   let processor: ProcessorSandbox | undefined;
   if (existsSync(join(folder, PROCESSOR_ENTRY))) {
-    const compiled = await compileProcessor(folder, { name: config.name });
+    const compiled = await compileProcessor(folder, { name: config.name, ...(options.incremental ? { incremental: true } : {}) });
     processor = await ProcessorSandbox.create({
       name: config.name,
       code: compiled.code,
@@ -54,6 +64,7 @@ export async function loadPersonalityVersion(folder: string, options: { limits: 
       limits: options.limits,
       // Every sandbox log line names its personality itself.
       logger: options.logger,
+      ...(options.pool ? { pool: options.pool } : {}),
     });
     try {
       validateTemplate(processor.settingsTemplate, options.maxSettingBytes);

@@ -1,5 +1,5 @@
-import type { BuildFailure, Plugin } from 'esbuild';
-import { build } from '../plugins/esbuild-service.js';
+import { context, type BuildContext, type BuildFailure, type BuildOptions, type BuildResult, type OnResolveArgs, type OnResolveResult, type Plugin } from 'esbuild';
+import { build, isServiceDeath } from '../plugins/esbuild-service.js';
 import { findDeepNesting, MAX_NESTING } from '../plugins/nesting.js';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
@@ -31,6 +31,12 @@ export interface CompiledProcessor {
 export interface CompileProcessorOptions {
   /** The personality's name, for error messages. Default: the folder's name. */
   name?: string;
+  /**
+   * Keep an incremental build of this folder for the next compile of it (hot reload of a personality being
+   * edited): esbuild then parses only what changed, a few ms instead of tens. The last few folders are kept;
+   * `disposeIncrementalCompiles()` frees them (host shutdown).
+   */
+  incremental?: boolean;
 }
 
 /** The one package a processor may import. */
@@ -84,16 +90,37 @@ export async function compileProcessor(personalityFolder: string, options: Compi
   const root = await realpath(resolve(personalityFolder)).catch(() => {
     throw PluginCompile(`personality ${personalityFolder}: folder not found`);
   });
+  const api = pluginApiEntry();
+  if (!options.incremental) return compileIn(root, options, new ImportGuard(root, api.dir));
+  // One incremental build of a folder at a time: its kept context and guard serve one build.
+  const previous = COMPILING.get(root) ?? Promise.resolve();
+  const run = previous.then(
+    () => compileIn(root, options, INCREMENTAL.get(root)?.guard ?? new ImportGuard(root, api.dir)),
+    () => compileIn(root, options, INCREMENTAL.get(root)?.guard ?? new ImportGuard(root, api.dir)),
+  );
+  COMPILING.set(root, run);
+  try {
+    return await run;
+  } finally {
+    if (COMPILING.get(root) === run) COMPILING.delete(root);
+  }
+}
+
+/** The incremental compile of each folder under way. */
+const COMPILING = new Map<string, Promise<CompiledProcessor>>();
+
+/** Compile the processor of the folder `root` (a real path) with `guard`, reset first. */
+async function compileIn(root: string, options: CompileProcessorOptions, guard: ImportGuard): Promise<CompiledProcessor> {
   const label = `personality "${options.name ?? basename(root)}"`;
   const entryPath = join(root, PROCESSOR_ENTRY);
   const api = pluginApiEntry();
-  const guard = new ImportGuard(root, api.dir);
+  guard.reset();
   const entryProblem = await guard.checkFile(entryPath);
   if (entryProblem) throw PluginCompile(`${label}: ${toPosix(PROCESSOR_ENTRY)}: ${entryProblem}`, { file: entryPath });
   const entryReal = await realpath(entryPath);
 
   try {
-    const result = await build({
+    const buildOptions: BuildOptions = {
       entryPoints: [toPosix(relative(root, entryReal))],
       absWorkingDir: root,
       // Never written (write: false): it only names the source map, whose sources are rewritten below.
@@ -110,8 +137,10 @@ export async function compileProcessor(personalityFolder: string, options: Compi
       sourcemap: 'external',
       sourcesContent: false,
       tsconfigRaw: '{}',
-      plugins: [guard.plugin(api.entry, entryReal)],
-    });
+      plugins: [guard.plugin(api.entry)],
+    };
+    guard.entryReal = entryReal;
+    const result = options.incremental ? await incrementalBuild(root, entryReal, guard, buildOptions) : await build({ ...buildOptions, write: false });
     const output = result.outputFiles.find((f) => f.path.endsWith('.js'));
     const map = result.outputFiles.find((f) => f.path.endsWith('.js.map'));
     if (!output || !map) throw new Error('esbuild produced no output');
@@ -140,6 +169,47 @@ export async function compileProcessor(personalityFolder: string, options: Compi
   }
 }
 
+/** Incremental builds of the folders compiled with `incremental`, least recently used first. */
+const INCREMENTAL = new Map<string, { entryReal: string; guard: ImportGuard; context: BuildContext<BuildOptions & { write: false }> }>();
+/** Folders kept: the personalities a developer edits at once. */
+const MAX_INCREMENTAL = 4;
+
+/** Rebuild `root` on its kept context (made on first use); a context whose entry moved is made anew. */
+async function incrementalBuild(root: string, entryReal: string, guard: ImportGuard, options: BuildOptions): Promise<BuildResult<BuildOptions & { write: false }>> {
+  let kept = INCREMENTAL.get(root);
+  if (kept && kept.entryReal !== entryReal) {
+    INCREMENTAL.delete(root);
+    void kept.context.dispose().catch(() => {});
+    kept = undefined;
+  }
+  if (!kept) {
+    kept = { entryReal, guard, context: await context({ ...options, write: false }) };
+    while (INCREMENTAL.size >= MAX_INCREMENTAL) {
+      const [oldest, entry] = INCREMENTAL.entries().next().value!;
+      INCREMENTAL.delete(oldest);
+      void entry.context.dispose().catch(() => {});
+    }
+  }
+  // Most recently used last.
+  INCREMENTAL.delete(root);
+  INCREMENTAL.set(root, kept);
+  try {
+    return await kept.context.rebuild();
+  } catch (error) {
+    if (!isServiceDeath(error)) throw error;
+    // esbuild's service died and took every context with it: build the usual way (which restarts it).
+    await disposeIncrementalCompiles();
+    return build({ ...options, write: false });
+  }
+}
+
+/** Free the incremental builds kept by `compileProcessor` (host shutdown); later compiles make new ones. */
+export async function disposeIncrementalCompiles(): Promise<void> {
+  const kept = [...INCREMENTAL.values()];
+  INCREMENTAL.clear();
+  await Promise.all(kept.map((k) => k.context.dispose().catch(() => {})));
+}
+
 /**
  * esbuild's map with host-free sources: `personality:scripts/x.ts` becomes `scripts/x.ts`,
  * `lollms-host:plugin-api/x.ts` becomes `lollms-host/plugin-api/x.ts`, listed in `ignoreList` (library code).
@@ -158,16 +228,31 @@ function relativeSourceMap(json: string): string {
 
 const toPosix = (path: string) => path.split(sep).join('/');
 
+/**
+ * plugin-api's modules as resolved and read by earlier compiles: the host's own files, the same for every
+ * processor (and unchanged while the host runs), so later compiles skip their checks and reads.
+ */
+const API_RESOLVED = new Map<string, OnResolveResult>();
+const API_LOADED = new Map<string, Uint8Array>();
+
 /** Resolution and loading rules of one compile. */
 class ImportGuard {
   /** Personality files read so far. */
   readonly files = new Set<string>();
   #bytes = 0;
+  /** The real path of the entry of the build under way. */
+  entryReal = '';
 
   constructor(
     private readonly root: string,
     private readonly apiDir: string,
   ) {}
+
+  /** Before each build (an incremental build reuses its guard): nothing read yet. */
+  reset(): void {
+    this.files.clear();
+    this.#bytes = 0;
+  }
 
   /** The module `abs` (a real path already checked) in its namespace, named relative to its root. */
   #module(abs: string): { path: string; namespace: string; pluginData: ModuleData } {
@@ -176,38 +261,20 @@ class ImportGuard {
     return { path, namespace: inApi ? API_NS : PERSONALITY_NS, pluginData: { abs } };
   }
 
-  plugin(apiEntry: string, entryReal: string): Plugin {
+  plugin(apiEntry: string): Plugin {
     return {
       name: 'lollms-host-processor-imports',
       setup: (b) => {
         b.onResolve({ filter: /.*/ }, async (args) => {
-          if (args.kind === 'entry-point') return this.#module(entryReal);
-          const problem = (text: string) => ({ errors: [{ text }] });
-          const spec = args.path;
-          const attributes = Object.keys(args.with);
-          if (attributes.length > 0 && !(attributes.length === 1 && args.with['type'] === 'json' && extname(spec) === '.json')) {
-            return problem(`import "${spec}": import attributes are not allowed in a processor`);
-          }
-          if (spec === PLUGIN_API_SPECIFIER) return this.#module(apiEntry);
-          if (isBuiltin(spec)) return problem(`import "${spec}": node builtins cannot be imported in a processor`);
-          if (isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec) || spec.startsWith('\\')) {
-            return problem(`import "${spec}": absolute paths cannot be imported in a processor`);
-          }
-          if (!spec.startsWith('./') && !spec.startsWith('../') && spec !== '.' && spec !== '..') {
-            return problem(
-              `import "${spec}": packages cannot be imported in a processor; only ${PLUGIN_API_SPECIFIER} and relative files inside the personality folder`,
-            );
-          }
-          // plugin-api's own relative imports stay inside plugin-api; a personality's inside its folder.
-          const base = args.namespace === API_NS ? this.apiDir : this.root;
-          const target = resolve(args.resolveDir, spec);
-          if (!isInside(base, target)) return problem(`import "${spec}": leaves the personality folder`);
-          const found = await this.#find(target);
-          if (!found) return problem(`import "${spec}": file not found (a processor may import .ts, .mts, .js, .mjs and .json files)`);
-          const fileProblem = await this.checkFile(found, base);
-          if (fileProblem) return problem(`import "${spec}": ${fileProblem}`);
-          // Bundle the real path, so that what is read is exactly what was checked.
-          return this.#module(await realpath(found));
+          if (args.kind === 'entry-point') return this.#module(this.entryReal);
+          // plugin-api is the host's own code: its modules resolve the same way in every compile.
+          const plain = Object.keys(args.with).length === 0;
+          const apiKey = plain && (args.namespace === API_NS || args.path === PLUGIN_API_SPECIFIER) ? `${args.namespace === API_NS ? args.resolveDir : ''}\0${args.path}` : undefined;
+          const cached = apiKey === undefined ? undefined : API_RESOLVED.get(apiKey);
+          if (cached) return cached;
+          const result = await this.#resolve(args, apiEntry);
+          if (apiKey !== undefined && !('errors' in result)) API_RESOLVED.set(apiKey, result);
+          return result;
         });
 
         const load = async (args: { path: string; pluginData?: unknown }) => {
@@ -216,6 +283,8 @@ class ImportGuard {
           const ext = extname(abs) as AllowedExt;
           const loader = LOADERS[ext];
           if (!loader) return { errors: [{ text: `${args.path}: unsupported file type` }] };
+          const api = API_LOADED.get(abs);
+          if (api) return { contents: api, loader, resolveDir: dirname(abs), pluginData: args.pluginData };
           const contents = await readFile(abs);
           this.#bytes += contents.length;
           if (contents.length > MAX_FILE_BYTES || this.#bytes > MAX_TOTAL_BYTES) {
@@ -225,12 +294,43 @@ class ImportGuard {
           const deep = findDeepNesting(contents.toString('utf8'));
           if (deep) return { errors: [{ text: `${isInside(this.root, abs) ? relative(this.root, abs) : basename(abs)}:${deep.line}: brackets nest deeper than ${MAX_NESTING} levels` }] };
           if (isInside(this.root, abs)) this.files.add(abs);
+          else if (isInside(this.apiDir, abs)) API_LOADED.set(abs, contents);
           return { contents, loader, resolveDir: dirname(abs), pluginData: args.pluginData };
         };
         b.onLoad({ filter: /.*/, namespace: PERSONALITY_NS }, load);
         b.onLoad({ filter: /.*/, namespace: API_NS }, load);
       },
     };
+  }
+
+  /** Where an import leads, or why it may not be bundled. */
+  async #resolve(args: OnResolveArgs, apiEntry: string): Promise<OnResolveResult> {
+    const problem = (text: string) => ({ errors: [{ text }] });
+    const spec = args.path;
+    const attributes = Object.keys(args.with);
+    if (attributes.length > 0 && !(attributes.length === 1 && args.with['type'] === 'json' && extname(spec) === '.json')) {
+      return problem(`import "${spec}": import attributes are not allowed in a processor`);
+    }
+    if (spec === PLUGIN_API_SPECIFIER) return this.#module(apiEntry);
+    if (isBuiltin(spec)) return problem(`import "${spec}": node builtins cannot be imported in a processor`);
+    if (isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec) || spec.startsWith('\\')) {
+      return problem(`import "${spec}": absolute paths cannot be imported in a processor`);
+    }
+    if (!spec.startsWith('./') && !spec.startsWith('../') && spec !== '.' && spec !== '..') {
+      return problem(
+        `import "${spec}": packages cannot be imported in a processor; only ${PLUGIN_API_SPECIFIER} and relative files inside the personality folder`,
+      );
+    }
+    // plugin-api's own relative imports stay inside plugin-api; a personality's inside its folder.
+    const base = args.namespace === API_NS ? this.apiDir : this.root;
+    const target = resolve(args.resolveDir, spec);
+    if (!isInside(base, target)) return problem(`import "${spec}": leaves the personality folder`);
+    const found = await this.#find(target);
+    if (!found) return problem(`import "${spec}": file not found (a processor may import .ts, .mts, .js, .mjs and .json files)`);
+    const fileProblem = await this.checkFile(found, base);
+    if (fileProblem) return problem(`import "${spec}": ${fileProblem}`);
+    // Bundle the real path, so that what is read is exactly what was checked.
+    return this.#module(await realpath(found));
   }
 
   /** Why `file` may not be bundled (not a regular file, a symlink out of `base`, a bad extension), or undefined. */

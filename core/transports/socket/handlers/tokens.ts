@@ -3,9 +3,12 @@ import type { ActiveModel } from '../../../bindings/manager.js';
 import { EmbeddingUnsupported, TokenizerUnavailable } from '../../../errors.js';
 import type { HandlerMap, HandlerContext } from '../dispatch.js';
 
-/** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
+/**
+ * Run `task` with a lease on the current model (tokens events run beside generations, as in the original). A
+ * model that `keep_alive` unloaded is loaded again first, as for a generation.
+ */
 async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease = ctx.deps.bindings.requireModel();
+  const lease = await ctx.deps.bindings.useModel();
   try {
     return await task(lease.value);
   } finally {
