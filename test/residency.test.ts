@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { ModelResidency, type ResidencyTimers } from '../core/bindings/residency.js';
 import { keepAliveMs } from '../core/util/duration.js';
 import { validateValue } from '../core/config.js';
+import OpenAI from 'openai';
 import { startTestHost, generate, next, type TestHost } from './helpers/host.js';
 
 /** Timers the test fires by hand. */
@@ -120,6 +121,21 @@ describe('keep_alive (issue 18)', function () {
       socket.emit('tokenize', { prompt: 'hello' });
       const reply = await tokenized;
       expect('tokens' in reply && reply.tokens.length > 0, JSON.stringify(reply)).to.equal(true);
+    });
+
+    it('over the OpenAI API the unloaded model stays listed, and a chat or embeddings request for it loads it again', async () => {
+      host = await startTestHost({ config: { keep_alive: 0 } });
+      const bindings = host.host.bindings;
+      const name = bindings.model!.name;
+      const client = new OpenAI({ baseURL: `${host.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      await until(() => bindings.unloadedModel === name);
+      expect((await client.models.list()).data.map((m) => m.id)).to.include(name);
+      expect((await client.models.retrieve(name)).id).to.equal(name);
+      const chat = await client.chat.completions.create({ model: name, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, seed: 1 });
+      expect(chat.choices[0]!.message.content).to.be.a('string');
+      await until(() => bindings.unloadedModel === name);
+      const embeddings = await client.embeddings.create({ model: name, input: 'hello', encoding_format: 'float' });
+      expect(embeddings.data[0]!.embedding.length).to.be.greaterThan(0);
     });
 
     it('unloading never interrupts a running generation, nor a workflow between its model calls', async () => {

@@ -43,7 +43,8 @@ export async function embeddings(deps: HttpDeps, req: IncomingMessage, res: Serv
     throw EmbeddingUnsupported(`a personality does not embed${model ? `: use the model "${model}"` : ''}`);
   }
 
-  const lease = deps.bindings.requireModel();
+  // A model keep_alive unloaded is loaded again first; a load in progress is waited for.
+  const lease = await deps.bindings.useModel(signal);
   const data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }> = [];
   let tokens = 0;
   try {

@@ -60,11 +60,19 @@ function zooEntries(deps: HttpDeps): Promise<ZooEntry[]> {
   });
 }
 
+/**
+ * The model the API serves: the loaded one, or the one `keep_alive` unloaded (as Ollama, it stays listed and a
+ * request for it loads it again).
+ */
+export function servedModelName(deps: HttpDeps): string | undefined {
+  return deps.bindings.model?.name ?? deps.bindings.unloadedModel;
+}
+
 /** `GET /v1/models`: the loaded model first, then the personalities, sorted by id. */
 export async function listModels(deps: HttpDeps): Promise<ModelObject[]> {
   const models: ModelObject[] = [];
-  const loaded = deps.bindings.model;
-  if (loaded) models.push(modelObject(loaded.name, deps.bindings.activeBinding ?? 'lollms-host'));
+  const name = servedModelName(deps);
+  if (name !== undefined) models.push(modelObject(name, deps.bindings.activeBinding ?? 'lollms-host'));
   const ids = (await zooEntries(deps)).map(personalityModelId).sort();
   for (const id of ids) models.push(modelObject(id, PERSONALITY_OWNER));
   return models;
@@ -95,15 +103,15 @@ export async function resolveModel(deps: HttpDeps, id: string, options: { requir
     }
     return { kind: 'personality', id, path };
   }
-  const loaded = deps.bindings.model;
-  if (loaded?.name === id) return { kind: 'model', id };
-  if (!loaded && options.requireLoaded !== false) {
+  const name = servedModelName(deps);
+  if (name === id) return { kind: 'model', id };
+  if (name === undefined && options.requireLoaded !== false) {
     const loading = deps.bindings.loading;
     // While a model loads, the SDKs' own retries (after Retry-After) get the answer.
     if (loading) throw new ApiError('LH_ERR_NO_MODEL', `no model is loaded yet: ${clip(loading)} is loading, retry shortly`, undefined, { retryAfter: LOADING_RETRY_S });
     throw NoModelLoaded('no model is loaded: select a binding and a model first (select_binding, select_model)');
   }
-  const serving = loaded ? `the loaded model is "${clip(loaded.name)}"` : 'no model is loaded';
+  const serving = name !== undefined ? `the loaded model is "${clip(name)}"` : 'no model is loaded';
   throw new ApiError('LH_ERR_MODEL_UNKNOWN', `the model "${clip(id)}" does not exist: ${serving}, and personalities are "${PERSONALITY_MODEL_PREFIX}<language>/<category>/<name>" (the model list names every model)`, 'model');
 }
 
