@@ -9,6 +9,7 @@ import { ContextOverflow, ProcessorUnavailable, TokenizerUnavailable } from '../
 import type { HeldPersonality, MountedPersonality } from '../personalities/manager.js';
 import type { PersonalityVersion } from '../personalities/version.js';
 import { createSandboxBudget, type ProcessorHook, type SandboxCall, type SandboxHostApi } from '../sandbox/index.js';
+import type { CpuAccount } from '../util/cpu-account.js';
 import { Discussion } from './discussion.js';
 import { assemblePrompt, recordAnswer } from './prompt.js';
 import { samplingFor, withOverrides, type PersonalitySampling } from './sampling.js';
@@ -63,8 +64,9 @@ function sandboxHost(turn: Turn, sampling: PersonalitySampling, mounted: Mounted
   const log = turn.logger.child({ personality: mounted.path });
   const loaded = model.model;
   return {
-    async generate(prompt: string, options: ProcessorGenerateOptions, callSignal: AbortSignal) {
-      const promptTokens = await counter.count(prompt);
+    async generate(prompt: string, options: ProcessorGenerateOptions, callSignal: AbortSignal, cpu?: CpuAccount) {
+      // Counting the prompt is host work for the processor (its CPU limit); the model's own work is not.
+      const promptTokens = await counter.count(prompt, cpu);
       const room = loaded.contextSize - promptTokens;
       if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
       const merged = withOverrides(sampling, options);
@@ -77,9 +79,9 @@ function sandboxHost(turn: Turn, sampling: PersonalitySampling, mounted: Mounted
       });
       return result.text;
     },
-    async tokenize(text) {
+    async tokenize(text, cpu) {
       if (!loaded.tokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot tokenize: its model has no tokenizer the host can reach`);
-      return loaded.tokenize(text);
+      return loaded.tokenize(text, cpu ? { onCpuTime: (ns) => cpu.add(ns) } : {});
     },
     async detokenize(tokens) {
       if (!loaded.detokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot detokenize: its model has no tokenizer the host can reach`);

@@ -8,13 +8,15 @@
  * and numbers fewer), CJK about one token a character and accented Latin less, so cropping by the estimate
  * keeps the prompt inside the context rather than past it, at the cost of a little unused room.
  */
-import type { LoadedModel } from '../../plugin-api/index.js';
+import type { LoadedModel, TokenizeOptions } from '../../plugin-api/index.js';
+import type { CpuAccount } from '../util/cpu-account.js';
 
 /** Counts tokens of a text and cuts a text to its last tokens. */
 export interface TokenCounter {
   /** Whether counts come from the model's tokenizer (true) or are estimated (false). */
   readonly exact: boolean;
-  count(text: string): Promise<number>;
+  /** Tokens of `text`; `cpu` (when given) is charged what tokenizing costs the host beyond the call itself. */
+  count(text: string, cpu?: CpuAccount): Promise<number>;
   /**
    * The end of `text` that fits `maxTokens` tokens. An uncut text is returned as is (byte for byte); a cut
    * one is re-made from its last tokens (exact) or cut at a character (estimate).
@@ -68,17 +70,17 @@ const CACHE_ENTRIES = 256;
 
 class ExactCounter implements TokenCounter {
   readonly exact = true;
-  readonly #tokenize: (text: string) => Promise<number[]>;
+  readonly #tokenize: (text: string, options?: TokenizeOptions) => Promise<number[]>;
   readonly #detokenize: (tokens: readonly number[]) => Promise<string>;
   /** Recent counts by text, least recently used first (a Map keeps insertion order). */
   readonly #recent = new Map<string, number>();
 
-  constructor(tokenize: (text: string) => Promise<number[]>, detokenize: (tokens: readonly number[]) => Promise<string>) {
+  constructor(tokenize: (text: string, options?: TokenizeOptions) => Promise<number[]>, detokenize: (tokens: readonly number[]) => Promise<string>) {
     this.#tokenize = tokenize;
     this.#detokenize = detokenize;
   }
 
-  async count(text: string): Promise<number> {
+  async count(text: string, cpu?: CpuAccount): Promise<number> {
     if (text === '') return 0;
     const known = this.#recent.get(text);
     if (known !== undefined) {
@@ -86,7 +88,7 @@ class ExactCounter implements TokenCounter {
       this.#recent.set(text, known);
       return known;
     }
-    const count = (await this.#tokenize(text)).length;
+    const count = (await this.#tokenize(text, cpu ? { onCpuTime: (ns) => cpu.add(ns) } : undefined)).length;
     if (text.length <= CACHED_TEXT_MAX) {
       this.#recent.set(text, count);
       if (this.#recent.size > CACHE_ENTRIES) this.#recent.delete(this.#recent.keys().next().value!);

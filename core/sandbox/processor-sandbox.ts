@@ -4,6 +4,7 @@ import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook 
 import { guestSafeError, sandboxErrors, toGuestError } from './errors.js';
 import type { RunJson } from './protocol.js';
 import { SerialQueue } from '../util/serial.js';
+import { CpuAccount } from '../util/cpu-account.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
@@ -25,6 +26,8 @@ type ProcessorBundle = Pick<ProcessorSandboxOptions, 'code' | 'sourceMap'>;
 const BACKSTOP_GRACE_MS = 5_000;
 /** How long a sandbox process may take to start and trial-load, beyond the CPU limit. */
 const START_GRACE_MS = 30_000;
+/** Sending an operation's result costs at least this much host CPU (ns) before it is charged in a message of its own. */
+const CHARGE_AFTER_SEND_NS = 100_000;
 
 /**
  * Node flags of the sandbox process: an allowlist of the host's own (module loaders and resolution conditions,
@@ -310,29 +313,38 @@ class SandboxProcess {
     pending.ops.set(message.opId, controller);
     const { host } = pending.call;
     const [a, b] = Array.isArray(message.args) ? message.args : [];
-    const work = (async (): Promise<unknown> => {
+    // Host CPU spent for the operation, charged to the processor's CPU limit (issue 11 §3).
+    const cpu = new CpuAccount();
+    const work = cpu.measure(() => (async (): Promise<unknown> => {
       if (message.op === 'generate') {
         if (typeof a !== 'string') throw new TypeError('generate: bad prompt');
         const options = b !== null && typeof b === 'object' ? (b as Parameters<typeof host.generate>[1]) : {};
-        return host.generate(a, options, controller.signal);
+        return host.generate(a, options, controller.signal, cpu);
       }
       if (message.op === 'tokenize') {
         if (typeof a !== 'string') throw new TypeError('tokenize: bad text');
-        return Array.from(await host.tokenize(a), Number);
+        const tokens = await host.tokenize(a, cpu);
+        return cpu.measure(() => Array.from(tokens, Number));
       }
       if (!Array.isArray(a)) throw new TypeError('detokenize: bad tokens');
-      return host.detokenize(a as number[]);
-    })();
+      return host.detokenize(a as number[], cpu);
+    })());
+    const reply = (result: Extract<ToWorker, { t: 'op-result' }>) => {
+      const before = cpu.ns;
+      cpu.measure(() => this.#send({ ...result, cpuNs: before }));
+      // Encoding a large result for the channel is work for the processor too: charged right after.
+      if (cpu.ns - before >= CHARGE_AFTER_SEND_NS) this.#send({ t: 'charge', id: message.id, cpuNs: cpu.ns - before });
+    };
     work.then(
       (value) => {
         pending.ops.delete(message.opId);
-        this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: true, value });
+        reply({ t: 'op-result', id: message.id, opId: message.opId, ok: true, value });
       },
       (error: unknown) => {
         pending.ops.delete(message.opId);
         const safe = guestSafeError(error);
         if (safe.code === undefined) this.logger?.warn({ personality: this.name, op: message.op, err: errorMessage(error) }, 'processor host operation failed');
-        this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: safe });
+        reply({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: safe });
       },
     );
   }

@@ -35,8 +35,11 @@ export type ToWorker =
   | { t: 'init'; name: string; code: string; sourceMap?: string; limits: Required<SandboxLimits> }
   | { t: 'run'; id: number; kind: Exclude<RunKind, 'describe'>; json: RunJson; budget: WireBudget }
   | { t: 'cancel'; id: number }
-  | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown }
-  | { t: 'op-result'; id: number; opId: number; ok: false; error: HostOpError }
+  // `cpuNs`: host CPU spent serving the operation so far, charged to the call's CPU limit (cpu-meter.ts).
+  | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown; cpuNs?: number }
+  | { t: 'op-result'; id: number; opId: number; ok: false; error: HostOpError; cpuNs?: number }
+  // Host CPU spent after an operation's result was sent (encoding it for this channel), charged the same way.
+  | { t: 'charge'; id: number; cpuNs: number }
   | { t: 'dispose' };
 
 export type FromWorker =

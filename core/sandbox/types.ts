@@ -1,16 +1,24 @@
 import type { PersonalityView, ProcessorGenerateOptions } from '../../plugin-api/processor.js';
 import type { GuestLogLevel } from './bootstrap.js';
 import type { SandboxLimits } from './limits.js';
+import type { CpuAccount } from '../util/cpu-account.js';
 
 export type ProcessorHook = 'processModelInput' | 'runWorkflow' | 'processModelOutput';
 export const PROCESSOR_HOOKS: readonly ProcessorHook[] = ['processModelInput', 'runWorkflow', 'processModelOutput'];
 
-/** What the guest's `ctx` reaches, per call. The host side of every `ctx` function. */
+/**
+ * What the guest's `ctx` reaches, per call. The host side of every `ctx` function.
+ *
+ * `cpu`: the account of host CPU spent serving this operation, charged to the processor's CPU limit (issue 11
+ * §3). The caller measures the synchronous part of the call itself; an implementation adds what it spends later
+ * or elsewhere (a binding's tokenizer thread) with `cpu.add`, or measures later synchronous work with
+ * `cpu.measure`.
+ */
 export interface SandboxHostApi {
   /** Generate with the loaded model; the host applies the personality's anti-prompts and streams chunks when asked. */
-  generate(prompt: string, options: ProcessorGenerateOptions, signal: AbortSignal): Promise<string>;
-  tokenize(text: string): Promise<number[]>;
-  detokenize(tokens: number[]): Promise<string>;
+  generate(prompt: string, options: ProcessorGenerateOptions, signal: AbortSignal, cpu?: CpuAccount): Promise<string>;
+  tokenize(text: string, cpu?: CpuAccount): Promise<number[]>;
+  detokenize(tokens: number[], cpu?: CpuAccount): Promise<string>;
   /** Every ctx message helper (chunk = 0 ... finishedMessage = 17, numbers of `MSG_TYPE`). */
   emit(type: number, content: string, metadata: Record<string, unknown>): void;
   log(level: GuestLogLevel, message: string): void;

@@ -216,7 +216,12 @@ async function onMessage(message: ToWorker): Promise<void> {
     case 'cancel':
       cancels.get(message.id)?.abort();
       return;
+    case 'charge':
+      if (cancels.has(message.id)) engine?.chargeHostCpu(message.cpuNs);
+      return;
     case 'op-result': {
+      // The host's work for the operation counts against the call's CPU limit, even when the call stopped waiting.
+      if (cancels.has(message.id) && message.cpuNs !== undefined) engine?.chargeHostCpu(message.cpuNs);
       const waiter = ops.get(message.opId);
       if (!waiter) return;
       ops.delete(message.opId);
