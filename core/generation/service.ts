@@ -19,7 +19,7 @@ import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
 import { tokenCounterFor } from './token-count.js';
 import type { GenerationSettings, Turn, TurnResult } from './turn.js';
-import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityRef, WorkflowMessage } from './types.js';
+import type { GenerationOutcome, GenerationRequest, GenerationSink, GenerationUsage, PersonalityRef, WorkflowMessage } from './types.js';
 
 /** The model the service generates with (the binding manager). */
 export interface ModelSource {
@@ -69,6 +69,9 @@ interface Active {
   readonly controller: AbortController;
   readonly done: Promise<void>;
 }
+
+/** The usage of one request as its model calls add to it, with the model time its tokens per second come from. */
+type Usage = GenerationUsage & { evalNs: number };
 
 /** How long `close()` waits for cancelled generations to end before the host disposes what they use. */
 const CLOSE_WAIT_MS = 3_000;
@@ -125,7 +128,7 @@ export class GenerationService {
     // A cancel frees the slot at once, so a new request can start while this one unwinds.
     const releaseOnAbort = () => slot?.release();
     signal.addEventListener('abort', releaseOnAbort, { once: true });
-    const usage = { promptTokens: 0, completionTokens: 0, evalNs: 0 };
+    const usage = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0, evalNs: 0 };
     let queuedMs = 0;
     let personalityPath: string | undefined;
     const outcomeOf = (result: TurnResult): GenerationOutcome => {
@@ -134,7 +137,7 @@ export class GenerationService {
       return {
         text: result.text,
         finishReason: signal.aborted ? 'cancelled' : result.finishReason,
-        usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
+        usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedPromptTokens: usage.cachedPromptTokens },
         timings: { queuedMs, totalMs, ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}) },
       };
     };
@@ -184,7 +187,7 @@ export class GenerationService {
     request: GenerationRequest,
     sink: GenerationSink,
     signal: AbortSignal,
-    usage: { promptTokens: number; completionTokens: number; evalNs: number },
+    usage: Usage,
     onPersonality: (path: string) => void,
   ): Promise<TurnResult> {
     const { models, personalities, settings, logger, onPrompt } = this.#options;
@@ -284,10 +287,11 @@ async function generateCounted(
   prompt: string,
   options: GenerateOptions,
   signal: AbortSignal,
-  usage: { promptTokens: number; completionTokens: number; evalNs: number },
+  usage: Usage,
 ): Promise<GenerateResult> {
   const result = await model.model.generate(prompt, { ...options, signal: options.signal ? AbortSignal.any([signal, options.signal]) : signal });
   usage.promptTokens += result.timings.prompt_eval_count;
+  usage.cachedPromptTokens += result.timings.prompt_cached_count ?? 0;
   usage.completionTokens += result.timings.eval_count;
   usage.evalNs += result.timings.eval_duration;
   return result;
