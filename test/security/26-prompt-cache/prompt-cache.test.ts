@@ -38,7 +38,7 @@ async function raw(host: TestHost, socket: TestSocket, prompt: string): Promise<
 }
 
 for (const parallel of [1, 2]) {
-  describe(`security 21: prompt caches between clients (parallel: ${parallel})`, function () {
+  describe(`security 26: prompt caches between clients (parallel: ${parallel})`, function () {
     this.timeout(60_000);
     let host: TestHost;
     let zoo: string;
