@@ -11,6 +11,7 @@ import { nearest } from './util/nearest.js';
 import { LOG_LEVELS } from './logger.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
+import { DEFAULT_TEXT_LIMITS as TEXT, MAX_TEXT_CHARS, MAX_TOKEN_IDS, type TextLimits } from './protocol/limits.js';
 import { staticPrefixProblem } from './util/url-prefix.js';
 
 /** Version of the config layout written by this host; `version` in the file is for future migrations. */
@@ -76,6 +77,11 @@ export const CONFIG_KEYS = {
   sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time of one personality turn (all its processor hooks), model calls included.' }),
   sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one personality turn (all its processor hooks) may make.' }),
   sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one personality turn (all its processor hooks) may send.' }),
+  sandbox_max_payload_bytes: key({ schema: int().min(1024).max(256 * 1024 * 1024), default: SANDBOX.maxPayloadBytes, doc: 'Largest single value a processor passes to the host or returns: a ctx.generate prompt with its options, a ctx.tokenize text, a ctx.detokenize list, a hook\'s answer (bytes).' }),
+  // Texts that reach the tokenizer (issue 11 §3), from clients and processors. See docs/security.md.
+  max_prompt_chars: key({ schema: int().min(1).max(MAX_TEXT_CHARS), default: TEXT.maxPromptChars, doc: 'Longest generate_text prompt (UTF-16 characters); only the end that the context can hold is tokenized.' }),
+  max_tokenize_chars: key({ schema: int().min(1).max(MAX_TEXT_CHARS), default: TEXT.maxTokenizeChars, doc: 'Longest text tokenized in full: the tokenize and embed events and ctx.tokenize (UTF-16 characters). Tokenizing is superlinear on some inputs: raise with care.' }),
+  max_detokenize_ids: key({ schema: int().min(1).max(MAX_TOKEN_IDS), default: TEXT.maxTokenIds, doc: 'Most token ids of one detokenize event or ctx.detokenize.' }),
   // Security limits (issue 11): web pages, network clients, personality authors. See docs/security.md.
   static_dirs: key({
     schema: z.record(z.string(), nonEmpty()).superRefine((dirs, ctx) => {
@@ -117,6 +123,11 @@ export function defaultConfig(): HostConfig {
 /** The data dir: `--data-dir` > `LOLLMS_HOST_HOME` > `~/.lollms-host`. */
 export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(explicit ?? env.LOLLMS_HOST_HOME ?? join(homedir(), '.lollms-host'));
+}
+
+/** The caps on texts that reach the tokenizer (`max_prompt_chars`, `max_tokenize_chars`, `max_detokenize_ids`). */
+export function textLimitsOf(config: Pick<HostConfig, 'max_prompt_chars' | 'max_tokenize_chars' | 'max_detokenize_ids'>): TextLimits {
+  return { maxPromptChars: config.max_prompt_chars, maxTokenizeChars: config.max_tokenize_chars, maxTokenIds: config.max_detokenize_ids };
 }
 
 /** The models folder of a config: `models_path`, or `<data dir>/models`. Each binding's models are in `<it>/<binding>/`. */

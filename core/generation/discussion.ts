@@ -26,9 +26,11 @@ export class Discussion {
 
   /**
    * The token count of each of `blocks` (usually this discussion's blocks plus a turn's new ones). Counts of
-   * blocks seen before are reused; a different counter (another model) starts afresh.
+   * blocks seen before are reused; a different counter (another model) starts afresh. `atMost`: the context
+   * size; a block that alone reaches it is counted from its end only (`CountOptions.atMost`), since no prompt
+   * can hold it whole anyway.
    */
-  async countBlocks(blocks: readonly string[], counter: TokenCounter): Promise<number[]> {
+  async countBlocks(blocks: readonly string[], counter: TokenCounter, atMost?: number): Promise<number[]> {
     if (counter !== this.#counter) {
       this.#counter = counter;
       this.#counts = [];
@@ -40,7 +42,7 @@ export class Discussion {
       let known: number | undefined;
       if (block === this.#blocks[i]) known = this.#counts[i];
       if (known === undefined && this.#last && block === this.#last.blocks[i]) known = this.#last.counts[i];
-      counts.push(known ?? (await counter.count(block)));
+      counts.push(known ?? (await counter.count(block, atMost !== undefined ? { atMost } : {})));
     }
     this.#last = { blocks, counts };
     return counts;
@@ -53,7 +55,7 @@ export class Discussion {
   async commit(blocks: readonly string[], counter: TokenCounter, keepTokens: number): Promise<void> {
     let counts: number[];
     try {
-      counts = await this.countBlocks(blocks, counter);
+      counts = await this.countBlocks(blocks, counter, keepTokens);
     } catch {
       // The model went away mid-turn: keep the text, count it next time.
       this.#blocks = [...blocks];

@@ -5,7 +5,7 @@
  * `processModelOutput`; the answer is recorded in the discussion and returned.
  */
 import { MSG_TYPE, msgTypeName, type ProcessorGenerateOptions } from '../../plugin-api/index.js';
-import { ContextOverflow, ProcessorUnavailable, TokenizerUnavailable } from '../errors.js';
+import { ContextOverflow, ProcessorUnavailable, TextTooLong, TokenizerUnavailable } from '../errors.js';
 import type { HeldPersonality, MountedPersonality } from '../personalities/manager.js';
 import type { PersonalityVersion } from '../personalities/version.js';
 import { createSandboxBudget, type ProcessorHook, type SandboxCall, type SandboxHostApi } from '../sandbox/index.js';
@@ -66,9 +66,10 @@ function sandboxHost(turn: Turn, sampling: PersonalitySampling, mounted: Mounted
   return {
     async generate(prompt: string, options: ProcessorGenerateOptions, callSignal: AbortSignal, cpu?: CpuAccount) {
       // Counting the prompt is host work for the processor (its CPU limit); the model's own work is not.
-      const promptTokens = await counter.count(prompt, cpu);
+      // Past the context size only that it does not fit matters: a long prompt's end is counted, not all of it.
+      const promptTokens = await counter.count(prompt, { ...(cpu ? { cpu } : {}), atMost: loaded.contextSize });
       const room = loaded.contextSize - promptTokens;
-      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
+      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens >= loaded.contextSize + 16 ? 'at least ' : ''}${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
       const merged = withOverrides(sampling, options);
       const result = await turn.generate(prompt, {
         ...merged,
@@ -81,10 +82,15 @@ function sandboxHost(turn: Turn, sampling: PersonalitySampling, mounted: Mounted
     },
     async tokenize(text, cpu) {
       if (!loaded.tokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot tokenize: its model has no tokenizer the host can reach`);
+      // Texts are tokenized in full here, and tokenizing is superlinear on some inputs: the same cap as the event's.
+      const max = turn.settings.max_tokenize_chars;
+      if (text.length > max) throw TextTooLong(`ctx.tokenize: the text (${text.length} characters) is longer than max_tokenize_chars (${max})`);
       return loaded.tokenize(text, cpu ? { onCpuTime: (ns) => cpu.add(ns) } : {});
     },
     async detokenize(tokens) {
       if (!loaded.detokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot detokenize: its model has no tokenizer the host can reach`);
+      const max = turn.settings.max_detokenize_ids;
+      if (tokens.length > max) throw TextTooLong(`ctx.detokenize: ${tokens.length} token ids are more than max_detokenize_ids (${max})`);
       return loaded.detokenize(tokens);
     },
     emit(type, content, metadata) {
@@ -129,7 +135,7 @@ export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, sett
     ctxSize: model.model.contextSize,
     nPredicts,
     counter: turn.counter,
-    countBlocks: (blocks) => discussion.countBlocks(blocks, turn.counter),
+    countBlocks: (blocks) => discussion.countBlocks(blocks, turn.counter, model.model.contextSize),
   });
   turn.prompted(assembled.modelInput, held.id);
   if (signal.aborted) return { text: '', finishReason: 'cancelled' };

@@ -13,7 +13,7 @@ import { stopSpareSandboxProcess } from '../sandbox/index.js';
 export type PersonalityConfigKeys = Pick<
   HostConfig,
   | 'personalities' | 'active_personality_id'
-  | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'
+  | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes' | 'sandbox_max_payload_bytes'
   | 'sandbox_log_lines_per_second' | 'personality_setting_max_bytes'
 >;
 

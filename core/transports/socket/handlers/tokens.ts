@@ -3,14 +3,20 @@ import type { ActiveModel } from '../../../bindings/manager.js';
 import { EmbeddingUnsupported, TokenizerUnavailable } from '../../../errors.js';
 import type { HandlerMap, HandlerContext } from '../dispatch.js';
 
-/** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
-async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease = ctx.deps.bindings.requireModel();
-  try {
-    return await task(lease.value);
-  } finally {
-    lease.release();
-  }
+/**
+ * Run `task` with a lease on the current model (tokens events run beside generations, as in the original), through
+ * the host's turn gate: one request of a client at a time, each on a turn of the event loop of its own, so that a
+ * burst of them cannot hold the loop (issue 11 §3).
+ */
+function withModel<T>(ctx: Pick<HandlerContext, 'deps' | 'client'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
+  return ctx.deps.tokenGate.run(ctx.client.id, async () => {
+    const lease = ctx.deps.bindings.requireModel();
+    try {
+      return await task(lease.value);
+    } finally {
+      lease.release();
+    }
+  }, ctx.client.connection);
 }
 
 /** The model's tokenizer, or a clear error for a binding that cannot tokenize (plugin API 1.1). */
