@@ -1,5 +1,5 @@
 /**
- * Class 21: prompt caches between clients (issue 11 §5), through a real host. llama.cpp evaluates a prompt that
+ * Class 26: prompt caches between clients (issue 11 §5), through a real host. llama.cpp evaluates a prompt that
  * extends the prompt cached on its sequence faster (only the new tokens); with one cache for all clients, a
  * client could learn another client's prompt by timing guesses. The host passes each client's id as the
  * binding's `session`, and the binding reuses a cache only within a session.
