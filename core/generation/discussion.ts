@@ -50,7 +50,8 @@ export class Discussion {
 
   /**
    * Store the blocks after a turn, then drop the oldest blocks that the newer ones already outweigh by
-   * `keepTokens` (the model's context size: no prompt can hold more, so no turn could use them).
+   * `keepTokens` (the model's context size: no prompt can hold more, so no turn could use them), and cut the
+   * oldest block kept to the end that fits beside the newer ones.
    */
   async commit(blocks: readonly string[], counter: TokenCounter, keepTokens: number): Promise<void> {
     let counts: number[];
@@ -67,8 +68,22 @@ export class Discussion {
     let drop = 0;
     let after = counts.reduce((sum, n) => sum + n, 0);
     while (drop < blocks.length - 1 && after - counts[drop]! >= keepTokens) after -= counts[drop++]!;
-    this.#blocks = blocks.slice(drop);
-    this.#counts = counts.slice(drop);
+    const kept = blocks.slice(drop);
+    const keptCounts = counts.slice(drop);
+    // The oldest block kept may alone be longer than any context (a 1 MiB prompt): keep only the end that the
+    // blocks after it leave room for, so a client's discussion costs memory in proportion to the context.
+    const rest = after - keptCounts[0]!;
+    if (kept.length > 0 && after > keepTokens && rest < keepTokens) {
+      try {
+        const cut = await counter.tail(kept[0]!, keepTokens - rest);
+        kept[0] = cut.text;
+        keptCounts[0] = cut.tokens;
+      } catch {
+        // The model went away: keep the block whole, it is cut at the next turn.
+      }
+    }
+    this.#blocks = kept;
+    this.#counts = keptCounts;
     this.#last = undefined;
   }
 

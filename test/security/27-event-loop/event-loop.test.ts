@@ -21,6 +21,7 @@ import { DEFAULT_TEXT_LIMITS } from '../../../core/protocol/limits.js';
 import { DEFAULT_SANDBOX_LIMITS } from '../../../core/sandbox/limits.js';
 import { TurnGate } from '../../../core/util/turn-gate.js';
 import { tokenCounterFor } from '../../../core/generation/token-count.js';
+import { Discussion } from '../../../core/generation/discussion.js';
 import { LoopWatch, probeWhile } from '../../helpers/event-loop.js';
 import { generate, request, type TestSocket } from '../../helpers/host.js';
 import { SecurityBench } from '../helpers.js';
@@ -187,6 +188,30 @@ describe('security 27: no client or processor holds the host\'s event loop', fun
         expect(await counter.count(text, { atMost: 2048 }), name).to.be.at.least(2048).and.at.most(all.length);
         const short = text.slice(0, 3_000);
         expect(await counter.count(short, { atMost: 2048 }), `${name}, short`).to.equal((await model.tokenize!(short)).length);
+      }
+    } finally {
+      lease.release();
+    }
+  });
+
+  it('a discussion keeps what a context can hold: a prompt longer than any context is kept by its end only', async () => {
+    const lease = bench.host.host.bindings.requireModel();
+    try {
+      const model = lease.value.model;
+      const counter = tokenCounterFor(model);
+      const discussion = new Discussion();
+      let blocks: string[] = [];
+      for (let turn = 0; turn < 3; turn++) {
+        blocks = [...discussion.blocks, '!@user: ', digits(DEFAULT_TEXT_LIMITS.maxPromptChars - turn), '\n', '!@assistant: ', `answer ${turn}`];
+        await discussion.commit(blocks, counter, model.contextSize);
+        const kept = discussion.blocks;
+        // The newest blocks are kept as they were; the oldest kept is the end of the long prompt.
+        expect(kept.slice(-3)).to.deep.equal(blocks.slice(-3));
+        expect(kept.at(-4)!.length).to.be.within(1, blocks.at(-4)!.length - 1);
+        expect(blocks.at(-4)!.endsWith(kept.at(-4)!)).to.equal(true);
+        const tokens = (await model.tokenize!(kept.join(''))).length;
+        expect(tokens, `tokens kept after turn ${turn}`).to.be.at.most(model.contextSize + 8);
+        expect(kept.join('').length).to.be.below(8 * model.contextSize);
       }
     } finally {
       lease.release();
