@@ -11,6 +11,7 @@ import { nearest } from './util/nearest.js';
 import { LOG_LEVELS } from './logger.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
+import { DEFAULT_TEXT_LIMITS as TEXT, MAX_TEXT_CHARS, MAX_TOKEN_IDS, type TextLimits } from './protocol/limits.js';
 import { staticPrefixProblem } from './util/url-prefix.js';
 import { keepAliveMs } from './util/duration.js';
 
@@ -88,6 +89,11 @@ export const CONFIG_KEYS = {
   sandbox_idle_ms: key({ schema: int().min(-1).max(7 * 24 * 3600 * 1000), default: 300_000, doc: "A personality's sandbox process idle this long is ended to free its memory (about 50 MB); the next call starts one again in tens of ms. 0: after each call; -1: never for idleness." }),
   sandbox_max_processes: key({ schema: int().min(1).max(4096), default: 8, doc: 'Sandbox processes kept running at once (one per personality in use, the spare not counted); to start another, the least recently used idle one is ended. Busy ones never are.' }),
   sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one personality turn (all its processor hooks) may send.' }),
+  sandbox_max_payload_bytes: key({ schema: int().min(1024).max(256 * 1024 * 1024), default: SANDBOX.maxPayloadBytes, doc: 'Largest single value a processor passes to the host or returns: a ctx.generate prompt with its options, a ctx.tokenize text, a ctx.detokenize list, a hook\'s answer (bytes).' }),
+  // Texts that reach the tokenizer (issue 11 §3), from clients and processors. See docs/security.md.
+  max_prompt_chars: key({ schema: int().min(1).max(MAX_TEXT_CHARS), default: TEXT.maxPromptChars, doc: 'Longest generate_text prompt (UTF-16 characters); only the end that the context can hold is tokenized.' }),
+  max_tokenize_chars: key({ schema: int().min(1).max(MAX_TEXT_CHARS), default: TEXT.maxTokenizeChars, doc: 'Longest text tokenized in full: the tokenize and embed events and ctx.tokenize (UTF-16 characters). Tokenizing is superlinear on some inputs: raise with care.' }),
+  max_detokenize_ids: key({ schema: int().min(1).max(MAX_TOKEN_IDS), default: TEXT.maxTokenIds, doc: 'Most token ids of one detokenize event or ctx.detokenize.' }),
   // Security limits (issue 11): web pages, network clients, personality authors. See docs/security.md.
   static_dirs: key({
     schema: z.record(z.string(), nonEmpty()).superRefine((dirs, ctx) => {
@@ -100,7 +106,7 @@ export const CONFIG_KEYS = {
     doc: 'URL prefix -> folder served read-only by the host (e.g. {"/playground": "/path/to/playground"}); such pages have the host\'s origin.',
   }),
   install_allowed_hosts: key({ schema: z.array(nonEmpty()), default: [], doc: 'Host names, addresses or CIDR ranges that client model installs may reach besides public addresses (e.g. 10.0.0.0/8, models.lan).' }),
-  install_max_size_mb: key({ schema: int().min(1).max(16 * 1024 * 1024), default: 65536, doc: 'Largest model file a client may install from a URL not in models.yaml, in MiB (catalogue entries: their filesize + 10%).' }),
+  install_max_size_mb: key({ schema: int().min(1).max(16 * 1024 * 1024), default: 65536, doc: 'Largest model file a client may install from a URL not in models.yaml, in MiB (catalogue entries: their filesize + 10% + 1 MiB, if smaller).' }),
   install_min_free_mb: key({ schema: int().min(0), default: 1024, doc: 'Disk space (MiB) an install must leave free in the models folder; checked before and during the download.' }),
   install_max_concurrent: key({ schema: int().min(1).max(64), default: 2, doc: 'Model downloads running at once, host-wide (one per client).' }),
   personality_setting_max_bytes: key({ schema: int().min(256).max(64 * 1024 * 1024), default: 65536, doc: 'Largest value of one personality setting (a str in UTF-8 bytes, a list as JSON); larger writes are refused, larger saved values reset.' }),
@@ -135,6 +141,11 @@ export function defaultConfig(): HostConfig {
 /** The data dir: `--data-dir` > `LOLLMS_HOST_HOME` > `~/.lollms-host`. */
 export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(explicit ?? env.LOLLMS_HOST_HOME ?? join(homedir(), '.lollms-host'));
+}
+
+/** The caps on texts that reach the tokenizer (`max_prompt_chars`, `max_tokenize_chars`, `max_detokenize_ids`). */
+export function textLimitsOf(config: Pick<HostConfig, 'max_prompt_chars' | 'max_tokenize_chars' | 'max_detokenize_ids'>): TextLimits {
+  return { maxPromptChars: config.max_prompt_chars, maxTokenizeChars: config.max_tokenize_chars, maxTokenIds: config.max_detokenize_ids };
 }
 
 /** The models folder of a config: `models_path`, or `<data dir>/models`. Each binding's models are in `<it>/<binding>/`. */

@@ -117,6 +117,8 @@ export const BadRequest = createError('LH_ERR_BAD_REQUEST');
 export const ContextOverflow = createError('LH_ERR_CONTEXT_OVERFLOW');
 export const Busy = createError('LH_ERR_BUSY');
 export const QueueFull = createError('LH_ERR_QUEUE_FULL');
+export const TextTooLong = createError('LH_ERR_TEXT_TOO_LONG');
+export const TooManyRequests = createError('LH_ERR_TOO_MANY_REQUESTS');
 /** The one cancellation code: cancel, disconnect, a closed HTTP request, shutdown (and `CancelledError` in processors). */
 export const Cancelled = createError('LH_ERR_CANCELLED');
 

@@ -4,7 +4,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { ConfigStore, bindingsPathsOf, effectiveThreads, ensureConfigFile, modelsPathOf, personalitiesPathsOf, resolveDataDir, type HostConfig } from './config.js';
+import { ConfigStore, bindingsPathsOf, effectiveThreads, ensureConfigFile, modelsPathOf, personalitiesPathsOf, resolveDataDir, textLimitsOf, type HostConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { StartupRefused, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
@@ -22,6 +22,7 @@ import { GenerationScheduler } from './generation/scheduler.js';
 import { GenerationService, type PromptEvent } from './generation/service.js';
 import { PersonalityManager } from './personalities/manager.js';
 import { SocketTransport, type HostIo } from './transports/socket/server.js';
+import { TurnGate } from './util/turn-gate.js';
 import type { ClientRegistry } from './transports/socket/clients.js';
 import { handleHttpRequest } from './transports/http/routes.js';
 import type { HttpDeps } from './transports/http/deps.js';
@@ -171,6 +172,9 @@ export class Host {
     // The HTTP server first (socket.io attaches to it); its handler reads `httpDeps`, complete before any request.
     let httpDeps: HttpDeps | undefined;
     const http = createServer((req, res) => void handleHttpRequest(httpDeps!, req, res));
+    // Token requests (the tokenize, detokenize and embed events) take turns here (issue 11 §3); an HTTP route that
+    // tokenizes for a client should run through it too.
+    const tokenGate = new TurnGate();
     const socket = new SocketTransport(http, {
       generation,
       bindings,
@@ -181,6 +185,8 @@ export class Host {
       installs,
       access: values,
       installConfig: values,
+      textLimits: () => textLimitsOf(values()),
+      tokenGate,
       logger,
     });
     const reloader = new HotReloader({

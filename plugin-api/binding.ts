@@ -96,6 +96,17 @@ export interface ChatResult extends GenerateResult {
   reasoning?: string;
 }
 
+/** Options of `LoadedModel.tokenize` (since 1.1; a binding may ignore them). */
+export interface TokenizeOptions {
+  /**
+   * Report CPU time (ns) spent for this call that the caller cannot see: on another thread (a tokenizer
+   * thread), or on the calling thread after the call returned its promise (converting the result). The host
+   * measures the synchronous part of the call itself, and counts the sum against whoever asked (a processor's
+   * CPU limit, docs/security.md). May be called more than once, before the promise settles.
+   */
+  onCpuTime?(ns: number): void;
+}
+
 /** A model loaded by a binding. The host calls `dispose()` when it is replaced, unloaded or the host stops. */
 export interface LoadedModel {
   /** The model's name as listed by `listModels`. */
@@ -115,7 +126,7 @@ export interface LoadedModel {
    * without a tokenize route) leaves both methods out; the host then estimates token counts for cropping and
    * answers `tokenize`/`detokenize` requests with `LH_ERR_TOKENIZER_UNAVAILABLE`.
    */
-  tokenize?(text: string): Promise<number[]>;
+  tokenize?(text: string, options?: TokenizeOptions): Promise<number[]>;
   /** The text of `tokens`; present exactly when `tokenize` is. */
   detokenize?(tokens: readonly number[]): Promise<string>;
   /** An embedding of `text`; absent when the binding cannot embed. */

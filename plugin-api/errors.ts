@@ -87,6 +87,8 @@ export const ERRORS = defineErrors({
   LH_ERR_OUTPUT_INVALID: { status: 502, summary: "The model's output does not parse or does not follow the requested schema (or a tool call's arguments do not)." },
   LH_ERR_BUSY: { status: 503, summary: "No generation slot is free and the request may not wait (the LoLLMs busy rule, or the client's own generation still runs).", template: 'I am busy. Come back later.' },
   LH_ERR_QUEUE_FULL: { status: 503, summary: 'No generation slot is free and the queue of waiting requests is full: retry later.', template: 'the generation queue is full ({depth} waiting); retry later' },
+  LH_ERR_TEXT_TOO_LONG: { status: 413, summary: 'A text or token list is longer than its cap: max_prompt_chars, max_tokenize_chars or max_detokenize_ids (a processor sees it from ctx.tokenize and ctx.detokenize).' },
+  LH_ERR_TOO_MANY_REQUESTS: { status: 429, summary: 'A client has 16 tokenize, detokenize or embed requests not answered yet: send more once answers come.' },
   LH_ERR_CANCELLED: { status: 499, summary: 'The generation or operation was cancelled: cancel_generation, a disconnect, a closed HTTP request or shutdown. Processors see it as CancelledError.' },
 
   // HTTP APIs (the OpenAI-compatible API answers these in OpenAI's error shape).

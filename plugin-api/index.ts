@@ -24,6 +24,7 @@ export {
   type PluginLogger,
   type SamplingOptions,
   type StopReason,
+  type TokenizeOptions,
 } from './binding.js';
 export { TOOL_NAME_PATTERN, type ChatMessage, type ChatRole, type ToolCall, type ToolChoice, type ToolDefinition } from './chat.js';
 export { ChatRequestError, checkChatRequest, type ChatRequestParts } from './chat-request.js';

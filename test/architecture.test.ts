@@ -15,7 +15,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   protocol: ['errors', 'util', 'plugin-api'],
   plugins: ['errors', 'logger', 'util', 'plugin-api'],
   sandbox: ['plugins', 'errors', 'util', 'plugin-api'],
-  config: ['sandbox', 'errors', 'logger', 'util'],
+  config: ['sandbox', 'protocol', 'errors', 'logger', 'util'],
   personalities: ['sandbox', 'plugins', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
   bindings: ['plugins', 'config', 'errors', 'logger', 'util', 'plugin-api'],
   sdk: ['errors', 'util', 'plugin-api'],

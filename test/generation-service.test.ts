@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { TurnGate } from '../core/util/turn-gate.js';
 import type { LoadedModel } from '../plugin-api/index.js';
 import { GenerationService } from '../core/generation/service.js';
 import { GenerationScheduler } from '../core/generation/scheduler.js';
@@ -213,7 +214,9 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
 
     it('the socket tokenize and detokenize events answer LH_ERR_TOKENIZER_UNAVAILABLE', async () => {
       const ctx = {
+        client: { id: 'no-tokenizer', connection: new AbortController().signal },
         deps: {
+          tokenGate: new TurnGate(),
           bindings: {
             whenReady: () => Promise.resolve(),
             holdResident: () => () => {},

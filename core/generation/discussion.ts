@@ -28,9 +28,11 @@ export class Discussion {
 
   /**
    * The token count of each of `blocks` (usually this discussion's blocks plus a turn's new ones). Counts of
-   * blocks seen before are reused; a different counter (another model) starts afresh.
+   * blocks seen before are reused; a different counter (another model) starts afresh. `atMost`: the context
+   * size; a block that alone reaches it is counted from its end only (`CountOptions.atMost`), since no prompt
+   * can hold it whole anyway.
    */
-  async countBlocks(blocks: readonly string[], counter: TokenCounter): Promise<number[]> {
+  async countBlocks(blocks: readonly string[], counter: TokenCounter, atMost?: number): Promise<number[]> {
     if (counter !== this.#counter) {
       this.#counter = counter;
       this.#counts = [];
@@ -42,7 +44,7 @@ export class Discussion {
       let known: number | undefined;
       if (block === this.#blocks[i]) known = this.#counts[i];
       if (known === undefined && this.#last && block === this.#last.blocks[i]) known = this.#last.counts[i];
-      counts.push(known ?? (await counter.count(block)));
+      counts.push(known ?? (await counter.count(block, atMost !== undefined ? { atMost } : {})));
     }
     this.#last = { blocks, counts };
     return counts;
@@ -50,12 +52,13 @@ export class Discussion {
 
   /**
    * Store the blocks after a turn, then drop the oldest blocks that the newer ones already outweigh by
-   * `keepTokens` (the model's context size: no prompt can hold more, so no turn could use them).
+   * `keepTokens` (the model's context size: no prompt can hold more, so no turn could use them), and cut the
+   * oldest block kept to the end that fits beside the newer ones.
    */
   async commit(blocks: readonly string[], counter: TokenCounter, keepTokens: number): Promise<void> {
     let counts: number[];
     try {
-      counts = await this.countBlocks(blocks, counter);
+      counts = await this.countBlocks(blocks, counter, keepTokens);
     } catch {
       // The model went away mid-turn: keep the text, count it next time.
       this.#blocks = [...blocks];
@@ -67,8 +70,22 @@ export class Discussion {
     let drop = 0;
     let after = counts.reduce((sum, n) => sum + n, 0);
     while (drop < blocks.length - 1 && after - counts[drop]! >= keepTokens) after -= counts[drop++]!;
-    this.#blocks = blocks.slice(drop);
-    this.#counts = counts.slice(drop);
+    const kept = blocks.slice(drop);
+    const keptCounts = counts.slice(drop);
+    // The oldest block kept may alone be longer than any context (a 1 MiB prompt): keep only the end that the
+    // blocks after it leave room for, so a client's discussion costs memory in proportion to the context.
+    const rest = after - keptCounts[0]!;
+    if (kept.length > 0 && after > keepTokens && rest < keepTokens) {
+      try {
+        const cut = await counter.tail(kept[0]!, keepTokens - rest);
+        kept[0] = cut.text;
+        keptCounts[0] = cut.tokens;
+      } catch {
+        // The model went away: keep the block whole, it is cut at the next turn.
+      }
+    }
+    this.#blocks = kept;
+    this.#counts = keptCounts;
     this.#last = undefined;
   }
 

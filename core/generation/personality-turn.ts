@@ -119,7 +119,7 @@ export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, sour
     ctxSize: model.model.contextSize,
     nPredicts,
     counter: turn.counter,
-    countBlocks: (blocks) => discussion.countBlocks(blocks, turn.counter),
+    countBlocks: (blocks) => discussion.countBlocks(blocks, turn.counter, model.model.contextSize),
   });
   turn.prompted(assembled.modelInput, held.id);
   if (signal.aborted) return { text: '', finishReason: 'cancelled' };

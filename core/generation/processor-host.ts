@@ -9,7 +9,7 @@
  * content, `metadata.status`, `tool_call` and `result`) when the sandbox reports the handler's result.
  */
 import { MSG_TYPE, msgTypeName, type ChatMessage, type ToolCall } from '../../plugin-api/index.js';
-import { AskTimeout, AskUnavailable, ContextOverflow, TokenizerUnavailable, ToolRounds } from '../errors.js';
+import { AskTimeout, AskUnavailable, ContextOverflow, TextTooLong, TokenizerUnavailable, ToolRounds } from '../errors.js';
 import type { BudgetCounts, SandboxBudget, SandboxHostApi, SandboxStoreRequest } from '../sandbox/index.js';
 import { parseFormattedOutput, prepareFormat } from './chat.js';
 import { withOverrides, type PersonalitySampling } from './sampling.js';
@@ -111,10 +111,12 @@ export function processorHost(options: ProcessorHostOptions): SandboxHostApi {
   const message = (type: number, content: string, metadata: Record<string, unknown>) =>
     turn.sink.message({ type, typeName: msgTypeName(type) ?? `MSG_TYPE_${type}`, content, metadata });
   return {
-    async generate(prompt, generateOptions, callSignal) {
-      const promptTokens = await counter.count(prompt);
+    async generate(prompt, generateOptions, callSignal, cpu) {
+      // Counting the prompt is host work for the processor (its CPU limit); the model's own work is not.
+      // Past the context size only that it does not fit matters: a long prompt's end is counted, not all of it.
+      const promptTokens = await counter.count(prompt, { ...(cpu ? { cpu } : {}), atMost: loaded.contextSize });
       const room = loaded.contextSize - promptTokens;
-      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
+      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens >= loaded.contextSize + 16 ? 'at least ' : ''}${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
       const merged = withOverrides(sampling, generateOptions);
       const { format } = generateOptions;
       if (format) prepareFormat(format);
@@ -130,12 +132,17 @@ export function processorHost(options: ProcessorHostOptions): SandboxHostApi {
       // What the grammar forced is checked against the whole schema, whatever the binding enforced.
       return parseFormattedOutput(format, result.text);
     },
-    async tokenize(text) {
+    async tokenize(text, cpu) {
       if (!loaded.tokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot tokenize: its model has no tokenizer the host can reach`);
-      return loaded.tokenize(text);
+      // Texts are tokenized in full here, and tokenizing is superlinear on some inputs: the same cap as the event's.
+      const max = turn.settings.max_tokenize_chars;
+      if (text.length > max) throw TextTooLong(`ctx.tokenize: the text (${text.length} characters) is longer than max_tokenize_chars (${max})`);
+      return loaded.tokenize(text, cpu ? { onCpuTime: (ns) => cpu.add(ns) } : {});
     },
     async detokenize(tokens) {
       if (!loaded.detokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot detokenize: its model has no tokenizer the host can reach`);
+      const max = turn.settings.max_detokenize_ids;
+      if (tokens.length > max) throw TextTooLong(`ctx.detokenize: ${tokens.length} token ids are more than max_detokenize_ids (${max})`);
       return loaded.detokenize(tokens);
     },
     async chat(messages, chatOptions, callSignal) {

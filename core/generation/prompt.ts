@@ -128,10 +128,11 @@ export async function assemblePrompt(options: AssemblePromptOptions): Promise<As
   }
 
   const conditioning = withConditioning(personality.conditioning(now), options.conditioningAddition);
-  const conditioningTokens = await counter.count(conditioning);
+  // Past the context size only that it does not fit matters (a long system_prompt setting is counted from its end).
+  const conditioningTokens = await counter.count(conditioning, { atMost: ctxSize });
   const room = ctxSize - conditioningTokens;
   if (room < 2) {
-    throw ContextOverflow(`the personality's conditioning (${conditioningTokens} tokens) does not fit the context size (${ctxSize} tokens)`);
+    throw ContextOverflow(`the personality's conditioning (${conditioningTokens >= ctxSize ? 'at least ' : ''}${conditioningTokens} tokens) does not fit the context size (${ctxSize} tokens)`);
   }
   const minDiscussion = Math.min(room - 1, Math.max(0, options.minDiscussionTokens ?? Math.ceil(room / 4)));
   const reserve = Math.max(1, Math.min(nPredicts, room - minDiscussion));
@@ -139,7 +140,7 @@ export async function assemblePrompt(options: AssemblePromptOptions): Promise<As
 
   // Whole blocks from the newest back while they fit; the block that does not is cut to the room left. Only
   // that block is re-made from tokens, so the rest reaches the model byte for byte.
-  const counts = await (options.countBlocks ?? ((blocks) => Promise.all(blocks.map((b) => counter.count(b)))))(blocksAfterUser);
+  const counts = await (options.countBlocks ?? ((blocks) => Promise.all(blocks.map((b) => counter.count(b, { atMost: ctxSize })))))(blocksAfterUser);
   let first = blocksAfterUser.length;
   let discussionTokens = 0;
   while (first > 0 && discussionTokens + counts[first - 1]! <= budget) discussionTokens += counts[--first]!;

@@ -8,6 +8,8 @@ export interface RecentGeneration {
   personality?: string;
   transport: ClientRef['transport'];
   promptTokens: number;
+  /** Of `promptTokens`, those taken from the binding's cache of the same client's earlier prompts. */
+  cachedPromptTokens: number;
   completionTokens: number;
   /** Generated tokens per second of model time; null when nothing was generated. */
   tokensPerSecond: number | null;
@@ -30,7 +32,7 @@ export class RecentGenerations {
     mode: GenerationKind;
     personality?: string;
     client: ClientRef;
-    usage: { promptTokens: number; completionTokens: number };
+    usage: { promptTokens: number; completionTokens: number; cachedPromptTokens: number };
     tokensPerSecond?: number;
     outcome: RecentGeneration['outcome'];
     error?: unknown;
@@ -41,6 +43,7 @@ export class RecentGenerations {
       ...(entry.personality !== undefined ? { personality: entry.personality } : {}),
       transport: entry.client.transport,
       promptTokens: entry.usage.promptTokens,
+      cachedPromptTokens: entry.usage.cachedPromptTokens,
       completionTokens: entry.usage.completionTokens,
       tokensPerSecond: entry.tokensPerSecond !== undefined && Number.isFinite(entry.tokensPerSecond) ? Math.round(entry.tokensPerSecond * 10) / 10 : null,
       outcome: entry.outcome,

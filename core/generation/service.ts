@@ -189,7 +189,7 @@ export class GenerationService {
         mode: request.kind,
         ...(personalityPath !== undefined ? { personality: personalityPath } : {}),
         client: request.client,
-        usage,
+        usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedPromptTokens: usage.cachedTokens ?? 0 },
         ...(outcome?.timings.tokensPerSecond !== undefined ? { tokensPerSecond: outcome.timings.tokensPerSecond } : {}),
         outcome: ended,
         ...(error !== undefined ? { error } : {}),

@@ -8,18 +8,50 @@
  * and numbers fewer), CJK about one token a character and accented Latin less, so cropping by the estimate
  * keeps the prompt inside the context rather than past it, at the cost of a little unused room.
  */
-import type { LoadedModel } from '../../plugin-api/index.js';
+import type { LoadedModel, TokenizeOptions } from '../../plugin-api/index.js';
+import type { CpuAccount } from '../util/cpu-account.js';
+
+/** Options of `TokenCounter.count`. */
+export interface CountOptions {
+  /** Charged what tokenizing costs the host beyond the call itself (a processor's CPU limit). */
+  cpu?: CpuAccount;
+  /**
+   * Only whether the text reaches this many tokens matters (it cannot fit a context of that size): past it the
+   * count may be any number at least `atMost`, and only the end of a long text is tokenized.
+   */
+  atMost?: number;
+}
 
 /** Counts tokens of a text and cuts a text to its last tokens. */
 export interface TokenCounter {
   /** Whether counts come from the model's tokenizer (true) or are estimated (false). */
   readonly exact: boolean;
-  count(text: string): Promise<number>;
+  /** Tokens of `text` (see `CountOptions.atMost` for long texts). */
+  count(text: string, options?: CountOptions): Promise<number>;
   /**
    * The end of `text` that fits `maxTokens` tokens. An uncut text is returned as is (byte for byte); a cut
-   * one is re-made from its last tokens (exact) or cut at a character (estimate).
+   * one is re-made from its last tokens (exact) or cut at a character (estimate). Only the end of a long text
+   * is tokenized.
    */
   tail(text: string, maxTokens: number): Promise<{ text: string; tokens: number; cut: boolean }>;
+}
+
+/**
+ * Where only the end of a long text matters (cropping a prompt, asking whether a text fits a context), the host
+ * tokenizes a window from its end instead of the whole text: llama.cpp's tokenizer is superlinear on some inputs
+ * (a MiB of digits takes minutes), so tokenizer time then depends on the context size, not on the prompt's. The
+ * window starts at `WINDOW_CHARS_PER_TOKEN` characters per token wanted (texts average 3-5), plus
+ * `WINDOW_SLACK_TOKENS` so that what the cut at its start changes (a split token, a space prefix) is dropped, and
+ * doubles while it holds too few tokens (a text of long tokens).
+ */
+const WINDOW_CHARS_PER_TOKEN = 8;
+const WINDOW_SLACK_TOKENS = 16;
+
+/** Where a window of `chars` characters from the end of `text` starts, never inside a surrogate pair. */
+function windowStart(text: string, chars: number): number {
+  const start = Math.max(0, text.length - chars);
+  const code = text.charCodeAt(start);
+  return start > 0 && code >= 0xdc00 && code <= 0xdfff ? start - 1 : start;
 }
 
 /** The tokenizer part of a loaded model; both methods are optional since plugin API 1.1. */
@@ -68,17 +100,17 @@ const CACHE_ENTRIES = 256;
 
 class ExactCounter implements TokenCounter {
   readonly exact = true;
-  readonly #tokenize: (text: string) => Promise<number[]>;
+  readonly #tokenize: (text: string, options?: TokenizeOptions) => Promise<number[]>;
   readonly #detokenize: (tokens: readonly number[]) => Promise<string>;
   /** Recent counts by text, least recently used first (a Map keeps insertion order). */
   readonly #recent = new Map<string, number>();
 
-  constructor(tokenize: (text: string) => Promise<number[]>, detokenize: (tokens: readonly number[]) => Promise<string>) {
+  constructor(tokenize: (text: string, options?: TokenizeOptions) => Promise<number[]>, detokenize: (tokens: readonly number[]) => Promise<string>) {
     this.#tokenize = tokenize;
     this.#detokenize = detokenize;
   }
 
-  async count(text: string): Promise<number> {
+  async count(text: string, options: CountOptions = {}): Promise<number> {
     if (text === '') return 0;
     const known = this.#recent.get(text);
     if (known !== undefined) {
@@ -86,7 +118,16 @@ class ExactCounter implements TokenCounter {
       this.#recent.set(text, known);
       return known;
     }
-    const count = (await this.#tokenize(text)).length;
+    const { cpu, atMost } = options;
+    const tokenizeOptions = cpu ? { onCpuTime: (ns: number) => cpu.add(ns) } : undefined;
+    if (atMost !== undefined) {
+      // Enough tokens at the end already: the text does not fit, whatever its exact count (not remembered).
+      for (let chars = (Math.max(0, atMost) + WINDOW_SLACK_TOKENS) * WINDOW_CHARS_PER_TOKEN; chars < text.length; chars *= 2) {
+        const tokens = (await this.#tokenize(text.slice(windowStart(text, chars)), tokenizeOptions)).length;
+        if (tokens >= atMost + WINDOW_SLACK_TOKENS) return tokens;
+      }
+    }
+    const count = (await this.#tokenize(text, tokenizeOptions)).length;
     if (text.length <= CACHED_TEXT_MAX) {
       this.#recent.set(text, count);
       if (this.#recent.size > CACHE_ENTRIES) this.#recent.delete(this.#recent.keys().next().value!);
@@ -96,6 +137,14 @@ class ExactCounter implements TokenCounter {
 
   async tail(text: string, maxTokens: number): Promise<{ text: string; tokens: number; cut: boolean }> {
     if (text === '') return { text, tokens: 0, cut: false };
+    // A window from the end that holds more than maxTokens (and the slack) is enough: its last tokens are the text's.
+    for (let chars = (Math.max(0, maxTokens) + WINDOW_SLACK_TOKENS) * WINDOW_CHARS_PER_TOKEN; chars < text.length; chars *= 2) {
+      const tokens = await this.#tokenize(text.slice(windowStart(text, chars)));
+      if (tokens.length >= maxTokens + WINDOW_SLACK_TOKENS) {
+        const kept = maxTokens > 0 ? tokens.slice(tokens.length - maxTokens) : [];
+        return { text: kept.length > 0 ? await this.#detokenize(kept) : '', tokens: kept.length, cut: true };
+      }
+    }
     const tokens = await this.#tokenize(text);
     if (tokens.length <= maxTokens) return { text, tokens: tokens.length, cut: false };
     const kept = maxTokens > 0 ? tokens.slice(tokens.length - maxTokens) : [];

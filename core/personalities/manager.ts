@@ -15,7 +15,7 @@ import { disposeIncrementalCompiles, stopSpareSandboxProcess, type SandboxPool, 
 export type PersonalityConfigKeys = Pick<
   HostConfig,
   | 'personalities' | 'active_personality_id'
-  | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'
+  | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes' | 'sandbox_max_payload_bytes'
   | 'sandbox_log_lines_per_second' | 'personality_setting_max_bytes'
   | 'sandbox_max_state_bytes' | 'sandbox_max_tool_rounds' | 'personality_store_max_bytes' | 'ctx_size'
 >;

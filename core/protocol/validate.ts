@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import * as P from './payloads.js';
 import type { ClientEventName } from './events.js';
+import { overCap, type TextLimits } from './limits.js';
 
 /** The schema that validates each client event's payload. */
 export const REQUEST_SCHEMAS = {
@@ -33,10 +34,14 @@ export type RequestPayload<E extends ClientEventName> = z.output<(typeof REQUEST
 export type Validated<T> = { ok: true; data: T } | { ok: false; error: string };
 
 /**
- * Validate one event payload. The error names the field and what was expected, e.g.
+ * Validate one event payload, within the configured `limits` when given (else the wire ceilings). The error
+ * names the field and what was expected, e.g.
  * `invalid payload for "select_model": field "model_name": Invalid input: expected string, received number`.
  */
-export function validateRequest<E extends ClientEventName>(event: E, payload: unknown): Validated<RequestPayload<E>> {
+export function validateRequest<E extends ClientEventName>(event: E, payload: unknown, limits?: Readonly<TextLimits>): Validated<RequestPayload<E>> {
+  // The configured caps first: a list or text over them is refused without looking at its elements.
+  const tooBig = limits && overCap(event, payload, limits);
+  if (tooBig) return { ok: false, error: `invalid payload for "${event}": ${tooBig}` };
   const schema = REQUEST_SCHEMAS[event] as z.ZodType;
   // Events with a required field get `{}` when sent bare, so the error names the missing field.
   const input = payload === undefined && schema !== P.EmptySchema ? {} : payload;

@@ -26,7 +26,9 @@ export { SandboxCrashed };
  * `core/errors.ts`.
  */
 export const sandboxErrors = {
-  cpu: (name: string, ms: number) => SandboxTimeout(`personality "${name}": processor exceeded its CPU time limit (${ms} ms)`),
+  /** `used`: what the call was charged (see cpu-meter.ts), when known. */
+  cpu: (name: string, ms: number, used?: { totalMs: number; hostMs: number }) =>
+    SandboxTimeout(`personality "${name}": processor exceeded its CPU time limit (${ms} ms)${used ? `: ${used.totalMs} ms used, ${used.hostMs} ms of it by the host for its ctx calls` : ''}`),
   wall: (name: string, ms: number) => SandboxTimeout(`personality "${name}": processor exceeded its wall time limit (${ms} ms)`),
   memory: (name: string, mb: number) => SandboxMemory(`personality "${name}": processor exceeded its memory limit (${mb} MB)`),
   hostCalls: (name: string, max: number) =>

@@ -12,6 +12,7 @@ import { checkChatRequest, ChatRequestError, OutputFormatError, TOOL_NAME_PATTER
 import { BadPayload, CodedPayload, decodeDetokenize, decodeGenerate, decodeGenerateOptions, decodeTokenize } from './bootstrap.js';
 import type { HostOpName } from './protocol.js';
 import type { BudgetCounts, SandboxAsk, SandboxChatOptions, SandboxGenerateOptions, SandboxHostApi, SandboxStoreRequest } from './types.js';
+import type { CpuAccount } from '../util/cpu-account.js';
 
 /** One decoded host operation. */
 export type AsyncOp =
@@ -241,17 +242,19 @@ function unavailable(what: string): never {
  * Serve one decoded operation with the host API; resolves to the value the guest gets (JSON-able). `counts`
  * are the caller's counters for a personality call, updated in place with what the called turn used.
  */
-export async function performAsyncOp(host: SandboxHostApi, request: AsyncOp, signal: AbortSignal, counts: BudgetCounts): Promise<unknown> {
+export async function performAsyncOp(host: SandboxHostApi, request: AsyncOp, signal: AbortSignal, counts: BudgetCounts, cpu?: CpuAccount): Promise<unknown> {
   switch (request.op) {
     case 'generate': {
-      const value = await host.generate(request.prompt, request.options, signal);
+      const value = await host.generate(request.prompt, request.options, signal, cpu);
       if (request.options.format?.type !== 'json_schema' && typeof value !== 'string') throw new TypeError('the host generate returned no text');
       return value;
     }
-    case 'tokenize':
-      return Array.from(await host.tokenize(request.text), Number);
+    case 'tokenize': {
+      const tokens = await host.tokenize(request.text, cpu);
+      return cpu ? cpu.measure(() => Array.from(tokens, Number)) : Array.from(tokens, Number);
+    }
     case 'detokenize': {
-      const text = await host.detokenize(request.tokens);
+      const text = await host.detokenize(request.tokens, cpu);
       if (typeof text !== 'string') throw new TypeError('the host detokenize returned no text');
       return text;
     }

@@ -8,7 +8,8 @@ import type { HostOpName, RunJson, RunKind, WireBudget } from './protocol.js';
 import { intrinsicGuards, type SandboxLimits } from './limits.js';
 import { onCatastrophicError } from './process-guards.js';
 import { bundleFilename } from './source-map.js';
-import type { ProcessorHook, SandboxCall, SandboxLogger } from './types.js';
+import { CallCpuMeter, nsToMs } from './cpu-meter.js';
+import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
 
 /**
  * The isolate side of a processor sandbox. It runs inside a sandbox process (`worker.ts`), never in the host
@@ -67,10 +68,10 @@ class Vm {
     return this.killed === undefined && !this.isolate.isDisposed;
   }
 
-  /** CPU time spent in the isolate, in ns (0 once disposed). */
-  cpuTime(): bigint {
+  /** Clock time spent inside the isolate, in ns (0 once disposed): when it advances, the isolate ran. */
+  wallTime(): bigint {
     try {
-      return this.isolate.isDisposed ? 0n : this.isolate.cpuTime;
+      return this.isolate.isDisposed ? 0n : this.isolate.wallTime;
     } catch {
       return 0n;
     }
@@ -106,7 +107,8 @@ class Run {
   segmentsQueued = 0;
   segments: Promise<void> = Promise.resolve();
   ops: Promise<void> = Promise.resolve();
-  cpuStart = 0n;
+  /** The CPU this call is charged (`cpu-meter.ts`); made when the call's timers start. */
+  cpu: CallCpuMeter | undefined;
   /** The hook's report, applied when the entry that sent it ends without error. */
   reported: (() => void) | undefined;
   context: ivm.Context | undefined;
@@ -193,6 +195,17 @@ export class SandboxEngine {
     this.#vm?.kill('disposed');
   }
 
+  /**
+   * Charge the running call with CPU time (ns) the host spent serving one of its ctx operations; the limit is
+   * checked at once. The host sends the figure with the operation's result.
+   */
+  chargeHostCpu(ns: number): void {
+    const run = this.active;
+    if (!run?.cpu || run.done) return;
+    run.cpu.charge(ns);
+    this.#checkCpu(run);
+  }
+
   async #ensureVm(): Promise<Vm> {
     if (this.#vm?.alive) return this.#vm;
     this.#vm?.kill('replaced');
@@ -272,10 +285,11 @@ export class SandboxEngine {
 
   /** Timers and the cancel listener of one call. */
   #attach(run: Run): void {
-    run.cpuStart = run.vm.cpuTime();
-    const budgetNs = BigInt(this.limits.cpuTimeMs + WATCHDOG_GRACE_MS) * 1_000_000n;
-    // The watchdog covers what the per-entry timeout cannot: code isolated-vm runs outside it (copying an
-    // unhandled rejection's message, microtasks after a task), and CPU summed over many entries.
+    const vm = run.vm;
+    run.cpu = new CallCpuMeter(() => vm.wallTime());
+    // The watchdog enforces the CPU limit (the per-entry timeout is only the wall-time backstop): it samples
+    // the CPU meter, which also sees code isolated-vm runs outside an entry (copying an unhandled rejection's
+    // message, microtasks after a task), summed over all the call's entries.
     run.timers.watchdog = setInterval(() => {
       const { vm } = run;
       if (vm.killed !== undefined) {
@@ -287,7 +301,8 @@ export class SandboxEngine {
         }
         return;
       }
-      if (vm.cpuTime() - run.cpuStart > budgetNs) this.#breach(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs), 'cpu');
+      run.cpu?.sample();
+      this.#checkCpu(run);
     }, WATCHDOG_INTERVAL_MS);
     this.#armWall(run);
     const signal = run.call?.signal;
@@ -319,6 +334,22 @@ export class SandboxEngine {
     this.#armWall(run);
   }
 
+  /** Fail the call once its CPU (sandbox and host work) passed the limit, with a small grace for the sampling. */
+  #checkCpu(run: Run): void {
+    if (!run.cpu || run.done || run.vm.killed !== undefined) return;
+    const used = run.cpu.used;
+    if (used.totalNs <= BigInt(this.limits.cpuTimeMs + WATCHDOG_GRACE_MS) * 1_000_000n) return;
+    this.#breach(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs, { totalMs: nsToMs(used.totalNs), hostMs: nsToMs(used.hostNs) }), 'cpu');
+  }
+
+  /**
+   * The per-entry timeout: the turn's wall time left (at least 1 ms). It is the backstop should the CPU watchdog
+   * ever not get to run; isolated-vm measures it on the clock, so it must not be the CPU limit.
+   */
+  #entryTimeout(run: Run): number {
+    return Math.max(1, Math.ceil(run.budget.startedAt + run.budget.pausedMs + this.limits.wallTimeMs - Date.now()));
+  }
+
   #detach(run: Run): void {
     clearInterval(run.timers.watchdog);
     clearTimeout(run.timers.wall);
@@ -346,15 +377,23 @@ export class SandboxEngine {
     );
   }
 
-  /** Run one entry into the isolate, after the previous ones, with what is left of the CPU budget as timeout. */
+  /** Run one entry into the isolate, after the previous ones; the CPU it used is charged when it ends. */
   #enter(run: Run, fn: (timeoutMs: number) => Promise<unknown>): Promise<void> {
     run.segmentsQueued++;
     const next = run.segments.then(async () => {
       try {
         if (run.done) return;
         if (!run.vm.alive) throw new Error('Isolate is disposed');
-        const usedMs = Number(run.vm.cpuTime() - run.cpuStart) / 1e6;
-        await fn(Math.max(1, Math.ceil(this.limits.cpuTimeMs - usedMs)));
+        try {
+          await fn(this.#entryTimeout(run));
+        } finally {
+          run.cpu?.sample();
+        }
+        this.#checkCpu(run);
+        if (run.vm.killed !== undefined) {
+          run.reported = undefined;
+          return;
+        }
         // A single allocation can overshoot the heap limit without a GC noticing (`[].constructor(3e7)` holds
         // 240 MB and returns): check after every entry, so such an isolate never serves another entry.
         if (run.vm.alive) {
@@ -389,8 +428,9 @@ export class SandboxEngine {
       vm.kill('memory');
       this.#fail(run, sandboxErrors.memory(this.name, this.limits.memoryLimitMb));
     } else if (message === 'Script execution timed out.') {
-      vm.kill('cpu');
-      this.#fail(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs));
+      // The entry's timeout is the turn's wall time left (see #entryTimeout).
+      vm.kill('wall');
+      this.#fail(run, sandboxErrors.wall(this.name, this.limits.wallTimeMs));
     } else if (vm.killed === 'disposed') {
       this.#fail(run, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
     } else if (vm.killed === undefined && vm.isolate.isDisposed) {

@@ -5,6 +5,7 @@ import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook 
 import { guestSafeError, sandboxErrors, toGuestError } from './errors.js';
 import type { RunJson } from './protocol.js';
 import { SerialQueue } from '../util/serial.js';
+import { CpuAccount } from '../util/cpu-account.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
@@ -28,6 +29,8 @@ type ProcessorBundle = Pick<ProcessorSandboxOptions, 'code' | 'sourceMap'>;
 const BACKSTOP_GRACE_MS = 5_000;
 /** How long a sandbox process may take to start and trial-load, beyond the CPU limit. */
 const START_GRACE_MS = 30_000;
+/** Sending an operation's result costs at least this much host CPU (ns) before it is charged in a message of its own. */
+const CHARGE_AFTER_SEND_NS = 100_000;
 
 /**
  * Node flags of the sandbox process: an allowlist of the host's own (module loaders and resolution conditions,
@@ -368,24 +371,32 @@ class SandboxProcess {
     const controller = new AbortController();
     pending.ops.set(message.opId, controller);
     const { host } = pending.call;
-    const work = (async (): Promise<unknown> => {
+    // Host CPU spent for the operation, charged to the processor's CPU limit (issue 11 §3).
+    const cpu = new CpuAccount();
+    const work = cpu.measure(() => (async (): Promise<unknown> => {
       const args = Array.isArray(message.args) ? message.args : [];
       // A personality call carries the caller's counters as its third argument, and takes the called turn's back.
       const counts = message.op === 'callPersonality' ? wireCounts(args[2]) : { hostCalls: 0, emitBytes: 0 };
       const request: AsyncOp = decodeOpArgs(message.op, message.op === 'callPersonality' ? args.slice(0, 2) : args);
-      const value = await performAsyncOp(host, request, controller.signal, counts);
+      const value = await performAsyncOp(host, request, controller.signal, counts, cpu);
       return message.op === 'callPersonality' ? { text: value, hostCalls: counts.hostCalls, emitBytes: counts.emitBytes } : value;
-    })();
+    })());
+    const reply = (result: Extract<ToWorker, { t: 'op-result' }>) => {
+      const before = cpu.ns;
+      cpu.measure(() => this.#send({ ...result, cpuNs: before }));
+      // Encoding a large result for the channel is work for the processor too: charged right after.
+      if (cpu.ns - before >= CHARGE_AFTER_SEND_NS) this.#send({ t: 'charge', id: message.id, cpuNs: cpu.ns - before });
+    };
     work.then(
       (value) => {
         pending.ops.delete(message.opId);
-        this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: true, value });
+        reply({ t: 'op-result', id: message.id, opId: message.opId, ok: true, value });
       },
       (error: unknown) => {
         pending.ops.delete(message.opId);
         const safe = guestSafeError(error);
         if (safe.code === undefined) this.logger?.warn({ personality: this.name, op: message.op, err: errorMessage(error) }, 'processor host operation failed');
-        this.#send({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: safe });
+        reply({ t: 'op-result', id: message.id, opId: message.opId, ok: false, error: safe });
       },
     );
   }

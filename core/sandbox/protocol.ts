@@ -44,8 +44,11 @@ export type ToWorker =
   | { t: 'cancel'; id: number }
   /** The turn's wall clock stopped (a question to the user) or runs again, with the pauses so far. */
   | { t: 'wall'; id: number; paused: boolean; pausedMs: number }
-  | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown }
-  | { t: 'op-result'; id: number; opId: number; ok: false; error: HostOpError }
+  // `cpuNs`: host CPU spent serving the operation so far, charged to the call's CPU limit (cpu-meter.ts).
+  | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown; cpuNs?: number }
+  | { t: 'op-result'; id: number; opId: number; ok: false; error: HostOpError; cpuNs?: number }
+  // Host CPU spent after an operation's result was sent (encoding it for this channel), charged the same way.
+  | { t: 'charge'; id: number; cpuNs: number }
   | { t: 'dispose' };
 
 export type FromWorker =

@@ -8,6 +8,7 @@ import { WallClock } from './wall-clock.js';
 /** Log levels the guest may use (`ctx.log` is `info`; `console.*` map to their names). */
 export type GuestLogLevel = 'info' | 'warn' | 'error' | 'debug';
 import type { SandboxPool } from './process-pool.js';
+import type { CpuAccount } from '../util/cpu-account.js';
 
 export type ProcessorHook = 'processModelInput' | 'runWorkflow' | 'processModelOutput';
 export const PROCESSOR_HOOKS: readonly ProcessorHook[] = ['processModelInput', 'runWorkflow', 'processModelOutput'];
@@ -60,15 +61,22 @@ export interface BudgetCounts {
   emitBytes: number;
 }
 
-/** What the guest's `ctx` reaches, per call. The host side of every `ctx` function. */
+/**
+ * What the guest's `ctx` reaches, per call. The host side of every `ctx` function.
+ *
+ * `cpu`: the account of host CPU spent serving this operation, charged to the processor's CPU limit (issue 11
+ * §3). The caller measures the synchronous part of the call itself; an implementation adds what it spends later
+ * or elsewhere (a binding's tokenizer thread) with `cpu.add`, or measures later synchronous work with
+ * `cpu.measure`.
+ */
 export interface SandboxHostApi {
   /**
    * Generate with the loaded model; the host applies the personality's anti-prompts and streams chunks when
    * asked. Resolves to the text, or with a `json_schema` format to the parsed, validated value.
    */
-  generate(prompt: string, options: SandboxGenerateOptions, signal: AbortSignal): Promise<unknown>;
-  tokenize(text: string): Promise<number[]>;
-  detokenize(tokens: number[]): Promise<string>;
+  generate(prompt: string, options: SandboxGenerateOptions, signal: AbortSignal, cpu?: CpuAccount): Promise<unknown>;
+  tokenize(text: string, cpu?: CpuAccount): Promise<number[]>;
+  detokenize(tokens: number[], cpu?: CpuAccount): Promise<string>;
   /** One chat round with the model's chat template (`chatRound`); tool calls come back for the sandbox to run. */
   chat?(messages: ChatMessage[], options: SandboxChatOptions, signal: AbortSignal): Promise<SandboxChatReply>;
   /** Embedding vectors, one per text. */

@@ -231,7 +231,12 @@ async function onMessage(message: ToWorker): Promise<void> {
     case 'wall':
       if (cancels.has(message.id)) engine?.setWallClock(message.paused === true, Number(message.pausedMs) || 0);
       return;
+    case 'charge':
+      if (cancels.has(message.id)) engine?.chargeHostCpu(message.cpuNs);
+      return;
     case 'op-result': {
+      // The host's work for the operation counts against the call's CPU limit, even when the call stopped waiting.
+      if (cancels.has(message.id) && message.cpuNs !== undefined) engine?.chargeHostCpu(message.cpuNs);
       const waiter = ops.get(message.opId);
       if (!waiter) return;
       ops.delete(message.opId);

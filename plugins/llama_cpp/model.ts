@@ -32,6 +32,7 @@ import {
   type LoadedModel,
   type PluginLogger,
   type StopReason,
+  type TokenizeOptions,
 } from 'lollms-host/plugin-api';
 import { runChat, untilAborted } from './chat.js';
 import { BindingError, messageOf } from './errors.js';
@@ -147,9 +148,9 @@ export class LlamaCppModel implements LoadedModel {
     }, sequence, messages, options, halt));
   }
 
-  async tokenize(text: string): Promise<number[]> {
+  async tokenize(text: string, options: TokenizeOptions = {}): Promise<number[]> {
     this.ensureLive();
-    return (await this.tokenizer.tokenize(text, false)) as number[];
+    return (await this.tokenizer.tokenize(text, false, false, options.onCpuTime)) as number[];
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {

@@ -11,6 +11,12 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { getLlama, LlamaLogLevel, type LlamaModel, type Token } from 'node-llama-cpp';
 
+/** CPU time of the calling thread, in ns. */
+function threadCpuNs(): number {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) * 1000;
+}
+
 /** Marks the worker data of a tokenizer thread. */
 export const TOKENIZER_WORKER_MARK = 'lollmsHostTokenizerThread';
 
@@ -25,12 +31,13 @@ export interface TokenizeJob {
 type WorkerReply =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'tokens'; id: number; tokens: Uint32Array }
+  | { type: 'tokens'; id: number; tokens: Uint32Array; cpuNs: number }
   | { type: 'error'; id: number; message: string };
 
 interface Pending {
   resolve(tokens: Token[]): void;
   reject(error: Error): void;
+  onCpuTime: ((ns: number) => void) | undefined;
 }
 
 /** Options of `TokenizerThread`. */
@@ -80,12 +87,15 @@ export class TokenizerThread {
     this.ready.catch(() => {});
   }
 
-  /** Tokenize as `LlamaModel.tokenize(text, specialTokens, trimLeadingSpace ? 'trimLeadingSpace' : undefined)` does. */
-  tokenize(text: string, specialTokens: boolean, trimLeadingSpace: boolean): Promise<Token[]> {
+  /**
+   * Tokenize as `LlamaModel.tokenize(text, specialTokens, trimLeadingSpace ? 'trimLeadingSpace' : undefined)`
+   * does. `onCpuTime` gets the CPU time the job took: the thread's, and the main thread's to convert the result.
+   */
+  tokenize(text: string, specialTokens: boolean, trimLeadingSpace: boolean, onCpuTime?: (ns: number) => void): Promise<Token[]> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<Token[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onCpuTime });
       if (this.pending.size === 1) this.worker.ref(); // keep the process alive while a caller waits
       this.worker.postMessage({ id, text, specialTokens, trimLeadingSpace } satisfies TokenizeJob);
     });
@@ -103,8 +113,14 @@ export class TokenizerThread {
     if (!job) return;
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
-    if (reply.type === 'tokens') job.resolve(Array.from(reply.tokens) as Token[]);
-    else job.reject(new Error(reply.message));
+    if (reply.type === 'tokens') {
+      const start = threadCpuNs();
+      const tokens = Array.from(reply.tokens) as Token[];
+      job.onCpuTime?.(reply.cpuNs + threadCpuNs() - start);
+      job.resolve(tokens);
+    } else {
+      job.reject(new Error(reply.message));
+    }
   }
 
   private fail(error: Error): void {
@@ -127,8 +143,10 @@ async function serve(port: NonNullable<typeof parentPort>, modelPath: string): P
   }
   port.on('message', (job: TokenizeJob) => {
     try {
+      const start = threadCpuNs();
       const tokens = Uint32Array.from(model.tokenize(job.text, job.specialTokens, job.trimLeadingSpace ? 'trimLeadingSpace' : undefined));
-      port.postMessage({ type: 'tokens', id: job.id, tokens } satisfies WorkerReply, [tokens.buffer]);
+      const cpuNs = threadCpuNs() - start;
+      port.postMessage({ type: 'tokens', id: job.id, tokens, cpuNs } satisfies WorkerReply, [tokens.buffer]);
     } catch (error) {
       port.postMessage({ type: 'error', id: job.id, message: error instanceof Error ? error.message : String(error) } satisfies WorkerReply);
     }

@@ -78,15 +78,15 @@ export class ModelTokenizer {
   /**
    * Tokens of `text`, as `LlamaModel.tokenize(text, specialTokens, trimLeadingSpace ? 'trimLeadingSpace' :
    * undefined)` gives them. Long texts are tokenized on the thread; the returned promise then settles on a
-   * later turn of the event loop.
+   * later turn of the event loop, and `onCpuTime` gets what the thread spent (plugin API `TokenizeOptions`).
    */
-  async tokenize(text: string, specialTokens: boolean, trimLeadingSpace = false): Promise<Token[]> {
+  async tokenize(text: string, specialTokens: boolean, trimLeadingSpace = false, onCpuTime?: (ns: number) => void): Promise<Token[]> {
     const mode = trimLeadingSpace ? 'trimLeadingSpace' : undefined;
     if (text.length <= MAIN_THREAD_TOKENIZE_LIMIT) return this.model.tokenize(text, specialTokens, mode);
     const thread = await this.getThread();
     if (thread) {
       try {
-        const tokens = await thread.tokenize(text, specialTokens, trimLeadingSpace);
+        const tokens = await thread.tokenize(text, specialTokens, trimLeadingSpace, onCpuTime);
         this.stats.offThread++;
         return tokens;
       } catch (error) {
@@ -97,7 +97,14 @@ export class ModelTokenizer {
       }
     }
     this.stats.longOnMainThread++;
-    return this.model.tokenize(text, specialTokens, mode);
+    // After an await: the caller did not see this work, so it is reported.
+    const start = process.threadCpuUsage();
+    try {
+      return this.model.tokenize(text, specialTokens, mode);
+    } finally {
+      const used = process.threadCpuUsage(start);
+      onCpuTime?.((used.user + used.system) * 1000);
+    }
   }
 
   /**

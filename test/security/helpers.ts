@@ -13,13 +13,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostConfig } from '../../core/config.js';
+import { withCpuOf } from '../helpers/cpu.js';
 import { generate, request, startTestHost, type TestHost, type TestSocket } from '../helpers/host.js';
 
-/** Small limits keep the suite fast (2-core machine). */
+/**
+ * Small limits keep the suite fast (2-core machine). The wall time limit is the backstop, never what ends a case:
+ * the CPU limit counts CPU, and on a busy machine 300 ms of it can take seconds on the clock.
+ */
 export const SECURITY_LIMITS = {
   sandbox_cpu_time_ms: 300,
   sandbox_memory_limit_mb: 32,
-  sandbox_wall_time_ms: 5_000,
+  sandbox_wall_time_ms: 60_000,
   sandbox_max_host_calls: 1_000,
   sandbox_max_emit_bytes: 1024 * 1024,
 } satisfies Partial<HostConfig>;
@@ -29,6 +33,13 @@ export const SECURITY_LIMITS = {
  * sandbox process for the next call, a loaded CI machine.
  */
 export const MARGIN_MS = 1_500;
+
+/**
+ * CPU a sandbox process may spend on an attack beyond the CPU limit: its timers and IPC, a new context and the
+ * bootstrap, disposing the isolate after the breach, a late watchdog sample. Measured as CPU, this bound does not
+ * depend on how busy the machine is.
+ */
+export const CPU_MARGIN_MS = 250;
 
 const KIT = fileURLToPath(new URL('./kit/escape-kit.ts', import.meta.url));
 
@@ -50,6 +61,8 @@ export interface AttackResult {
   error?: string;
   ms: number;
   events: Events;
+  /** CPU the personality's sandbox process spent during the attack (ms); undefined when the process ended. */
+  cpuMs?: number | undefined;
 }
 
 export interface CaseOptions {
@@ -149,11 +162,27 @@ export class SecurityBench {
     const events = record(socket);
     const start = performance.now();
     try {
-      const result = await generate(socket, { prompt, personality: id, n_predicts: 8 });
-      return { ...result, ms: performance.now() - start, events: events.stop() };
+      const pid = () => this.host.host.personalities.get(id)?.current?.processor?.pid;
+      const { value: result, cpuMs } = await withCpuOf(pid, () => generate(socket, { prompt, personality: id, n_predicts: 8 }));
+      return { ...result, ms: performance.now() - start, events: events.stop(), cpuMs };
     } finally {
       events.stop();
     }
+  }
+
+  /**
+   * The attack was stopped by the CPU limit, at the limit: its error says so, and the sandbox process spent at
+   * most the limit plus a margin of CPU. When the process ended itself (a builtin that ignored termination), the
+   * figure the error reports is checked instead, and the process must have been replaced.
+   */
+  expectStoppedByCpu(result: AttackResult, name: string, cpuLimitMs = SECURITY_LIMITS.sandbox_cpu_time_ms): void {
+    expect(result.error).to.match(new RegExp(`personality "${name}": processor exceeded its CPU time limit \\(${cpuLimitMs} ms\\)`));
+    if (result.cpuMs !== undefined) {
+      expect(result.cpuMs, 'CPU of the sandbox process').to.be.below(cpuLimitMs + CPU_MARGIN_MS);
+      return;
+    }
+    const charged = Number(/: (\d+) ms used/.exec(result.error ?? '')?.[1]);
+    expect(charged, `the CPU figure of: ${result.error}`).to.be.within(cpuLimitMs, cpuLimitMs + CPU_MARGIN_MS);
   }
 
   /** The checks every case ends with. `maxMs`: the limit the attack ran into, or undefined to skip timing. */

@@ -24,6 +24,8 @@ export interface StatusReport {
     personality?: string;
     transport: string;
     prompt_tokens: number;
+    /** Of `prompt_tokens`, those taken from the binding's cache of the same client's earlier prompts. */
+    prompt_cached_tokens: number;
     completion_tokens: number;
     tokens_per_s: number | null;
     outcome: string;
@@ -51,6 +53,7 @@ export function statusReport(deps: HttpDeps): StatusReport {
       ...(g.personality !== undefined ? { personality: g.personality } : {}),
       transport: g.transport,
       prompt_tokens: g.promptTokens,
+      prompt_cached_tokens: g.cachedPromptTokens,
       completion_tokens: g.completionTokens,
       tokens_per_s: g.tokensPerSecond,
       outcome: g.outcome,

@@ -11,6 +11,8 @@ import type { PersonalityManager } from '../../personalities/manager.js';
 import type { AccessSettings } from '../access.js';
 import type { HostConfig } from '../../config.js';
 import type { ZooCache } from '../../personalities/zoo.js';
+import type { TextLimits } from '../../protocol/limits.js';
+import type { TurnGate } from '../../util/turn-gate.js';
 
 export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
@@ -26,5 +28,12 @@ export interface SocketDeps {
   installConfig: () => Pick<HostConfig, 'install_allowed_hosts' | 'install_max_size_mb' | 'install_min_free_mb'>;
   /** The access rules' config keys, read at each connection. */
   access: () => AccessSettings;
+  /**
+   * The caps on texts and token lists (issue 11 §3), read at each event; the engine.io buffer is sized from them
+   * when the server starts.
+   */
+  textLimits: () => TextLimits;
+  /** Where token requests (tokenize, detokenize, embed) take turns, one per event-loop turn (shared with HTTP). */
+  tokenGate: Pick<TurnGate, 'run'>;
   logger: Logger;
 }

@@ -60,7 +60,7 @@ export function register(deps: SocketDeps, socket: Socket, client: ClientState, 
         const [name, payload] = handler.failure(message, raw);
         ctx.reply(name, payload);
       };
-      const checked = validateRequest(event, raw);
+      const checked = validateRequest(event, raw, deps.textLimits());
       if (!checked.ok) {
         deps.logger.debug({ event, client: client.id, err: checked.error }, 'refused a bad payload');
         fail(clientErrorText(checked.error));

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { accessPolicy, engineAllowRequest, engineRequestGuard, isOriginAllowed } from '../access.js';
-import { SOCKET_BUFFER_BYTES } from '../../protocol/limits.js';
+import { socketBufferBytes } from '../../protocol/limits.js';
 import { WIRE_TEXT, type ClientToServerEvents, type InterServerEvents, type ServerEventName, type ServerPayload, type ServerToClientEvents, type SocketData } from '../../protocol/index.js';
 import { ClientRegistry, ClientState } from './clients.js';
 import type { SocketDeps } from './deps.js';
@@ -28,8 +28,8 @@ export class SocketTransport {
       transports: ['polling', 'websocket'],
       pingInterval: 25_000,
       pingTimeout: 1_200_000,
-      // The largest legitimate event, not more: nothing bigger is buffered (issue 11).
-      maxHttpBufferSize: SOCKET_BUFFER_BYTES,
+      // The largest legitimate event under the configured caps, not more: nothing bigger is buffered (issue 11).
+      maxHttpBufferSize: socketBufferBytes(deps.textLimits()),
       cors: {
         origin: (origin, callback) => callback(null, isOriginAllowed(origin, deps.access().allowed_origins)),
         credentials: true,

@@ -3,8 +3,8 @@
  * at the HTTP level as the browser would send it: `Origin` headers (`null` from a sandboxed iframe, a foreign
  * site), CORS preflights, "simple" requests that need no preflight (form posts, text/plain fetches), no-cors
  * subresource loads (`Sec-Fetch-Site: cross-site` without an Origin), websocket upgrades and polling posts into
- * a session. None of them may change the host's state. (The same proof in a real headless browser is the
- * second round's.) Also: the host serves pages that were once opened from file:// (`static_dirs`) with its own
+ * a session. None of them may change the host's state. (The same proof in a real headless browser:
+ * browser.test.ts.) Also: the host serves pages that were once opened from file:// (`static_dirs`) with its own
  * origin, and `/socket.io` without the slash is answered.
  */
 import { expect } from 'chai';

@@ -4,16 +4,20 @@ import { EmbeddingUnsupported, TokenizerUnavailable } from '../../../errors.js';
 import type { HandlerMap, HandlerContext } from '../dispatch.js';
 
 /**
- * Run `task` with a lease on the current model (tokens events run beside generations, as in the original). A
- * model that `keep_alive` unloaded is loaded again first, as for a generation.
+ * Run `task` with a lease on the current model (tokens events run beside generations, as in the original), through
+ * the host's turn gate: one request of a client at a time, each on a turn of the event loop of its own, so that a
+ * burst of them cannot hold the loop (issue 11 §3).
  */
-async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease = await ctx.deps.bindings.useModel();
-  try {
-    return await task(lease.value);
-  } finally {
-    lease.release();
-  }
+function withModel<T>(ctx: Pick<HandlerContext, 'deps' | 'client'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
+  return ctx.deps.tokenGate.run(ctx.client.id, async () => {
+    // A model that `keep_alive` unloaded is loaded again first, as for a generation.
+    const lease = await ctx.deps.bindings.useModel();
+    try {
+      return await task(lease.value);
+    } finally {
+      lease.release();
+    }
+  }, ctx.client.connection);
 }
 
 /** The model's tokenizer, or a clear error for a binding that cannot tokenize (plugin API 1.1). */
