@@ -218,9 +218,7 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
         deps: {
           tokenGate: new TurnGate(),
           bindings: {
-            whenReady: () => Promise.resolve(),
-            holdResident: () => () => {},
-            requireModel: () => {
+            useModel: async () => {
               const lease = host.host.bindings.requireModel();
               return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
             },

@@ -25,13 +25,19 @@ describe('security 22: tool loops', function () {
     ['handler-never-returns', 'a handler that awaits a promise that never settles', /never finished runWorkflow.*can never settle/, SECURITY_LIMITS.sandbox_wall_time_ms],
     ['handler-spins', 'a handler in an endless loop', /CPU time limit/, SECURITY_LIMITS.sandbox_cpu_time_ms],
     ['handler-recursion', 'handlers that start tool loops inside tool loops', /host calls per turn|wall time limit|memory limit|CPU time limit/, SECURITY_LIMITS.sandbox_wall_time_ms],
-    ['chat-forever', 'a workflow that restarts its tool loop forever', /host calls per turn|wall time limit/, SECURITY_LIMITS.sandbox_wall_time_ms],
+    ['chat-forever', 'a workflow that restarts its tool loop forever', /host calls per turn|wall time limit|CPU time limit/, SECURITY_LIMITS.sandbox_wall_time_ms],
   ];
   for (const [name, what, expected, limit] of cases) {
     it(`${what} → ${expected.source}`, async () => {
       const result = await bench.attack(name);
-      expect(result.error, result.text).to.match(expected);
-      await bench.expectContained(result, limit);
+      expect(result.error, result.error ?? result.text).to.match(expected);
+      if (limit === SECURITY_LIMITS.sandbox_cpu_time_ms) {
+        // A CPU limit is checked as CPU (the process's or the charged figure), not on a loaded machine's clock.
+        bench.expectStoppedByCpu(result, name);
+        await bench.expectContained(result);
+      } else {
+        await bench.expectContained(result, limit);
+      }
     });
   }
 
