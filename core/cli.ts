@@ -52,7 +52,7 @@ function usage(): string {
     '  lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models_path DIR] [--bindings_path DIR]',
     '                                               download a model into <models>/<binding>/',
     '  lollms-host list [--binding NAME] [--data-dir DIR] [--config FILE] [--models_path DIR] [--bindings_path DIR]',
-    '                                               installed models per binding, with size; * marks the selected one',
+    '                                               installed models per binding, with size; * marks the one a start serves',
     '  lollms-host use <model> [same flags as list]  select an installed model and save it in the config',
     '  lollms-host rm <model> [same flags as list]   delete an installed model',
     '  lollms-host check [--no-types] <plugin folder>...',

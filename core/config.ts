@@ -42,7 +42,7 @@ const nonEmpty = () => z.string().min(1);
 export const CONFIG_KEYS = {
   version: key({ schema: int().min(0), default: CONFIG_VERSION, doc: 'Config layout version, for migrations.' }),
   binding_name: key({ schema: nonEmpty().nullable(), default: 'llama_cpp', doc: 'Folder name of the active binding.' }),
-  model_name: key({ schema: nonEmpty().nullable(), default: null, doc: 'Model file (or .reference) of the active binding; null picks one on start.' }),
+  model_name: key({ schema: nonEmpty().nullable(), default: null, doc: 'Model file (or .reference) of the active binding; null serves the real model installed last (see "Which model serves").' }),
   host: key({ schema: nonEmpty(), default: '127.0.0.1', doc: 'Address to bind. Anything but loopback needs api_key.' }),
   port: key({ schema: int().min(0).max(65535), default: 9600, doc: 'TCP port (0 picks a free one).' }),
   seed: key({ schema: int().min(-1), default: -1, doc: 'Sampling seed for raw generation; -1 is random.' }),
@@ -65,6 +65,7 @@ export const CONFIG_KEYS = {
   api_key: key({ schema: nonEmpty().nullable(), default: null, secret: true, doc: 'Key every client must present (required to bind anything but loopback, enforced on every bind once set).' }),
   parallel: key({ schema: int().min(1).max(64), default: 1, doc: 'Generations that run at once (context sequences).' }),
   max_queue: key({ schema: int().min(0).max(10000), default: 0, doc: 'Requests that may wait for a free slot; 0 answers busy at once, as the original.' }),
+  model_wait_ms: key({ schema: int().min(0).max(3_600_000), default: 120_000, doc: 'How long a request that needs a model waits for one that is loading (start-up, select_model, an engine retry) before it fails with LH_ERR_MODEL_LOADING; 0 fails at once.' }),
   bindings_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold bindings.' }),
   personalities_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold personalities.' }),
   models_path: key({ schema: nonEmpty().nullable(), default: null, doc: 'Folder of models (<models_path>/<binding>/); null = <data dir>/models.' }),

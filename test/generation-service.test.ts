@@ -175,11 +175,10 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
       new GenerationService({
         scheduler: new GenerationScheduler(() => ({ slots: 1, maxQueue: 0, maxWaiting: 4 })),
         models: {
-          requireModel: () => {
-            const lease = host.host.bindings.requireModel();
+          leaseModel: async () => {
+            const lease = await host.host.bindings.leaseModel();
             return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
           },
-          whenReady: () => Promise.resolve(),
         },
         personalities: host.host.personalities,
         settings: () => host.host.config.values,
@@ -214,12 +213,13 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
       const ctx = {
         deps: {
           bindings: {
-            requireModel: () => {
-              const lease = host.host.bindings.requireModel();
+            leaseModel: async () => {
+              const lease = await host.host.bindings.leaseModel();
               return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
             },
           },
         },
+        client: { connection: new AbortController().signal },
         reply: () => expect.fail('no reply on failure'),
       } as unknown as HandlerContext;
       const tokenize = await codedRejection(Promise.resolve(tokenHandlers.tokenize!.run(ctx, { prompt: 'x' } as never)));

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { BindingContext, LoadedModel, ModelFile } from '../../plugin-api/index.js';
-import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, NoModelLoaded, LollmsHostError, errorCode, errorMessage } from '../errors.js';
+import { BindingNotFound, EngineUnavailable, ModelLoadFailed, ModelNotFound, ModelStillLoading, NoBindingSelected, NoModelLoaded, LollmsHostError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pluginLogger } from '../logger.js';
 import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
@@ -12,6 +12,7 @@ import { loadBindingPlugin, type LoadedBindingPlugin } from '../plugins/load-bin
 import { SerialQueue } from '../util/serial.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import type { LlamaEngine } from './engine.js';
+import { ChangeSignal } from './change-signal.js';
 
 /** A loaded model together with the binding version that loaded it. */
 export interface ActiveModel {
@@ -37,7 +38,47 @@ export interface BindingManagerOptions {
   gpu: boolean;
   /** Values of the load request the host makes for every model. */
   loadDefaults: () => { contextSize: number; sequences: number; threads: number };
+  /**
+   * How long `leaseModel` waits for a model that is loading, in ms (config `model_wait_ms`), read at each call.
+   * Default {@link DEFAULT_MODEL_WAIT_MS}.
+   */
+  waitMs?: () => number;
+  /**
+   * First delay of the background retry of a model whose load failed because the engine did not start
+   * (`LH_ERR_ENGINE`), in ms; doubled after each failed retry, at most {@link MAX_RETRY_DELAY_MS}. Default 30 s.
+   */
+  retryDelayMs?: number;
   logger: Logger;
+}
+
+/** Default of `model_wait_ms`: long enough for a large model to load from disk. */
+export const DEFAULT_MODEL_WAIT_MS = 120_000;
+/** The longest wait between two background retries of a load that failed for want of the engine. */
+export const MAX_RETRY_DELAY_MS = 10 * 60_000;
+
+/**
+ * Where the model stands, for `/health` and `GET /status`:
+ * - `starting`: the host has not yet begun to load its start-up model;
+ * - `loading`: no model serves, and one is loading (the start-up model, a `select_model`, an engine retry);
+ * - `ready`: a model serves (another may be loading to replace it);
+ * - `no_model`: no model serves and none is loading; `error` says why the last load failed, if one did.
+ */
+export interface ModelReadiness {
+  state: 'starting' | 'loading' | 'ready' | 'no_model';
+  /** The model that serves. */
+  model: string | null;
+  /** The model being loaded. */
+  loading: string | null;
+  /** Why the last load failed, while no model serves. */
+  error?: string;
+}
+
+/** Options of `leaseModel`. */
+export interface LeaseModelOptions {
+  /** Stop waiting when it aborts (a cancel, a disconnect, shutdown): the call rejects with its reason. */
+  signal?: AbortSignal;
+  /** How long to wait for a model that is loading, in ms; default the manager's `waitMs`. */
+  waitMs?: number;
 }
 
 interface ActiveBinding {
@@ -57,6 +98,23 @@ export class BindingManager {
   readonly #queue = new SerialQueue();
   #loading: { model: string; controller: AbortController } | undefined;
   #reloading: Promise<void> | undefined;
+  /** Hot reloads of the active binding in progress: new requests wait for the new code. */
+  #swapping = 0;
+  /** The host holds readiness until it has begun its start-up model (`holdForStartup`). */
+  #startupHeld = false;
+  /** Why the last load failed, while no model serves. */
+  #lastError: unknown;
+  /**
+   * The model that should serve but does not, because its load failed for want of the engine: it is loaded again
+   * in the background (with backoff) and by the next request that needs a model.
+   */
+  #wanted: { binding: string; model: string } | undefined;
+  #retrying: Promise<void> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryRound = 0;
+  #disposed = false;
+  /** Wakes `leaseModel` callers whenever a load starts or ends, a model is swapped in, or the start-up hold ends. */
+  readonly #changes = new ChangeSignal();
 
   constructor(options: BindingManagerOptions) {
     this.#options = options;
@@ -93,8 +151,69 @@ export class BindingManager {
   /** A lease on the current model for one operation (it is not disposed before `release`), or a `NoModelLoaded` error that tells the client what to do. */
   requireModel(): Lease<ActiveModel> {
     const lease = this.#models.acquire();
-    if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
+    if (!lease) throw this.#noModelError();
     return lease;
+  }
+
+  /**
+   * The one way a request gets the model: a lease on the current model (not disposed before `release`). When no
+   * model serves but one is on its way (the host is starting, a model is loading, a hot reload of the binding is
+   * swapping, or a load that failed for want of the engine is retried, which this call starts), it waits for it,
+   * at most `waitMs`. Rejects with `LH_ERR_NO_MODEL` when no model serves and none is coming (the message says
+   * why the last load failed), `LH_ERR_MODEL_LOADING` when the wait ran out, or the signal's reason.
+   */
+  async leaseModel(options: LeaseModelOptions = {}): Promise<Lease<ActiveModel>> {
+    const waitMs = Math.max(0, options.waitMs ?? this.#options.waitMs?.() ?? DEFAULT_MODEL_WAIT_MS);
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      if (this.#swapping === 0) {
+        const lease = this.#models.acquire();
+        if (lease) return lease;
+      }
+      if (!this.#pending() && !this.#retryWanted()) throw this.#noModelError();
+      if ((await this.#changes.next(deadline, options.signal)) === 'timeout') {
+        const what = this.#pending() ?? 'a model';
+        throw ModelStillLoading(`${what} is not ready after ${waitMs} ms (model_wait_ms); retry later`);
+      }
+    }
+  }
+
+  /** What a request would wait for now, or undefined when nothing is coming. */
+  #pending(): string | undefined {
+    if (this.#swapping > 0) return `the reloaded binding "${this.#active?.plugin.name ?? ''}"`;
+    if (this.#loading) return `model "${this.#loading.model}"`;
+    if (this.#retrying && this.#wanted) return `model "${this.#wanted.model}"`;
+    if (this.#startupHeld) return 'the start-up model';
+    return undefined;
+  }
+
+  #noModelError(): LollmsHostError {
+    const why = this.#lastError === undefined ? '' : ` (the last load failed: ${errorMessage(this.#lastError)})`;
+    return NoModelLoaded(`No model loaded: select a binding and a model first (select_binding, select_model)${why}`);
+  }
+
+  /** Where the model stands (see {@link ModelReadiness}). */
+  get readiness(): ModelReadiness {
+    const model = this.#models.current?.name ?? null;
+    const loading = this.#loading?.model ?? (this.#retrying ? this.#wanted?.model : undefined) ?? null;
+    const state: ModelReadiness['state'] = model !== null ? 'ready' : loading !== null ? 'loading' : this.#startupHeld ? 'starting' : 'no_model';
+    return { state, model, loading, ...(state === 'no_model' && this.#lastError !== undefined ? { error: errorMessage(this.#lastError) } : {}) };
+  }
+
+  /**
+   * The host is about to choose and load its start-up model: until the returned function is called, readiness is
+   * `starting` and `leaseModel` waits instead of failing. The host calls it before it listens.
+   */
+  holdForStartup(): () => void {
+    this.#startupHeld = true;
+    this.#changes.notify();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#startupHeld = false;
+      this.#changes.notify();
+    };
   }
 
   /** Every binding folder with its card and models (broken ones are logged and left out). */
@@ -136,6 +255,7 @@ export class BindingManager {
       if (previous && previous.plugin.name !== name) {
         // The old binding's model can no longer be selected; let running work finish on it, then free it.
         this.#models.swap(undefined);
+        this.#forgetFailure();
         await this.#disposeBinding(previous);
       }
       return plugin;
@@ -160,21 +280,88 @@ export class BindingManager {
   selectModel(name: string, onProgress?: (progress: number) => void): Promise<ActiveModel> {
     return this.#serial(async () => {
       const active = this.#requireBinding();
-      const models = await active.plugin.binding.listModels(active.ctx);
-      if (!models.some((m) => m.name === name)) {
-        const known = models.map((m) => m.name).join(', ') || 'none installed';
-        throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
+      try {
+        const models = await active.plugin.binding.listModels(active.ctx);
+        if (!models.some((m) => m.name === name)) {
+          const known = models.map((m) => m.name).join(', ') || 'none installed';
+          throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
+        }
+        const entry = await this.#load(active, name, onProgress);
+        this.#models.swap(entry);
+        this.#forgetFailure();
+        this.#changes.notify();
+        return entry;
+      } catch (error) {
+        this.#loadFailed(active.plugin.name, name, error);
+        throw error;
       }
-      const entry = await this.#load(active, name, onProgress);
-      this.#models.swap(entry);
-      return entry;
     });
+  }
+
+  /**
+   * A load failed. With a model still serving, that model goes on and nothing else happens. With none, the error
+   * is kept for `readiness` and `LH_ERR_NO_MODEL`; and when the engine did not start (`LH_ERR_ENGINE`, which a
+   * later attempt usually fixes) the model is loaded again in the background, with backoff, and by the next
+   * request that needs it.
+   */
+  #loadFailed(binding: string, model: string, error: unknown): void {
+    if (this.#models.current || this.#disposed) return;
+    this.#lastError = error;
+    if (errorCode(error) === EngineUnavailable.code) {
+      this.#wanted = { binding, model };
+      this.#scheduleRetry();
+    }
+    this.#changes.notify();
+  }
+
+  #forgetFailure(): void {
+    this.#lastError = undefined;
+    this.#wanted = undefined;
+    this.#retryRound = 0;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer || this.#disposed || !this.#wanted) return;
+    const delay = Math.min((this.#options.retryDelayMs ?? 30_000) * 2 ** this.#retryRound, MAX_RETRY_DELAY_MS);
+    this.#retryRound++;
+    const { model } = this.#wanted;
+    this.#options.logger.warn({ model, retryInMs: delay }, `model "${model}" is not loaded (the engine did not start); trying again in ${Math.round(delay / 1000)} s, or at the next request that needs a model`);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryWanted();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  /** Load the wanted model again (once at a time); false when there is nothing to retry. */
+  #retryWanted(): boolean {
+    const wanted = this.#wanted;
+    if (!wanted || this.#disposed || this.#models.current) return false;
+    if (this.#active?.plugin.name !== wanted.binding) {
+      this.#forgetFailure();
+      return false;
+    }
+    if (!this.#retrying) {
+      this.#options.logger.info({ model: wanted.model }, `loading model "${wanted.model}" again`);
+      this.#retrying = this.selectModel(wanted.model).then(
+        () => undefined,
+        () => undefined,
+      ).finally(() => {
+        this.#retrying = undefined;
+        this.#changes.notify();
+      });
+      this.#changes.notify();
+    }
+    return true;
   }
 
   /** Load `name` through `active`, shown as `loading` (for `/health`) and abortable by `abortLoading`. */
   async #load(active: ActiveBinding, name: string, onProgress?: (progress: number) => void): Promise<ActiveModel> {
     const controller = new AbortController();
     this.#loading = { model: name, controller };
+    this.#changes.notify();
     try {
       const loaded = await active.plugin.binding.loadModel(active.ctx, {
         model: name,
@@ -189,6 +376,7 @@ export class BindingManager {
       throw new LollmsHostError(errorCode(error) ?? ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
     } finally {
       if (this.#loading?.controller === controller) this.#loading = undefined;
+      this.#changes.notify();
     }
   }
 
@@ -207,6 +395,7 @@ export class BindingManager {
    * finishes on them (drain), and new requests that call `whenReady` wait for the swap.
    */
   reloadActive(plugin: LoadedBindingPlugin): Promise<void> {
+    this.#swapping++;
     const run = this.#serial(async () => {
       const previous = this.#active;
       if (!previous || previous.plugin.name !== plugin.name) return;
@@ -220,6 +409,10 @@ export class BindingManager {
       await this.#disposeBinding(previous);
     });
     this.#reloading = run.catch(() => {});
+    void this.#reloading.then(() => {
+      this.#swapping--;
+      this.#changes.notify();
+    });
     return run;
   }
 
@@ -229,6 +422,8 @@ export class BindingManager {
       const previous = this.#active;
       this.#active = undefined;
       this.#models.swap(undefined);
+      this.#forgetFailure();
+      this.#changes.notify();
       if (previous) await this.#disposeBinding(previous);
     });
   }
@@ -245,6 +440,9 @@ export class BindingManager {
 
   /** Abort a load in progress and dispose every model (host shutdown). */
   async dispose(): Promise<void> {
+    this.#disposed = true;
+    this.#forgetFailure();
+    this.#changes.notify();
     this.abortLoading();
     await this.#queue.idle();
     await this.#models.disposeAll();

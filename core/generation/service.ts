@@ -23,10 +23,12 @@ import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityR
 
 /** The model the service generates with (the binding manager). */
 export interface ModelSource {
-  /** A lease on the loaded model; throws `LH_ERR_NO_MODEL` without one. */
-  requireModel(): Lease<ActiveModel>;
-  /** Settles once a hot reload of the active binding in progress has swapped (new work waits for the new code). */
-  whenReady(): Promise<void>;
+  /**
+   * A lease on the loaded model. A model that is on its way (start-up, a load, a hot reload's swap, an engine
+   * retry) is waited for, within `model_wait_ms`; rejects with `LH_ERR_NO_MODEL` when none is coming, or
+   * `LH_ERR_MODEL_LOADING` when the wait ran out.
+   */
+  leaseModel(options: { signal?: AbortSignal }): Promise<Lease<ActiveModel>>;
 }
 
 /** The personalities the service runs turns of (the personality manager). */
@@ -160,8 +162,6 @@ export class GenerationService {
         remember(outcome);
         return outcome;
       }
-      // A hot reload of the active binding in progress: wait for the new code rather than refuse.
-      await this.#options.models.whenReady();
       const result = await this.#runMode(request, sink, signal, usage, (path) => (personalityPath = path));
       const outcome = outcomeOf(result);
       remember(outcome);
@@ -189,7 +189,8 @@ export class GenerationService {
   ): Promise<TurnResult> {
     const { models, personalities, settings, logger, onPrompt } = this.#options;
     const withModel = async (personality: number | undefined, run: (turn: Turn) => Promise<TurnResult>): Promise<TurnResult> => {
-      const lease = models.requireModel();
+      // A model still loading (start-up, select_model, hot reload, engine retry) is waited for, not refused.
+      const lease = await models.leaseModel({ signal });
       try {
         const model = lease.value;
         const turn: Turn = {

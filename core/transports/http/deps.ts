@@ -13,7 +13,7 @@ import type { PersonalityManager } from '../../personalities/manager.js';
 
 export interface HttpDeps {
   config: Pick<ConfigStore, 'values' | 'redacted' | 'update'>;
-  bindings: Pick<BindingManager, 'loading' | 'model' | 'activeBinding' | 'listModels'>;
+  bindings: Pick<BindingManager, 'loading' | 'readiness' | 'model' | 'activeBinding' | 'listModels'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'mounted' | 'mountedPaths' | 'assetFile'>;
   generation: Pick<GenerationService, 'status'>;

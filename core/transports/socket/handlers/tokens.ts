@@ -3,9 +3,12 @@ import type { ActiveModel } from '../../../bindings/manager.js';
 import { EmbeddingUnsupported, TokenizerUnavailable } from '../../../errors.js';
 import type { HandlerMap, HandlerContext } from '../dispatch.js';
 
-/** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
-async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease = ctx.deps.bindings.requireModel();
+/**
+ * Run `task` with a lease on the current model (tokens events run beside generations, as in the original); a
+ * model still loading is waited for, as generations do.
+ */
+async function withModel<T>(ctx: Pick<HandlerContext, 'deps' | 'client'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
+  const lease = await ctx.deps.bindings.leaseModel({ signal: ctx.client.connection });
   try {
     return await task(lease.value);
   } finally {
