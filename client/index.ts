@@ -30,6 +30,7 @@ import type {
   NamesListReply,
   PersonalitiesListReply,
   PersonalityAddedReply,
+  PersonalityRemovedReply,
   PersonalitySettingsReply,
   SelectBindingReply,
   SelectModelReply,
@@ -73,6 +74,7 @@ export type SelectedBinding = Success<SelectBindingReply>;
 export type SelectedModel = Success<SelectModelReply>;
 export type PersonalityAdded = PersonalityAddedReply;
 export type PersonalityActivated = ActivatePersonalityReply;
+export type PersonalityRemoved = Success<PersonalityRemovedReply>;
 export type ActivePersonalitiesList = Success<ActivePersonalitiesListReply>;
 export type Tokenized = Success<TokenizedReply>;
 export type Detokenized = Success<DetokenizedReply>;
@@ -168,6 +170,7 @@ const SPECS = {
   select_model: { lane: 'select_model', replies: ['select_model'], progress: 'model_loading_progress' },
   add_personality: { lane: 'personality', replies: ['personality_added', 'personality_add_failed'] },
   activate_personality: { lane: 'personality', replies: ['activate_personality', 'personality_add_failed'] },
+  remove_personality: { lane: 'personality', replies: ['personality_removed'] },
   list_active_personalities: { lane: 'active_personalities', replies: ['active_personalities_list'] },
   tokenize: { lane: 'tokenize', replies: ['tokenized'] },
   detokenize: { lane: 'detokenize', replies: ['detokenized'] },
@@ -392,6 +395,14 @@ export class LollmsClient {
   /** `activate_personality`: make a mounted personality (by id) the active one. */
   activatePersonality(id: number, options?: RequestOptions): Promise<PersonalityActivated> {
     return this.#request('activate_personality', { id }, options);
+  }
+
+  /**
+   * `remove_personality`: unmount a mounted personality (by id) and drop it from the host's config. The ids of the
+   * others do not change: the freed id lists as an empty name until the next `addPersonality` takes it.
+   */
+  removePersonality(id: number, options?: RequestOptions): Promise<PersonalityRemoved> {
+    return this.#request('remove_personality', { id }, options);
   }
 
   /** `list_active_personalities`: the mounted personalities' names; a name's index is its id. */

@@ -334,6 +334,7 @@ describe('LoLLMs socket.io protocol', function () {
       select_model: 'select_model',
       add_personality: 'personality_add_failed',
       activate_personality: 'personality_add_failed',
+      remove_personality: 'personality_removed',
       tokenize: 'tokenized',
       detokenize: 'detokenized',
       embed: 'embeded',

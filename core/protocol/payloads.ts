@@ -37,6 +37,10 @@ export type AddPersonalityRequest = z.input<typeof AddPersonalityRequestSchema>;
 export const ActivatePersonalityRequestSchema = z.object({ id: z.number().int() }).passthrough();
 export type ActivatePersonalityRequest = z.input<typeof ActivatePersonalityRequestSchema>;
 
+/** Ours: unmount a mounted personality by id. */
+export const RemovePersonalityRequestSchema = z.object({ id: z.number().int() }).passthrough();
+export type RemovePersonalityRequest = z.input<typeof RemovePersonalityRequestSchema>;
+
 export const TokenizeRequestSchema = z.object({ prompt: text() }).passthrough();
 export type TokenizeRequest = z.input<typeof TokenizeRequestSchema>;
 
@@ -156,6 +160,8 @@ export interface PersonalityAddedReply {
   name: string;
   id: number;
 }
+/** Ours: `remove_personality`'s reply; `id` is the freed id (echoed on failure when it was an integer). */
+export type PersonalityRemovedReply = { success: true; name: string; id: number } | (Failure & { id?: number });
 export type ActivePersonalitiesListReply = { success: true; personalities: string[] } | Failure;
 export interface ActivatePersonalityReply {
   success: true;

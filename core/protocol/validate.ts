@@ -21,6 +21,7 @@ export const REQUEST_SCHEMAS = {
   generate_text: P.GenerateTextRequestSchema,
   cancel_generation: P.AnyPayloadSchema,
   cancel_text_generation: P.AnyPayloadSchema,
+  remove_personality: P.RemovePersonalityRequestSchema,
   get_personality_settings: P.GetPersonalitySettingsRequestSchema,
   set_personality_settings: P.SetPersonalitySettingsRequestSchema,
   install_model: P.InstallModelRequestSchema,

@@ -16,7 +16,7 @@ export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
   bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'leaseModel'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
-  personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
+  personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'remove' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
   /** The folders the personality listings read. */
   personalitiesPaths: readonly string[];
   /** Parsed personality configs between listings (refreshed by the watcher). */
