@@ -401,10 +401,13 @@ export class Host {
     this.zoo.watched = false;
     // Background type checks of reloaded plugins stop with the watcher.
     this.reloader.dispose();
-    const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     await generationsEnded;
     await this.#initialising?.catch(() => {});
+    // The socket first, while the HTTP server still listens: a long-polling client fetches its last packets
+    // (`generation_canceled`) with a new request. Closing the HTTP server first would refuse that request, and
+    // its 'close' event makes engine.io drop every connection unsent.
     await this.socket.close();
+    const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     this.http.closeAllConnections();
     await httpClosed;
     this.installs.cancelAll();
