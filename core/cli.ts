@@ -7,7 +7,7 @@ import { Host } from './host.js';
 import { writeTestModel } from './bindings/test-model.js';
 
 /** The commands `main` knows (an unknown one is answered with this list). */
-export const COMMANDS = ['serve', 'list', 'use', 'rm', 'pull', 'check', 'new', 'make-test-model'] as const;
+export const COMMANDS = ['serve', 'ps', 'list', 'use', 'rm', 'pull', 'check', 'new', 'make-test-model'] as const;
 
 /** Exit codes: 0 ok, 1 failure, 2 usage error (unknown flag, bad value). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -47,6 +47,9 @@ function usage(): string {
     '',
     'Usage:',
     '  lollms-host [serve] [flags]                  start the host (default command)',
+    '  lollms-host ps [--url URL | --host ADDR --port N] [--api-key KEY] [--data-dir DIR] [--json]',
+    '                                               what a running host has loaded: model, slots, queue,',
+    '                                               personalities, last generations (asked over HTTP)',
     '  lollms-host make-test-model [--preset tiny|bench] [--seed N] <out.gguf>',
     '                                               write a random-weight test model (gibberish output)',
     '  lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models_path DIR] [--bindings_path DIR]',
@@ -153,6 +156,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await (await import('./bindings/models-command.js')).useCommand(rest, io);
       case 'rm':
         return await (await import('./bindings/models-command.js')).rmCommand(rest, io);
+      case 'ps':
+        return await (await import('./transports/http/ps-command.js')).psCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
       default:
