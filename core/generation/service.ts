@@ -15,6 +15,7 @@ import type { Lease } from '../util/versioned.js';
 import type { HeldPersonality } from '../personalities/manager.js';
 import { runPersonalityTurn, type PersonalitySettingsSource } from './personality-turn.js';
 import { runRaw } from './raw.js';
+import { logGeneration } from './generation-log.js';
 import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
 import { tokenCounterFor } from './token-count.js';
@@ -115,7 +116,14 @@ export class GenerationService {
     let finish!: () => void;
     const active: Active = { clientId: request.client.id, controller, done: new Promise<void>((r) => (finish = r)) };
     this.#active.add(active);
-    return this.#execute(request, gated, signal, acquired, started).finally(() => {
+    const ran = this.#execute(request, gated, signal, acquired, started).then(
+      (outcome) => (logGeneration(this.#options.logger, request, started, { outcome }), outcome),
+      (error: unknown) => {
+        logGeneration(this.#options.logger, request, started, { error });
+        throw error;
+      },
+    );
+    return ran.finally(() => {
       this.#active.delete(active);
       finish();
       this.#wakeIdle(request.client.id);
