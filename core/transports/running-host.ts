@@ -6,7 +6,8 @@
  */
 import { join, resolve } from 'node:path';
 import { ConfigStore, resolveDataDir } from '../config.js';
-import { CliUsage } from '../errors.js';
+import { CliUsage, errorMessage } from '../errors.js';
+import type { StatusReport } from './http/status.js';
 
 /** The flags of a command that talks to a running host. */
 export interface RunningHostFlags {
@@ -87,3 +88,36 @@ export async function locateRunningHost(flags: RunningHostFlags, env: NodeJS.Pro
   const address = connectAddress(flags.host ?? store.values.host);
   return { url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, apiKey };
 }
+
+/** How long `ps` waits for the host's answer. */
+const STATUS_TIMEOUT_MS = 10_000;
+/** The largest `/status` body `ps` reads (the host's is a few kilobytes). */
+const MAX_STATUS_BYTES = 4 * 1024 * 1024;
+/** Fetch `GET /status` of a running host; a clear error when none answers, or when it wants a key. */
+export async function fetchStatus(host: RunningHost, signal: AbortSignal = AbortSignal.timeout(STATUS_TIMEOUT_MS)): Promise<StatusReport> {
+  let response: Response;
+  try {
+    response = await fetch(`${host.url}/status`, { headers: host.apiKey ? { authorization: `Bearer ${host.apiKey}` } : {}, signal, redirect: 'error' });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    if (cause === 'ECONNREFUSED') throw new Error(`no lollms-host answers at ${host.url} (start one with \`lollms-host serve\`, or point at it with --url or --port)`);
+    throw new Error(`cannot reach ${host.url}: ${errorMessage(error)}`);
+  }
+  const body = await response.text();
+  if (body.length > MAX_STATUS_BYTES) throw new Error(`${host.url}/status answered more than ${MAX_STATUS_BYTES} bytes: is it a lollms-host?`);
+  if (response.status === 401) {
+    throw new Error(`${host.url} wants an API key: pass --api-key KEY, set LOLLMS_HOST_API_KEY, or run ps with the host's --data-dir`);
+  }
+  if (!response.ok) throw new Error(`${host.url}/status answered ${response.status}: ${body.slice(0, 200)}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new Error(`${host.url}/status did not answer JSON: is it a lollms-host?`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { version?: unknown }).version !== 'string') {
+    throw new Error(`${host.url}/status is not a lollms-host status (no version): is it a lollms-host?`);
+  }
+  return parsed as StatusReport;
+}
+
