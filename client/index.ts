@@ -32,6 +32,7 @@ import type {
   PersonalityAddedReply,
   PersonalityRemovedReply,
   PersonalitySettingsReply,
+  BindingSettingsReply,
   SelectBindingReply,
   SelectModelReply,
   ServerEventName,
@@ -80,6 +81,7 @@ export type Tokenized = Success<TokenizedReply>;
 export type Detokenized = Success<DetokenizedReply>;
 export type Embedded = Success<EmbededReply>;
 export type PersonalitySettings = Success<PersonalitySettingsReply>;
+export type BindingSettings = Success<BindingSettingsReply>;
 export type ModelInstalled = Success<ModelInstalledReply>;
 
 /** Options of `new LollmsClient()`. */
@@ -177,6 +179,8 @@ const SPECS = {
   embed: { lane: 'embed', replies: ['embeded'] },
   get_personality_settings: { lane: 'personality_settings', replies: ['personality_settings'] },
   set_personality_settings: { lane: 'personality_settings', replies: ['personality_settings'] },
+  get_binding_settings: { lane: 'binding_settings', replies: ['binding_settings'] },
+  set_binding_settings: { lane: 'binding_settings', replies: ['binding_settings'] },
   install_model: { lane: 'install', replies: ['model_installed'], progress: 'install_progress' },
 } as const satisfies Partial<Record<ClientEventName, RequestSpec>>;
 
@@ -418,6 +422,19 @@ export class LollmsClient {
   /** `set_personality_settings`: change some settings (validated against the template; saved by the host). */
   setPersonalitySettings(id: number, settings: Record<string, unknown>, options?: RequestOptions): Promise<PersonalitySettings> {
     return this.#request('set_personality_settings', { id, settings }, options);
+  }
+
+  /** `get_binding_settings`: a binding's settings and their template (default the active binding). */
+  getBindingSettings(name?: string, options?: RequestOptions): Promise<BindingSettings> {
+    return this.#request('get_binding_settings', name === undefined ? {} : { name }, options);
+  }
+
+  /**
+   * `set_binding_settings`: change some settings of a binding (default the active one), validated against its
+   * card; the host saves them and loads the active binding again with them (`applied`).
+   */
+  setBindingSettings(settings: Record<string, unknown>, name?: string, options?: RequestOptions): Promise<BindingSettings> {
+    return this.#request('set_binding_settings', { ...(name === undefined ? {} : { name }), settings }, options);
   }
 
   // ------------------------------------------------------------------------------------------------ tokens

@@ -17,6 +17,8 @@ import { Selection } from './bindings/selection.js';
 import { ZooCache } from './personalities/zoo.js';
 import { TEST_MODEL_NAME } from './bindings/test-model-name.js';
 import { InstallRegistry } from './bindings/installs.js';
+import { bindingSettingsTemplate } from './bindings/settings-template.js';
+import { PersonalitySettingsStore } from './personalities/settings.js';
 import { writeTestModel } from './bindings/test-model.js';
 import { chooseStartupModel, isTestModel, withInstallTimes } from './bindings/startup-model.js';
 import { GenerationScheduler } from './generation/scheduler.js';
@@ -123,6 +125,9 @@ export class Host {
     this.paths = paths;
     const values = () => config.values;
     const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
+    // Binding settings: the card's template, the values saved in the data dir (validated, migrated), one store
+    // for what bindings read at load and what set_binding_settings writes.
+    const bindingSettings = new PersonalitySettingsStore({ dataDir: paths.dataDir, kind: 'binding', maxValueBytes: () => values().personality_setting_max_bytes });
     const bindings = new BindingManager({
       bindingsPaths: () => paths.bindings,
       modelsPath: paths.modelsPath,
@@ -132,6 +137,11 @@ export class Host {
       gpu: values().enable_gpu,
       loadDefaults: () => ({ contextSize: values().ctx_size, sequences: values().parallel, threads: effectiveThreads(values()) }),
       waitMs: () => values().model_wait_ms,
+      settingsOf: async (plugin) => {
+        const { values: settings, warnings } = await bindingSettings.get(plugin.name, bindingSettingsTemplate(plugin.card));
+        for (const warning of warnings) logger.warn({ binding: plugin.name }, warning);
+        return settings;
+      },
       logger,
     });
     const selection = new Selection({ bindings, config });
@@ -160,6 +170,7 @@ export class Host {
       personalities,
       personalitiesPaths: paths.personalities,
       zoo: this.zoo,
+      bindingSettings,
       installs,
       access: values,
       installConfig: values,

@@ -341,6 +341,8 @@ describe('LoLLMs socket.io protocol', function () {
       generate_text: 'generation_error',
       get_personality_settings: 'personality_settings',
       set_personality_settings: 'personality_settings',
+      get_binding_settings: 'binding_settings',
+      set_binding_settings: 'binding_settings',
       install_model: 'model_installed',
     };
 
@@ -353,7 +355,7 @@ describe('LoLLMs socket.io protocol', function () {
       it(`${event}: mistyped and missing fields get the failure shape naming the field`, async () => {
         // A bare request is only wrong where the event has a required field.
         const bareIsValid = (REQUEST_SCHEMAS as Record<string, { safeParse(v: unknown): { success: boolean } }>)[event]!.safeParse({}).success;
-        for (const payload of [{ prompt: 12, path: 3, id: 'x', binding_name: 7, model_name: false, language: 5, category: 1, settings: 'no', url: 5 }, ...(bareIsValid ? [] : [undefined]), 'a string', [1, 2]]) {
+        for (const payload of [{ prompt: 12, path: 3, id: 'x', binding_name: 7, model_name: false, language: 5, category: 1, settings: 'no', url: 5, name: 5 }, ...(bareIsValid ? [] : [undefined]), 'a string', [1, 2]]) {
           const answer = (await request(socket, event, payload, reply as never)) as Record<string, unknown>;
           const error = String(answer.error ?? '');
           expect(error, `${event} ${JSON.stringify(payload)}`).to.contain('invalid payload');

@@ -48,6 +48,12 @@ export interface BindingManagerOptions {
    * (`LH_ERR_ENGINE`), in ms; doubled after each failed retry, at most {@link MAX_RETRY_DELAY_MS}. Default 30 s.
    */
   retryDelayMs?: number;
+  /**
+   * The settings a binding gets in its context (`ctx.settings`), read at each load of the binding. Default: the
+   * card's `settings` overlaid with `<dataDir>/settings/bindings/<name>.yaml`. The host passes the validated
+   * store (the same one `set_binding_settings` writes).
+   */
+  settingsOf?: (plugin: LoadedBindingPlugin) => Promise<Record<string, unknown>>;
   logger: Logger;
 }
 
@@ -416,6 +422,17 @@ export class BindingManager {
     return run;
   }
 
+  /**
+   * The settings of binding `name` changed: when it is the active one, it is loaded again with them (its model
+   * too, swapped as in a hot reload). Resolves whether it was active.
+   */
+  async reloadSettings(name: string): Promise<boolean> {
+    const plugin = this.#active?.plugin;
+    if (!plugin || plugin.name !== name) return false;
+    await this.reloadActive(plugin);
+    return true;
+  }
+
   /** The active binding's folder disappeared: retire it and its model; the host has no binding after this. */
   unloadActive(): Promise<void> {
     return this.#serial(async () => {
@@ -463,14 +480,15 @@ export class BindingManager {
   async #contextFor(plugin: LoadedBindingPlugin): Promise<BindingContext> {
     const modelsDir = join(this.#options.modelsPath, plugin.name);
     await mkdir(modelsDir, { recursive: true });
-    const defaults = (plugin.card as { settings?: Record<string, unknown> } | null)?.settings ?? {};
-    const saved = await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`));
+    const settings = this.#options.settingsOf
+      ? await this.#options.settingsOf(plugin)
+      : { ...((plugin.card as { settings?: Record<string, unknown> } | null)?.settings ?? {}), ...(await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`))) };
     const engine = this.#options.engine;
     return Object.freeze({
       name: plugin.name,
       folder: plugin.folder,
       modelsDir,
-      settings: Object.freeze({ ...defaults, ...saved }),
+      settings: Object.freeze({ ...settings }),
       logger: pluginLogger(this.#options.logger, 'binding', plugin.name),
       getLlama: () => engine.getLlama(),
       gpu: this.#options.gpu,

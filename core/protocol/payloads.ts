@@ -83,6 +83,16 @@ export const SetPersonalitySettingsRequestSchema = z
   .passthrough();
 export type SetPersonalitySettingsRequest = z.input<typeof SetPersonalitySettingsRequestSchema>;
 
+/** Ours: a binding's settings; `name` defaults to the active binding. */
+export const GetBindingSettingsRequestSchema = z.object({ name: name().min(1).optional() }).passthrough();
+export type GetBindingSettingsRequest = z.input<typeof GetBindingSettingsRequestSchema>;
+
+/** Ours. */
+export const SetBindingSettingsRequestSchema = z
+  .object({ name: name().min(1).optional(), settings: z.record(z.string(), z.unknown()) })
+  .passthrough();
+export type SetBindingSettingsRequest = z.input<typeof SetBindingSettingsRequestSchema>;
+
 /** Ours: a `models.yaml` filename of the current binding, or any http(s) URL. */
 export const InstallModelRequestSchema = z
   .object({
@@ -204,6 +214,11 @@ export interface ModelLoadingProgress {
   model_name: string;
   progress: number;
 }
+/** Ours. */
+/** Ours: `applied` is whether the binding was active and was loaded again with the new values. */
+export type BindingSettingsReply =
+  | { success: true; name: string; settings: Record<string, unknown>; template: Record<string, unknown>; applied?: boolean }
+  | (Failure & { name?: string });
 /** Ours. */
 export type PersonalitySettingsReply =
   | { success: true; id: number; settings: Record<string, unknown>; template: Record<string, unknown> }

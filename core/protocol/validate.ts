@@ -24,6 +24,8 @@ export const REQUEST_SCHEMAS = {
   remove_personality: P.RemovePersonalityRequestSchema,
   get_personality_settings: P.GetPersonalitySettingsRequestSchema,
   set_personality_settings: P.SetPersonalitySettingsRequestSchema,
+  get_binding_settings: P.GetBindingSettingsRequestSchema,
+  set_binding_settings: P.SetBindingSettingsRequestSchema,
   install_model: P.InstallModelRequestSchema,
   cancel_install: P.CancelInstallRequestSchema,
 } as const satisfies Record<ClientEventName, z.ZodType>;

@@ -11,10 +11,13 @@ import type { PersonalityManager } from '../../personalities/manager.js';
 import type { AccessSettings } from '../access.js';
 import type { HostConfig } from '../../config.js';
 import type { ZooCache } from '../../personalities/zoo.js';
+import type { PersonalitySettingsStore } from '../../personalities/settings.js';
 
 export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
-  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'leaseModel'>;
+  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'leaseModel' | 'reloadSettings'>;
+  /** Saved binding settings (`<dataDir>/settings/bindings/`), validated against a template. */
+  bindingSettings: Pick<PersonalitySettingsStore, 'get' | 'set'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'remove' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
   /** The folders the personality listings read. */
