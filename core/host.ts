@@ -31,6 +31,7 @@ import type { HttpDeps } from './transports/http/deps.js';
 import { installCatastrophicErrorHandler } from './sandbox/index.js';
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
+import { SettingsWatcher } from './hot-reload/settings-watcher.js';
 import { commandHint, type DataLocation } from './util/cli-hint.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
@@ -109,10 +110,17 @@ export class Host {
   readonly zoo = new ZooCache();
   /** The plugin watcher, when `watch` is on (after `initialise`). */
   watcher: PluginWatcher | undefined;
+  /** Saved binding settings (`<dataDir>/settings/bindings/`): what bindings read at load and `set_binding_settings` writes. */
+  readonly bindingSettings: PersonalitySettingsStore;
+  /** Watches the binding settings files when `watch` is on: a hand edit applies without a restart. */
+  settingsWatcher: SettingsWatcher | undefined;
   readonly http: HttpServer;
   /** The LoLLMs socket.io transport. */
   readonly socket: SocketTransport;
-  /** Diagnostics for tests and tools: `prompt` ({@link PromptEvent}) is emitted with each model input. */
+  /**
+   * Diagnostics for tests and tools: `prompt` ({@link PromptEvent}) is emitted with each model input, and
+   * `binding-settings` (the binding's name) once a hand-edited settings file was applied.
+   */
   readonly events = new EventEmitter();
   #closing: Promise<void> | undefined;
   #initialising: Promise<void> | undefined;
@@ -127,7 +135,7 @@ export class Host {
     const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
     // Binding settings: the card's template, the values saved in the data dir (validated, migrated), one store
     // for what bindings read at load and what set_binding_settings writes.
-    const bindingSettings = new PersonalitySettingsStore({ dataDir: paths.dataDir, kind: 'binding', maxValueBytes: () => values().personality_setting_max_bytes });
+    const bindingSettings = (this.bindingSettings = new PersonalitySettingsStore({ dataDir: paths.dataDir, kind: 'binding', maxValueBytes: () => values().personality_setting_max_bytes }));
     const bindings = new BindingManager({
       bindingsPaths: () => paths.bindings,
       modelsPath: paths.modelsPath,
@@ -318,6 +326,22 @@ export class Host {
       onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'plugin watcher error'),
     });
     await this.watcher.ready;
+    this.settingsWatcher = await SettingsWatcher.start({
+      folder: this.bindingSettings.folder,
+      onChange: (file) => {
+        const active = this.bindings.activeBinding;
+        if (active === undefined || file !== this.bindingSettings.fileFor(active) || this.#closing) return;
+        this.bindings.reloadSettings(active, { ifChanged: true }).then(
+          (reloaded) => {
+            if (!reloaded) return;
+            this.logger.info({ binding: active }, 'binding settings changed on disk: binding reloaded with them');
+            this.events.emit('binding-settings', active);
+          },
+          (error: unknown) => this.logger.warn({ binding: active, err: errorMessage(error) }, 'binding settings changed on disk, but the reload failed'),
+        );
+      },
+      onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'settings watcher error'),
+    });
     this.zoo.watched = true;
     this.logger.info('watching plugins for changes');
   }
@@ -409,6 +433,7 @@ export class Host {
     this.bindings.abortLoading();
     this.#releaseStartup?.();
     await this.watcher?.close();
+    await this.settingsWatcher?.close();
     this.zoo.watched = false;
     // Background type checks of reloaded plugins stop with the watcher.
     this.reloader.dispose();

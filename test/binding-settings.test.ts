@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { startTestHost, type TestHost } from '../core/testing.js';
@@ -123,5 +124,27 @@ describe('binding settings over the socket (issue 13)', function () {
     const reply = (await host.request('get_binding_settings', { name: 'nope' })) as { success: boolean; error: string; name: string };
     expect(reply).to.deep.include({ success: false, name: 'nope' });
     expect(reply.error).to.contain('nope');
+  });
+
+  describe('a settings file edited by hand', () => {
+    let watched: TestHost;
+    before(async () => {
+      watched = await startTestHost({ bindingsPaths: [join(dir, 'bindings')], binding: 'echo', model: 'm.gguf', dataDir: join(dir, 'watched'), watch: true });
+    });
+    after(() => watched?.close());
+    const settingsOf = async () => JSON.parse((await watched.generate('x')).text) as Record<string, unknown>;
+
+    it('is picked up without a restart while the host watches (a bad value is reset to the default, with a warning)', async () => {
+      expect(await settingsOf()).to.deep.equal({ threshold: 3, mode: 'fast' });
+      const file = join(dir, 'watched', 'settings', 'bindings', 'echo.yaml');
+      let applied = once(watched.host.events, 'binding-settings');
+      await writeFile(file, 'threshold: 9\n');
+      expect(await applied).to.deep.equal(['echo']);
+      expect(await settingsOf()).to.deep.equal({ threshold: 9, mode: 'fast' });
+      applied = once(watched.host.events, 'binding-settings');
+      await writeFile(file, 'threshold: 99\nmode: slow\n');
+      await applied;
+      expect(await settingsOf()).to.deep.equal({ threshold: 3, mode: 'slow' });
+    });
   });
 });

@@ -426,10 +426,15 @@ export class BindingManager {
    * The settings of binding `name` changed: when it is the active one, it is loaded again with them (its model
    * too, swapped as in a hot reload). Resolves whether it was active.
    */
-  async reloadSettings(name: string): Promise<boolean> {
-    const plugin = this.#active?.plugin;
-    if (!plugin || plugin.name !== name) return false;
-    await this.reloadActive(plugin);
+  async reloadSettings(name: string, options: { ifChanged?: boolean } = {}): Promise<boolean> {
+    const active = this.#active;
+    if (!active || active.plugin.name !== name) return false;
+    // A file event after our own write (or an edit that changed nothing) does not reload the model again.
+    if (options.ifChanged && this.#options.settingsOf) {
+      const next = await this.#options.settingsOf(active.plugin);
+      if (JSON.stringify(next) === JSON.stringify(active.ctx.settings)) return false;
+    }
+    await this.reloadActive(active.plugin);
     return true;
   }
 
