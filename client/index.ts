@@ -31,7 +31,9 @@ import type {
   NamesListReply,
   PersonalitiesListReply,
   PersonalityAddedReply,
+  PersonalityRemovedReply,
   PersonalitySettingsReply,
+  BindingSettingsReply,
   SelectBindingReply,
   SelectModelReply,
   ServerEventName,
@@ -77,11 +79,13 @@ export type SelectedBinding = Success<SelectBindingReply>;
 export type SelectedModel = Success<SelectModelReply>;
 export type PersonalityAdded = PersonalityAddedReply;
 export type PersonalityActivated = ActivatePersonalityReply;
+export type PersonalityRemoved = Success<PersonalityRemovedReply>;
 export type ActivePersonalitiesList = Success<ActivePersonalitiesListReply>;
 export type Tokenized = Success<TokenizedReply>;
 export type Detokenized = Success<DetokenizedReply>;
 export type Embedded = Success<EmbededReply>;
 export type PersonalitySettings = Success<PersonalitySettingsReply>;
+export type BindingSettings = Success<BindingSettingsReply>;
 export type ModelInstalled = Success<ModelInstalledReply>;
 
 /** Options of `new LollmsClient()`. */
@@ -172,12 +176,15 @@ const SPECS = {
   select_model: { lane: 'select_model', replies: ['select_model'], progress: 'model_loading_progress' },
   add_personality: { lane: 'personality', replies: ['personality_added', 'personality_add_failed'] },
   activate_personality: { lane: 'personality', replies: ['activate_personality', 'personality_add_failed'] },
+  remove_personality: { lane: 'personality', replies: ['personality_removed'] },
   list_active_personalities: { lane: 'active_personalities', replies: ['active_personalities_list'] },
   tokenize: { lane: 'tokenize', replies: ['tokenized'] },
   detokenize: { lane: 'detokenize', replies: ['detokenized'] },
   embed: { lane: 'embed', replies: ['embeded'] },
   get_personality_settings: { lane: 'personality_settings', replies: ['personality_settings'] },
   set_personality_settings: { lane: 'personality_settings', replies: ['personality_settings'] },
+  get_binding_settings: { lane: 'binding_settings', replies: ['binding_settings'] },
+  set_binding_settings: { lane: 'binding_settings', replies: ['binding_settings'] },
   install_model: { lane: 'install', replies: ['model_installed'], progress: 'install_progress' },
   generation_answer: { lane: 'generation_answer', replies: ['generation_answer'] },
 } as const satisfies Partial<Record<ClientEventName, RequestSpec>>;
@@ -401,6 +408,14 @@ export class LollmsClient {
     return this.#request('activate_personality', { id }, options);
   }
 
+  /**
+   * `remove_personality`: unmount a mounted personality (by id) and drop it from the host's config. The ids of the
+   * others do not change: the freed id lists as an empty name until the next `addPersonality` takes it.
+   */
+  removePersonality(id: number, options?: RequestOptions): Promise<PersonalityRemoved> {
+    return this.#request('remove_personality', { id }, options);
+  }
+
   /** `list_active_personalities`: the mounted personalities' names; a name's index is its id. */
   listActivePersonalities(options?: RequestOptions): Promise<ActivePersonalitiesList> {
     return this.#request('list_active_personalities', undefined, options);
@@ -414,6 +429,19 @@ export class LollmsClient {
   /** `set_personality_settings`: change some settings (validated against the template; saved by the host). */
   setPersonalitySettings(id: number, settings: Record<string, unknown>, options?: RequestOptions): Promise<PersonalitySettings> {
     return this.#request('set_personality_settings', { id, settings }, options);
+  }
+
+  /** `get_binding_settings`: a binding's settings and their template (default the active binding). */
+  getBindingSettings(name?: string, options?: RequestOptions): Promise<BindingSettings> {
+    return this.#request('get_binding_settings', name === undefined ? {} : { name }, options);
+  }
+
+  /**
+   * `set_binding_settings`: change some settings of a binding (default the active one), validated against its
+   * card; the host saves them and loads the active binding again with them (`applied`).
+   */
+  setBindingSettings(settings: Record<string, unknown>, name?: string, options?: RequestOptions): Promise<BindingSettings> {
+    return this.#request('set_binding_settings', { ...(name === undefined ? {} : { name }), settings }, options);
   }
 
   // ------------------------------------------------------------------------------------------------ tokens

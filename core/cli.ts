@@ -3,11 +3,11 @@ import { resolve, join } from 'node:path';
 import { ConfigStore, resolveDataDir, type HostConfig } from './config.js';
 import { CliUsage, LollmsHostError, errorMessage } from './errors.js';
 import { PACKAGE_VERSION } from './util/package-root.js';
-import { Host } from './host.js';
+import { Host, startHost } from './host.js';
 import { writeTestModel } from './bindings/test-model.js';
 
 /** The commands `main` knows (an unknown one is answered with this list). */
-export const COMMANDS = ['serve', 'list', 'use', 'rm', 'pull', 'check', 'new', 'make-test-model'] as const;
+export const COMMANDS = ['serve', 'ps', 'run', 'list', 'use', 'rm', 'pull', 'check', 'new', 'make-test-model'] as const;
 
 /** Exit codes: 0 ok, 1 failure, 2 usage error (unknown flag, bad value). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -47,12 +47,18 @@ function usage(): string {
     '',
     'Usage:',
     '  lollms-host [serve] [flags]                  start the host (default command)',
+    '  lollms-host ps [--url URL | --host ADDR --port N] [--api-key KEY] [--data-dir DIR] [--json]',
+    '                                               what a running host has loaded: model, slots, queue,',
+    '                                               personalities, last generations (asked over HTTP)',
+    '  lollms-host run <model | language/category/personality> [prompt] [--raw] [--n-predict N] [same flags as ps]',
+    '                                               chat in the terminal (streamed; Ctrl-C cancels, twice exits)',
+    '                                               with the running host, or one started in this process',
     '  lollms-host make-test-model [--preset tiny|bench] [--seed N] <out.gguf>',
     '                                               write a random-weight test model (gibberish output)',
     '  lollms-host pull <url | models.yaml filename> [--binding NAME] [--data-dir DIR] [--models_path DIR] [--bindings_path DIR]',
     '                                               download a model into <models>/<binding>/',
     '  lollms-host list [--binding NAME] [--data-dir DIR] [--config FILE] [--models_path DIR] [--bindings_path DIR]',
-    '                                               installed models per binding, with size; * marks the selected one',
+    '                                               installed models per binding, with size; * marks the one a start serves',
     '  lollms-host use <model> [same flags as list]  select an installed model and save it in the config',
     '  lollms-host rm <model> [same flags as list]   delete an installed model',
     '  lollms-host check [--no-types] <plugin folder>...',
@@ -153,6 +159,10 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await (await import('./bindings/models-command.js')).useCommand(rest, io);
       case 'rm':
         return await (await import('./bindings/models-command.js')).rmCommand(rest, io);
+      case 'run':
+        return await (await import('./transports/socket/run-command.js')).runCommand(rest, io, startInProcessHost);
+      case 'ps':
+        return await (await import('./transports/http/ps-command.js')).psCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
       default:
@@ -201,6 +211,16 @@ async function serveCommand(argv: string[], io: Io): Promise<number> {
   await host.listen();
   await host.initialise();
   return stopped;
+}
+
+/** The host `lollms-host run` starts in its own process when none runs: loopback, a free port, quiet logs. */
+async function startInProcessHost(options: { dataDir?: string; configFile?: string; modelName?: string }): Promise<{ url: string; close(): Promise<void> }> {
+  const handle = await startHost({
+    dataDir: resolveDataDir(options.dataDir),
+    ...(options.configFile !== undefined ? { configFile: resolve(options.configFile) } : {}),
+    config: { host: '127.0.0.1', port: 0, watch: false, log_level: 'warn', ...(options.modelName !== undefined ? { model_name: options.modelName } : {}) },
+  });
+  return { url: handle.url, close: () => handle.close() };
 }
 
 /** Stop gracefully on SIGINT/SIGTERM; a second signal, or 10 s without finishing, forces the exit. */

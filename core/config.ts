@@ -44,7 +44,7 @@ const nonEmpty = () => z.string().min(1);
 export const CONFIG_KEYS = {
   version: key({ schema: int().min(0), default: CONFIG_VERSION, doc: 'Config layout version, for migrations.' }),
   binding_name: key({ schema: nonEmpty().nullable(), default: 'llama_cpp', doc: 'Folder name of the active binding.' }),
-  model_name: key({ schema: nonEmpty().nullable(), default: null, doc: 'Model file (or .reference) of the active binding; null picks one on start.' }),
+  model_name: key({ schema: nonEmpty().nullable(), default: null, doc: 'Model file (or .reference) of the active binding; null serves the real model installed last (see "Which model serves").' }),
   host: key({ schema: nonEmpty(), default: '127.0.0.1', doc: 'Address to bind. Anything but loopback needs api_key.' }),
   port: key({ schema: int().min(0).max(65535), default: 9600, doc: 'TCP port (0 picks a free one).' }),
   seed: key({ schema: int().min(-1), default: -1, doc: 'Sampling seed for raw generation; -1 is random.' }),
@@ -76,6 +76,7 @@ export const CONFIG_KEYS = {
     default: -1,
     doc: 'How long the model stays loaded without use, as Ollama\'s keep_alive: seconds or "5m"-style; the next request loads it again (and waits). 0 unloads it when idle; negative keeps it loaded.',
   }),
+  model_wait_ms: key({ schema: int().min(0).max(3_600_000), default: 120_000, doc: 'How long a request that needs a model waits for one that is loading (start-up, select_model, an engine retry) before it fails with LH_ERR_MODEL_LOADING; 0 fails at once.' }),
   bindings_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold bindings.' }),
   personalities_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold personalities.' }),
   models_path: key({ schema: nonEmpty().nullable(), default: null, doc: 'Folder of models (<models_path>/<binding>/); null = <data dir>/models.' }),

@@ -89,6 +89,7 @@ export const ModelNotFound = createError('LH_ERR_MODEL_NOT_FOUND');
 export const ModelCorrupt = createError('LH_ERR_MODEL_CORRUPT');
 export const ModelLoadFailed = createError('LH_ERR_MODEL_LOAD');
 export const EngineUnavailable = createError('LH_ERR_ENGINE');
+export const ModelStillLoading = createError('LH_ERR_MODEL_LOADING');
 export const TokenizerUnavailable = createError('LH_ERR_TOKENIZER_UNAVAILABLE');
 export const EmbeddingUnsupported = createError('LH_ERR_EMBEDDING_UNSUPPORTED');
 

@@ -1,12 +1,12 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ConfigStore, bindingsPathsOf, effectiveThreads, ensureConfigFile, modelsPathOf, personalitiesPathsOf, resolveDataDir, textLimitsOf, type HostConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { StartupRefused, errorMessage } from './errors.js';
+import { EngineUnavailable, StartupRefused, errorCode, errorMessage } from './errors.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { isLoopbackHost } from './transports/access.js';
 import { checkSecurityConfig } from './transports/security-config.js';
@@ -17,7 +17,10 @@ import { Selection } from './bindings/selection.js';
 import { ZooCache } from './personalities/zoo.js';
 import { TEST_MODEL_NAME } from './bindings/test-model-name.js';
 import { InstallRegistry } from './bindings/installs.js';
+import { bindingSettingsTemplate } from './bindings/settings-template.js';
+import { PersonalitySettingsStore } from './personalities/settings.js';
 import { writeTestModel } from './bindings/test-model.js';
+import { chooseStartupModel, isTestModel, withInstallTimes } from './bindings/startup-model.js';
 import { GenerationScheduler } from './generation/scheduler.js';
 import { GenerationService, type PromptEvent } from './generation/service.js';
 import { PersonalityManager } from './personalities/manager.js';
@@ -29,6 +32,7 @@ import type { HttpDeps } from './transports/http/deps.js';
 import { installCatastrophicErrorHandler, SandboxPool } from './sandbox/index.js';
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
+import { SettingsWatcher } from './hot-reload/settings-watcher.js';
 import { commandHint, type DataLocation } from './util/cli-hint.js';
 import { keepAliveMs } from './util/duration.js';
 import { HostMetrics } from './metrics/host-metrics.js';
@@ -106,13 +110,22 @@ export class Host {
   readonly zoo = new ZooCache();
   /** The plugin watcher, when `watch` is on (after `initialise`). */
   watcher: PluginWatcher | undefined;
+  /** Saved binding settings (`<dataDir>/settings/bindings/`): what bindings read at load and `set_binding_settings` writes. */
+  readonly bindingSettings: PersonalitySettingsStore;
+  /** Watches the binding settings files when `watch` is on: a hand edit applies without a restart. */
+  settingsWatcher: SettingsWatcher | undefined;
   readonly http: HttpServer;
   /** The LoLLMs socket.io transport. */
   readonly socket: SocketTransport;
-  /** Diagnostics for tests and tools: `prompt` ({@link PromptEvent}) is emitted with each model input. */
+  /**
+   * Diagnostics for tests and tools: `prompt` ({@link PromptEvent}) is emitted with each model input, and
+   * `binding-settings` (the binding's name) once a hand-edited settings file was applied.
+   */
   readonly events = new EventEmitter();
   #closing: Promise<void> | undefined;
   #initialising: Promise<void> | undefined;
+  /** Ends the start-up hold on readiness (`/health` says `starting`, requests wait) once the start-up model is decided. */
+  #releaseStartup: (() => void) | undefined;
 
   private constructor(config: ConfigStore, logger: Logger, paths: HostPaths) {
     this.config = config;
@@ -129,6 +142,9 @@ export class Host {
       isMounted: (path) => personalities.mounted.some((m) => m.path === path && !m.removed),
     });
     const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
+    // Binding settings: the card's template, the values saved in the data dir (validated, migrated), one store
+    // for what bindings read at load and what set_binding_settings writes.
+    const bindingSettings = (this.bindingSettings = new PersonalitySettingsStore({ dataDir: paths.dataDir, kind: 'binding', maxValueBytes: () => values().personality_setting_max_bytes }));
     const bindings = new BindingManager({
       bindingsPaths: () => paths.bindings,
       modelsPath: paths.modelsPath,
@@ -137,6 +153,12 @@ export class Host {
       engine,
       gpu: values().enable_gpu,
       loadDefaults: () => ({ contextSize: values().ctx_size, sequences: values().parallel, threads: effectiveThreads(values()) }),
+      waitMs: () => values().model_wait_ms,
+      settingsOf: async (plugin) => {
+        const { values: settings, warnings } = await bindingSettings.get(plugin.name, bindingSettingsTemplate(plugin.card));
+        for (const warning of warnings) logger.warn({ binding: plugin.name }, warning);
+        return settings;
+      },
       logger,
       keepAliveMs: () => keepAliveMs(values().keep_alive) ?? -1,
       observer: metrics.models,
@@ -182,6 +204,7 @@ export class Host {
       personalities,
       personalitiesPaths: paths.personalities,
       zoo: this.zoo,
+      bindingSettings,
       installs,
       access: values,
       installConfig: values,
@@ -211,7 +234,7 @@ export class Host {
       reloads: reloader,
       engine,
       modelsPath: paths.modelsPath,
-      isTestModel: (name) => name === TINY_MODEL_NAME,
+      isTestModel,
       metrics,
       logger,
     };
@@ -288,8 +311,12 @@ export class Host {
     return `http://${h.includes(':') ? `[${h}]` : h}:${this.port}`;
   }
 
-  /** Start accepting connections. */
+  /**
+   * Start accepting connections. Until `initialise` has loaded the start-up model (or failed to), `/health` says
+   * `starting` or `loading` and requests that need a model wait for it (`model_wait_ms`).
+   */
   async listen(): Promise<void> {
+    this.#releaseStartup ??= this.bindings.holdForStartup();
     const { host, port } = this.config.values;
     await new Promise<void>((resolveListen, reject) => {
       this.http.once('error', reject);
@@ -311,7 +338,11 @@ export class Host {
   }
 
   async #initialise(): Promise<void> {
-    await this.#loadConfigured();
+    try {
+      await this.#loadConfigured();
+    } finally {
+      this.#releaseStartup?.();
+    }
     if (this.config.values.watch) await this.startWatching();
   }
 
@@ -329,6 +360,22 @@ export class Host {
       onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'plugin watcher error'),
     });
     await this.watcher.ready;
+    this.settingsWatcher = await SettingsWatcher.start({
+      folder: this.bindingSettings.folder,
+      onChange: (file) => {
+        const active = this.bindings.activeBinding;
+        if (active === undefined || file !== this.bindingSettings.fileFor(active) || this.#closing) return;
+        this.bindings.reloadSettings(active, { ifChanged: true }).then(
+          (reloaded) => {
+            if (!reloaded) return;
+            this.logger.info({ binding: active }, 'binding settings changed on disk: binding reloaded with them');
+            this.events.emit('binding-settings', active);
+          },
+          (error: unknown) => this.logger.warn({ binding: active, err: errorMessage(error) }, 'binding settings changed on disk, but the reload failed'),
+        );
+      },
+      onError: (error) => this.logger.warn({ err: errorMessage(error) }, 'settings watcher error'),
+    });
     this.zoo.watched = true;
     this.logger.info('watching plugins for changes');
   }
@@ -346,17 +393,17 @@ export class Host {
       this.logger.error({ err: errorMessage(error) }, `binding "${values.binding_name}" could not be loaded; the host serves without one. Next step: fix it or send select_binding with another binding.`);
       return;
     }
-    let modelName = values.model_name;
-    if (!modelName) modelName = (await this.#provisionDefaultModel()) ?? null;
+    const modelName = await this.#startupModel();
     if (!modelName) return;
     try {
       // The binding logs "model loaded" with its details; a second line here would repeat it.
       await this.bindings.selectModel(modelName);
     } catch (error) {
       const at = this.#dataLocation();
+      const retried = errorCode(error) === EngineUnavailable.code ? ' It is loaded again in the background and by the next request that needs it.' : '';
       this.logger.error(
         { err: errorMessage(error) },
-        `model "${modelName}" could not be loaded; the host serves without a model. Next step: ${commandHint('list', at)} shows the installed models, ` +
+        `model "${modelName}" could not be loaded; the host serves without a model.${retried} Next step: ${commandHint('list', at)} shows the installed models, ` +
           `${commandHint('use <model>', at)} selects one for the next start (or send select_model), ${commandHint('pull <models.yaml filename or URL>', at)} installs one.`,
       );
     }
@@ -369,36 +416,37 @@ export class Host {
   }
 
   /**
-   * With no model configured: pick the only/first installed one, or, when the llama_cpp models dir is empty,
-   * write the tiny random test model so that a fresh install answers generate_text out of the box.
+   * The model this start serves, by the rule of `chooseStartupModel` (a real model before the test model). When
+   * nothing is installed for llama_cpp, the tiny random test model is written so that a fresh install answers
+   * generate_text out of the box; it is not saved as `model_name`, so the first real model installed serves next.
    */
-  async #provisionDefaultModel(): Promise<string | undefined> {
+  async #startupModel(): Promise<string | undefined> {
     const binding = this.bindings.activeBinding;
     if (!binding) return undefined;
-    const models = await this.bindings.listModels();
-    if (models.length > 0) {
-      this.logger.warn(
-        `No model selected. Installed models: ${models.map((m) => m.name).join(', ')}. Next step: ${commandHint('use <model>', this.#dataLocation())} ` +
-          'and start again, or start with --model_name <model>, or send select_model.',
-      );
-      return undefined;
+    const configured = this.config.values.model_name;
+    const at = this.#dataLocation();
+    const installed = await withInstallTimes(await this.bindings.listModels(), this.bindings.modelsDir());
+    const choice = chooseStartupModel(installed, configured);
+    if (choice.reason === 'last-installed' && configured !== null) {
+      const why = isTestModel(configured) ? 'is the test model, and a real model is installed' : 'is not installed';
+      this.logger.warn(`model_name "${configured}" ${why}: serving ${choice.model}, the real model installed last. ${commandHint('use <model>', at)} selects another.`);
+    } else if (choice.reason === 'configured' || choice.reason === 'last-installed') {
+      this.logger.info({ model: choice.model, rule: choice.reason }, `serving ${choice.model} (${choice.reason === 'configured' ? 'model_name' : 'the real model installed last'})`);
     }
-    if (binding !== 'llama_cpp') {
-      this.logger.warn(`No model installed for binding "${binding}". Next step: ${commandHint('pull <models.yaml filename or URL>', this.#dataLocation())}, or send install_model.`);
-      return undefined;
+    if (choice.model && choice.reason !== 'test-model') return choice.model;
+    if (configured !== null && !isTestModel(configured)) this.logger.warn(`model_name "${configured}" is not installed for binding "${binding}".`);
+    if (!choice.model) {
+      if (binding !== 'llama_cpp') {
+        this.logger.warn(`No model installed for binding "${binding}". Next step: ${commandHint('pull <models.yaml filename or URL>', at)}, or send install_model.`);
+        return undefined;
+      }
+      await writeTestModel(join(this.bindings.modelsDir(), TINY_MODEL_NAME), { preset: 'tiny' });
     }
-    const dir = this.bindings.modelsDir();
-    const entries = await readdir(dir).catch(() => []);
-    if (entries.some((e) => e.endsWith('.gguf') || e.endsWith('.reference'))) return undefined;
-    const name = TINY_MODEL_NAME;
-    await writeTestModel(join(dir, name), { preset: 'tiny' });
     this.logger.warn(
-      `No model was installed, so ${name} was written and selected: a random-weight TEST model that produces gibberish. ` +
-        `Install a real one with ${commandHint('pull <models.yaml filename or URL>', this.#dataLocation())}, then select it with ` +
-        `${commandHint('use <model>', this.#dataLocation())} and start again (or send select_model).`,
+      `serving ${TINY_MODEL_NAME}, a random-weight TEST model that produces gibberish, because no real model is installed. ` +
+        `Install one with ${commandHint('pull <models.yaml filename or URL>', at)}: the first real model pulled serves from the next start (or send select_model now).`,
     );
-    await this.config.update({ model_name: name });
-    return name;
+    return TINY_MODEL_NAME;
   }
 
   /**
@@ -417,14 +465,19 @@ export class Host {
     this.socket.cancelGenerations();
     const generationsEnded = this.generation.close();
     this.bindings.abortLoading();
+    this.#releaseStartup?.();
     await this.watcher?.close();
+    await this.settingsWatcher?.close();
     this.zoo.watched = false;
     // Background type checks of reloaded plugins stop with the watcher.
     this.reloader.dispose();
-    const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     await generationsEnded;
     await this.#initialising?.catch(() => {});
+    // The socket first, while the HTTP server still listens: a long-polling client fetches its last packets
+    // (`generation_canceled`) with a new request. Closing the HTTP server first would refuse that request, and
+    // its 'close' event makes engine.io drop every connection unsent.
     await this.socket.close();
+    const httpClosed = new Promise<void>((r) => this.http.close(() => r()));
     this.http.closeAllConnections();
     await httpClosed;
     this.installs.cancelAll();

@@ -46,6 +46,7 @@ export const ERRORS = defineErrors({
   LH_ERR_MODEL_CORRUPT: { status: 400, summary: 'The model file cannot be loaded: not a GGUF file, or metadata llama.cpp needs is missing.' },
   LH_ERR_MODEL_LOAD: { status: 500, summary: 'The binding failed to load the model (out of memory, no context of that size...); the previous model keeps serving.' },
   LH_ERR_MODEL_DISPOSED: { status: 503, summary: 'The model was unloaded while the call ran (a model switch or shutdown).' },
+  LH_ERR_MODEL_LOADING: { status: 503, summary: 'A model is loading (the start-up model, a select_model, an engine retry) and was not ready within model_wait_ms: retry later.' },
   LH_ERR_ENGINE: { status: 500, summary: 'The llama.cpp engine could not start (no usable prebuilt binary).' },
   LH_ERR_GENERATE: { status: 500, summary: 'The engine failed during a generation.' },
   LH_ERR_BAD_TOKEN: { status: 400, summary: 'A token id outside the model vocabulary was passed to detokenize.' },

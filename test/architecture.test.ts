@@ -27,7 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 };
 
 /** Commands: they sit on top whatever their folder and may import any part, host.ts excepted (checked above). */
-const COMMANDS = new Set(['core/plugins/check.ts', 'core/bindings/pull-command.ts', 'core/sdk/new.ts']);
+const COMMANDS = new Set(['core/plugins/check.ts', 'core/bindings/pull-command.ts', 'core/sdk/new.ts', 'core/transports/socket/run-command.ts']);
 const TOP = new Set(['core/cli.ts', 'core/testing.ts', 'core/index.ts']);
 
 function partOf(file: string): string {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,9 @@ describe('lollms-host list / use / rm (issue 13: a CLI operators recognise)', fu
     await mkdir(models, { recursive: true });
     await writeTestModel(join(models, 'alpha.gguf'), { preset: 'tiny', seed: 1 });
     await writeTestModel(join(models, 'beta.gguf'), { preset: 'tiny', seed: 2 });
+    // Install times fixed, not left to the clock's resolution: beta is the model installed last.
+    await utimes(join(models, 'alpha.gguf'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
+    await utimes(join(models, 'beta.gguf'), new Date('2026-01-02T00:00:00Z'), new Date('2026-01-02T00:00:00Z'));
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -55,19 +58,22 @@ describe('lollms-host list / use / rm (issue 13: a CLI operators recognise)', fu
     expect(help.stdout).to.contain('lollms-host list').and.contain('lollms-host use <model>').and.contain('lollms-host rm <model>').and.contain('--bindings_path DIR');
   });
 
-  it('list shows every installed model with its binding and size, and marks the selected one', async () => {
+  it('list shows every installed model with its binding and size, and marks the one a start serves', async () => {
     const before = await cli(['list', '--data-dir', dir]);
     expect(before.code, before.stderr).to.equal(0);
     const rows = before.stdout.split('\n');
     expect(rows[0]).to.match(/^\s+NAME\s+BINDING\s+SIZE$/);
     expect(rows.find((r) => r.includes('alpha.gguf'))).to.match(/^ {2}alpha\.gguf\s+llama_cpp\s+5\d\d KB$/);
-    expect(before.stdout).to.contain(`No model is selected: \`lollms-host use <model> --data-dir ${dir}\``);
+    // Nothing selected: the start serves the real model installed last, and list says so.
+    expect(rows.find((r) => r.includes('beta.gguf'))).to.match(/^\* beta\.gguf\s+llama_cpp\s+5\d\d KB\s+\(installed last\)$/);
+    expect(before.stdout).to.contain(`No model is selected (model_name): the next start serves beta.gguf (installed last); \`lollms-host use <model> --data-dir ${dir}\` selects one.`);
 
-    const used = await cli(['use', 'beta.gguf', '--data-dir', dir]);
+    const used = await cli(['use', 'alpha.gguf', '--data-dir', dir]);
     expect(used.code, used.stderr).to.equal(0);
-    expect(used.stdout).to.contain('llama_cpp/beta.gguf is selected');
+    expect(used.stdout).to.contain('llama_cpp/alpha.gguf is selected');
     const after = await cli(['list', '--data-dir', dir]);
-    expect(after.stdout.split('\n').find((r) => r.includes('beta.gguf'))).to.match(/^\* beta\.gguf/);
+    expect(after.stdout.split('\n').find((r) => r.includes('alpha.gguf'))).to.match(/^\* alpha\.gguf.*\(model_name\)$/);
+    expect(after.stdout.split('\n').find((r) => r.includes('beta.gguf'))).to.match(/^ {2}beta\.gguf/);
     expect(after.stdout).not.to.contain('No model is selected');
   });
 
@@ -119,15 +125,16 @@ describe('lollms-host list / use / rm (issue 13: a CLI operators recognise)', fu
     );
   });
 
-  it('a host with several models and none selected names the command and flags that select one; unknown config keys warn', async () => {
+  it('a host with several models and none selected serves the one installed last and says so; unknown config keys warn', async () => {
     await writeFile(join(dir, 'config.yaml'), 'model_name: null\ntemprature: 0.1\n');
     const { logger, lines } = capturingLogger();
     const handle = await startHost({ dataDir: dir, port: 0, env: {}, logger, config: { watch: false, n_threads: 1, enable_gpu: false } });
     try {
       const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
       expect(warnings).to.include(`${join(dir, 'config.yaml')}:2:1: unknown config key "temprature" (did you mean "temperature"?); it is ignored`);
-      const hint = warnings.find((m) => m.startsWith('No model selected'));
-      expect(hint).to.contain('Installed models: alpha.gguf, beta.gguf').and.contain(`\`lollms-host use <model> --data-dir ${dir}\``).and.contain('--model_name <model>');
+      expect(handle.host.bindings.model?.name).to.equal('beta.gguf');
+      expect(lines.map((l) => l.msg)).to.include('serving beta.gguf (the real model installed last)');
+      expect(warnings.filter((m) => m.includes('TEST model'))).to.deep.equal([]);
     } finally {
       await handle.close();
     }

@@ -176,7 +176,7 @@ describe('typed client (lollms-host/client)', function () {
     });
 
     it('selectModel: progress events, then the reply', async () => {
-      const name = host.host.config.values.model_name!;
+      const name = host.host.bindings.model!.name;
       const progress: ModelLoadingProgress[] = [];
       const reply = await client.selectModel(name, { onProgress: (p) => progress.push(p) });
       expect(reply).to.deep.equal({ success: true, model_name: name });

@@ -176,11 +176,10 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
       new GenerationService({
         scheduler: new GenerationScheduler(() => ({ slots: 1, maxQueue: 0, maxWaiting: 4 })),
         models: {
-          requireModel: () => {
-            const lease = host.host.bindings.requireModel();
+          leaseModel: async () => {
+            const lease = await host.host.bindings.leaseModel();
             return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
           },
-          whenReady: () => Promise.resolve(),
           holdResident: () => host.host.bindings.holdResident(),
         },
         personalities: host.host.personalities,
@@ -218,8 +217,8 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
         deps: {
           tokenGate: new TurnGate(),
           bindings: {
-            useModel: async () => {
-              const lease = host.host.bindings.requireModel();
+            leaseModel: async () => {
+              const lease = await host.host.bindings.leaseModel();
               return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
             },
           },

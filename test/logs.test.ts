@@ -10,7 +10,7 @@ import { createLogger } from '../core/logger.js';
 import { startHost } from '../core/host.js';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import { connectTestClient, nextEvent } from '../core/testing.js';
-import { capturingLogger } from './helpers/logger.js';
+import { capturingLogger, type LogLine } from './helpers/logger.js';
 
 /** A writable that keeps what is written. */
 function memory() {
@@ -100,6 +100,60 @@ describe('logs a person can read (issue 13)', function () {
         expect((await done).success).to.equal(false);
         expect(lines.filter((l) => l.msg.startsWith('model installed')).map((l) => l.msg)).to.deep.equal(['model installed: small.gguf']);
         expect(lines.filter((l) => l.msg.startsWith('model not installed')).map((l) => l.msg)).to.deep.equal(['model not installed: missing.gguf']);
+      } finally {
+        socket.close();
+        await handle.close();
+      }
+    });
+
+    it('logs each generation once, done, cancelled or failed, with its client, mode, tokens, speed and duration; each connection and disconnection', async () => {
+      const waiters: Array<(line: LogLine) => void> = [];
+      const { logger, lines } = capturingLogger('info', (line) => waiters.forEach((w) => w(line)));
+      /** The first line (logged already or to come) that passes `test`. */
+      const lineWhere = (test: (line: LogLine) => boolean) =>
+        new Promise<LogLine>((resolve) => {
+          const seen = lines.find(test);
+          if (seen) resolve(seen);
+          else waiters.push((line) => void (test(line) && resolve(line)));
+        });
+      const handle = await startHost({ dataDir: dir, port: 0, env: {}, logger, config: { watch: false, n_threads: 1, enable_gpu: false, personalities: ['english/generic/lollms'] } });
+      const socket = await connectTestClient(handle.url);
+      const generations = () => lines.filter((l) => l.msg.startsWith('generation '));
+      try {
+        const id = socket.id!;
+        expect(lines.find((l) => l.msg === 'client connected')).to.deep.include({ level: 30, client: id, address: '127.0.0.1', transport: 'websocket' });
+        let done = nextEvent(socket, 'text_generated', 30_000);
+        socket.emit('generate_text', { prompt: 'Hello', n_predicts: 4 });
+        await done;
+        expect(generations()).to.have.length(1);
+        expect(generations()[0]).to.deep.include({ level: 30, msg: 'generation done', client: id, transport: 'socket', mode: 'raw', answer_tokens: 4, outcome: 'done' });
+        expect(generations()[0]!['prompt_tokens']).to.be.a('number').above(0);
+        expect(generations()[0]!['tokens_per_s']).to.be.a('number').above(0);
+        expect(generations()[0]!['duration_ms']).to.be.a('number').at.least(0);
+
+        done = nextEvent(socket, 'text_generated', 30_000);
+        socket.emit('generate_text', { prompt: 'Hello', n_predicts: 2, personality: 0 });
+        await done;
+        expect(generations()[1]).to.deep.include({ msg: 'generation done', mode: 'personality', personality: 0, outcome: 'done' });
+
+        const chunk = nextEvent(socket, 'text_chunk', 30_000);
+        socket.emit('generate_text', { prompt: 'Once upon a time', n_predicts: 500 });
+        await chunk;
+        const canceled = nextEvent(socket, 'generation_canceled', 30_000);
+        socket.emit('cancel_generation', {});
+        await canceled;
+        await lineWhere((l) => l.msg === 'generation cancelled');
+        expect(generations()[2]).to.deep.include({ msg: 'generation cancelled', mode: 'raw', outcome: 'cancelled' });
+
+        const failed = nextEvent(socket, 'generation_error', 30_000);
+        socket.emit('generate_text', { prompt: 'Hello', personality: 7 });
+        await failed;
+        expect(generations()[3]).to.deep.include({ level: 30, mode: 'personality', personality: 7, outcome: 'error', code: 'LH_ERR_PERSONALITY_ID' });
+        expect(generations()[3]!.msg).to.match(/^generation failed: /);
+        expect(generations()).to.have.length(4);
+
+        socket.close();
+        expect(await lineWhere((l) => l.msg === 'client disconnected')).to.deep.include({ level: 30, client: id, reason: 'client namespace disconnect' });
       } finally {
         socket.close();
         await handle.close();

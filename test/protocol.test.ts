@@ -334,12 +334,15 @@ describe('LoLLMs socket.io protocol', function () {
       select_model: 'select_model',
       add_personality: 'personality_add_failed',
       activate_personality: 'personality_add_failed',
+      remove_personality: 'personality_removed',
       tokenize: 'tokenized',
       detokenize: 'detokenized',
       embed: 'embeded',
       generate_text: 'generation_error',
       get_personality_settings: 'personality_settings',
       set_personality_settings: 'personality_settings',
+      get_binding_settings: 'binding_settings',
+      set_binding_settings: 'binding_settings',
       install_model: 'model_installed',
       generation_answer: 'generation_answer',
     };
@@ -353,7 +356,7 @@ describe('LoLLMs socket.io protocol', function () {
       it(`${event}: mistyped and missing fields get the failure shape naming the field`, async () => {
         // A bare request is only wrong where the event has a required field.
         const bareIsValid = (REQUEST_SCHEMAS as Record<string, { safeParse(v: unknown): { success: boolean } }>)[event]!.safeParse({}).success;
-        for (const payload of [{ prompt: 12, path: 3, id: 'x', binding_name: 7, model_name: false, language: 5, category: 1, settings: 'no', url: 5 }, ...(bareIsValid ? [] : [undefined]), 'a string', [1, 2]]) {
+        for (const payload of [{ prompt: 12, path: 3, id: 'x', binding_name: 7, model_name: false, language: 5, category: 1, settings: 'no', url: 5, name: 5 }, ...(bareIsValid ? [] : [undefined]), 'a string', [1, 2]]) {
           const answer = (await request(socket, event, payload, reply as never)) as Record<string, unknown>;
           const error = String(answer.error ?? '');
           expect(error, `${event} ${JSON.stringify(payload)}`).to.contain('invalid payload');

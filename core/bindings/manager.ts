@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { BindingContext, LoadedModel, ModelFile } from '../../plugin-api/index.js';
-import { BindingNotFound, ModelLoadFailed, ModelNotFound, NoBindingSelected, NoModelLoaded, LollmsHostError, errorCode, errorMessage } from '../errors.js';
+import { BindingNotFound, EngineUnavailable, ModelLoadFailed, ModelNotFound, ModelStillLoading, NoBindingSelected, NoModelLoaded, LollmsHostError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pluginLogger } from '../logger.js';
 import { discoverBindings, type BindingFolder } from '../plugins/discovery.js';
@@ -12,6 +12,7 @@ import { loadBindingPlugin, type LoadedBindingPlugin } from '../plugins/load-bin
 import { SerialQueue } from '../util/serial.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import type { LlamaEngine } from './engine.js';
+import { ChangeSignal } from './change-signal.js';
 import { ModelResidency, type ResidencyTimers } from './residency.js';
 
 /** A loaded model together with the binding version that loaded it. */
@@ -38,10 +39,26 @@ export interface BindingManagerOptions {
   gpu: boolean;
   /** Values of the load request the host makes for every model. */
   loadDefaults: () => { contextSize: number; sequences: number; threads: number };
+  /**
+   * How long `leaseModel` waits for a model that is loading, in ms (config `model_wait_ms`), read at each call.
+   * Default {@link DEFAULT_MODEL_WAIT_MS}.
+   */
+  waitMs?: () => number;
+  /**
+   * First delay of the background retry of a model whose load failed because the engine did not start
+   * (`LH_ERR_ENGINE`), in ms; doubled after each failed retry, at most {@link MAX_RETRY_DELAY_MS}. Default 30 s.
+   */
+  retryDelayMs?: number;
+  /**
+   * The settings a binding gets in its context (`ctx.settings`), read at each load of the binding. Default: the
+   * card's `settings` overlaid with `<dataDir>/settings/bindings/<name>.yaml`. The host passes the validated
+   * store (the same one `set_binding_settings` writes).
+   */
+  settingsOf?: (plugin: LoadedBindingPlugin) => Promise<Record<string, unknown>>;
   logger: Logger;
   /**
    * `keep_alive` in ms, read whenever the model becomes idle (issue 18): a model unused that long is unloaded
-   * and loaded again by the next request (`whenReady`); 0 unloads it at once; negative (the default) keeps it.
+   * and loaded again by the next request (`leaseModel`); 0 unloads it at once; negative (the default) keeps it.
    */
   keepAliveMs?: () => number;
   /** Timers of the keep-alive clock (tests). */
@@ -56,6 +73,36 @@ export interface ModelObserver {
   loaded?(model: string, ms: number, reason: 'select' | 'reload' | 'wake'): void;
   /** A model was unloaded after `keep_alive` without use. */
   unloaded?(model: string): void;
+}
+
+/** Default of `model_wait_ms`: long enough for a large model to load from disk. */
+export const DEFAULT_MODEL_WAIT_MS = 120_000;
+/** The longest wait between two background retries of a load that failed for want of the engine. */
+export const MAX_RETRY_DELAY_MS = 10 * 60_000;
+
+/**
+ * Where the model stands, for `/health` and `GET /status`:
+ * - `starting`: the host has not yet begun to load its start-up model;
+ * - `loading`: no model serves, and one is loading (the start-up model, a `select_model`, an engine retry);
+ * - `ready`: a model serves (another may be loading to replace it);
+ * - `no_model`: no model serves and none is loading; `error` says why the last load failed, if one did.
+ */
+export interface ModelReadiness {
+  state: 'starting' | 'loading' | 'ready' | 'no_model';
+  /** The model that serves. */
+  model: string | null;
+  /** The model being loaded. */
+  loading: string | null;
+  /** Why the last load failed, while no model serves. */
+  error?: string;
+}
+
+/** Options of `leaseModel`. */
+export interface LeaseModelOptions {
+  /** Stop waiting when it aborts (a cancel, a disconnect, shutdown): the call rejects with its reason. */
+  signal?: AbortSignal;
+  /** How long to wait for a model that is loading, in ms; default the manager's `waitMs`. */
+  waitMs?: number;
 }
 
 interface ActiveBinding {
@@ -73,13 +120,30 @@ export class BindingManager {
   readonly #models: Versioned<ActiveModel>;
   /** Selections, reloads and unloads run one at a time. */
   readonly #queue = new SerialQueue();
-  #loading: { model: string; controller: AbortController; settled: Promise<unknown> } | undefined;
+  #loading: { model: string; controller: AbortController } | undefined;
   #reloading: Promise<void> | undefined;
   /** Counts leases on the model and unloads it after `keep_alive` without any. */
   readonly #residency: ModelResidency;
-  /** The model unloaded by `keep_alive`: the next `whenReady` loads it again. */
+  /** The model unloaded by `keep_alive`: the next `leaseModel` loads it again. */
   #asleep: string | undefined;
   #waking: Promise<void> | undefined;
+  /** Hot reloads of the active binding in progress: new requests wait for the new code. */
+  #swapping = 0;
+  /** The host holds readiness until it has begun its start-up model (`holdForStartup`). */
+  #startupHeld = false;
+  /** Why the last load failed, while no model serves. */
+  #lastError: unknown;
+  /**
+   * The model that should serve but does not, because its load failed for want of the engine: it is loaded again
+   * in the background (with backoff) and by the next request that needs a model.
+   */
+  #wanted: { binding: string; model: string } | undefined;
+  #retrying: Promise<void> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryRound = 0;
+  #disposed = false;
+  /** Wakes `leaseModel` callers whenever a load starts or ends, a model is swapped in, or the start-up hold ends. */
+  readonly #changes = new ChangeSignal();
 
   constructor(options: BindingManagerOptions) {
     this.#options = options;
@@ -118,23 +182,15 @@ export class BindingManager {
     return this.#loading?.model;
   }
 
-  /** The model unloaded by `keep_alive`, which the next request loads again; undefined when none is. */
-  get unloadedModel(): string | undefined {
-    return this.#models.current ? undefined : this.#asleep;
-  }
-
-  /** When the idle model will be unloaded by `keep_alive` (ms since the epoch), or undefined. */
-  get unloadAt(): number | undefined {
-    return this.#residency.unloadAt;
-  }
-
-  /**
-   * A lease on the current model for one operation (it is not disposed before `release`, and `keep_alive` does
-   * not count while it is held), or a `NoModelLoaded` error that tells the client what to do.
-   */
+  /** A lease on the current model for one operation (it is not disposed before `release`), or a `NoModelLoaded` error that tells the client what to do. */
   requireModel(): Lease<ActiveModel> {
     const lease = this.#models.acquire();
-    if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
+    if (!lease) throw this.#noModelError();
+    return this.#resident(lease);
+  }
+
+  /** `lease`, which also keeps the model loaded (`keep_alive` does not count) until it is released. */
+  #resident(lease: Lease<ActiveModel>): Lease<ActiveModel> {
     const leave = this.#residency.hold();
     return {
       value: lease.value,
@@ -145,20 +201,14 @@ export class BindingManager {
     };
   }
 
-  /**
-   * `requireModel` for a request that may wait for the model (tokens events, embeddings): a model that
-   * `keep_alive` unloaded is loaded again first, and a load or binding reload in progress is waited for (see
-   * `whenReady`). Rejects with `signal`'s reason when it aborts first.
-   */
-  async useModel(signal?: AbortSignal): Promise<Lease<ActiveModel>> {
-    // Held while waiting, so that the model just loaded is not unloaded before the lease is taken.
-    const leave = this.#residency.hold();
-    try {
-      await this.whenReady(signal);
-      return this.requireModel();
-    } finally {
-      leave();
-    }
+  /** The model unloaded by `keep_alive`, which the next request loads again; undefined when none is. */
+  get unloadedModel(): string | undefined {
+    return this.#models.current ? undefined : this.#asleep;
+  }
+
+  /** When the idle model will be unloaded by `keep_alive` (ms since the epoch), or undefined. */
+  get unloadAt(): number | undefined {
+    return this.#residency.unloadAt;
   }
 
   /**
@@ -182,6 +232,7 @@ export class BindingManager {
       this.#asleep = current.name;
       this.#models.swap(undefined);
       this.#residency.stop();
+      this.#changes.notify();
       this.#options.logger.info({ binding: current.binding, model: current.name }, 'model unloaded after keep_alive without use; the next request loads it again');
       this.#options.observer?.unloaded?.(current.name);
     });
@@ -193,12 +244,92 @@ export class BindingManager {
       const name = this.#asleep;
       const active = this.#active;
       if (name === undefined || !active || this.#models.current) return;
-      const entry = await this.#load(active, name, undefined, 'wake');
-      this.#asleep = undefined;
-      this.#models.swap(entry);
-      this.#residency.refresh();
-    }).finally(() => (this.#waking = undefined));
+      try {
+        const entry = await this.#load(active, name, undefined, 'wake');
+        this.#asleep = undefined;
+        this.#models.swap(entry);
+        this.#residency.refresh();
+        this.#forgetFailure();
+      } catch (error) {
+        // Not asleep any more but failed: the waiting requests get the load's error through readiness.
+        this.#asleep = undefined;
+        this.#loadFailed(active.plugin.name, name, error);
+        throw error;
+      }
+    }).finally(() => {
+      this.#waking = undefined;
+      this.#changes.notify();
+    });
     return this.#waking;
+  }
+
+  /**
+   * The one way a request gets the model: a lease on the current model (not disposed before `release`). When no
+   * model serves but one is on its way (the host is starting, a model is loading, a hot reload of the binding is
+   * swapping, a load that failed for want of the engine is retried, which this call starts, or the model that
+   * `keep_alive` unloaded is loaded again, which this call starts too), it waits for it, at most `waitMs`. While
+   * it waits and while the lease is held, `keep_alive` does not unload the model. Rejects with `LH_ERR_NO_MODEL` when no model serves and none is coming (the message says
+   * why the last load failed), `LH_ERR_MODEL_LOADING` when the wait ran out, or the signal's reason.
+   */
+  async leaseModel(options: LeaseModelOptions = {}): Promise<Lease<ActiveModel>> {
+    const waitMs = Math.max(0, options.waitMs ?? this.#options.waitMs?.() ?? DEFAULT_MODEL_WAIT_MS);
+    const deadline = performance.now() + waitMs;
+    // Held while waiting, so that a model just loaded is not unloaded before the lease is taken.
+    const leave = this.#residency.hold();
+    try {
+      for (;;) {
+        if (this.#swapping === 0) {
+          const lease = this.#models.acquire();
+          if (lease) return this.#resident(lease);
+        }
+        if (this.#asleep !== undefined && !this.#waking && !this.#loading) void this.#wake().catch(() => {});
+        if (!this.#waking && !this.#pending() && !this.#retryWanted()) throw this.#noModelError();
+        if ((await this.#changes.next(deadline, options.signal)) === 'timeout') {
+          const what = this.#pending() ?? (this.#asleep !== undefined ? `model "${this.#asleep}"` : 'a model');
+          throw ModelStillLoading(`${what} is not ready after ${waitMs} ms (model_wait_ms); retry later`);
+        }
+      }
+    } finally {
+      leave();
+    }
+  }
+
+  /** What a request would wait for now, or undefined when nothing is coming. */
+  #pending(): string | undefined {
+    if (this.#swapping > 0) return `the reloaded binding "${this.#active?.plugin.name ?? ''}"`;
+    if (this.#loading) return `model "${this.#loading.model}"`;
+    if (this.#retrying && this.#wanted) return `model "${this.#wanted.model}"`;
+    if (this.#startupHeld) return 'the start-up model';
+    return undefined;
+  }
+
+  #noModelError(): LollmsHostError {
+    const why = this.#lastError === undefined ? '' : ` (the last load failed: ${errorMessage(this.#lastError)})`;
+    return NoModelLoaded(`No model loaded: select a binding and a model first (select_binding, select_model)${why}`);
+  }
+
+  /** Where the model stands (see {@link ModelReadiness}). */
+  get readiness(): ModelReadiness {
+    const model = this.#models.current?.name ?? null;
+    const loading = this.#loading?.model ?? (this.#retrying ? this.#wanted?.model : undefined) ?? null;
+    const state: ModelReadiness['state'] = model !== null ? 'ready' : loading !== null ? 'loading' : this.#startupHeld ? 'starting' : 'no_model';
+    return { state, model, loading, ...(state === 'no_model' && this.#lastError !== undefined ? { error: errorMessage(this.#lastError) } : {}) };
+  }
+
+  /**
+   * The host is about to choose and load its start-up model: until the returned function is called, readiness is
+   * `starting` and `leaseModel` waits instead of failing. The host calls it before it listens.
+   */
+  holdForStartup(): () => void {
+    this.#startupHeld = true;
+    this.#changes.notify();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#startupHeld = false;
+      this.#changes.notify();
+    };
   }
 
   /** Every binding folder with its card and models (broken ones are logged and left out). */
@@ -242,6 +373,7 @@ export class BindingManager {
         this.#asleep = undefined;
         this.#models.swap(undefined);
         this.#residency.stop();
+        this.#forgetFailure();
         await this.#disposeBinding(previous);
       }
       return plugin;
@@ -266,32 +398,98 @@ export class BindingManager {
   selectModel(name: string, onProgress?: (progress: number) => void): Promise<ActiveModel> {
     return this.#serial(async () => {
       const active = this.#requireBinding();
-      const models = await active.plugin.binding.listModels(active.ctx);
-      if (!models.some((m) => m.name === name)) {
-        const known = models.map((m) => m.name).join(', ') || 'none installed';
-        throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
+      try {
+        const models = await active.plugin.binding.listModels(active.ctx);
+        if (!models.some((m) => m.name === name)) {
+          const known = models.map((m) => m.name).join(', ') || 'none installed';
+          throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
+        }
+        const entry = await this.#load(active, name, onProgress);
+        this.#asleep = undefined;
+        this.#models.swap(entry);
+        this.#residency.refresh();
+        this.#forgetFailure();
+        this.#changes.notify();
+        return entry;
+      } catch (error) {
+        this.#loadFailed(active.plugin.name, name, error);
+        throw error;
       }
-      const entry = await this.#load(active, name, onProgress);
-      this.#asleep = undefined;
-      this.#models.swap(entry);
-      this.#residency.refresh();
-      return entry;
     });
+  }
+
+  /**
+   * A load failed. With a model still serving, that model goes on and nothing else happens. With none, the error
+   * is kept for `readiness` and `LH_ERR_NO_MODEL`; and when the engine did not start (`LH_ERR_ENGINE`, which a
+   * later attempt usually fixes) the model is loaded again in the background, with backoff, and by the next
+   * request that needs it.
+   */
+  #loadFailed(binding: string, model: string, error: unknown): void {
+    if (this.#models.current || this.#disposed) return;
+    this.#lastError = error;
+    if (errorCode(error) === EngineUnavailable.code) {
+      this.#wanted = { binding, model };
+      this.#scheduleRetry();
+    }
+    this.#changes.notify();
+  }
+
+  #forgetFailure(): void {
+    this.#lastError = undefined;
+    this.#wanted = undefined;
+    this.#retryRound = 0;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer || this.#disposed || !this.#wanted) return;
+    const delay = Math.min((this.#options.retryDelayMs ?? 30_000) * 2 ** this.#retryRound, MAX_RETRY_DELAY_MS);
+    this.#retryRound++;
+    const { model } = this.#wanted;
+    this.#options.logger.warn({ model, retryInMs: delay }, `model "${model}" is not loaded (the engine did not start); trying again in ${Math.round(delay / 1000)} s, or at the next request that needs a model`);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryWanted();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  /** Load the wanted model again (once at a time); false when there is nothing to retry. */
+  #retryWanted(): boolean {
+    const wanted = this.#wanted;
+    if (!wanted || this.#disposed || this.#models.current) return false;
+    if (this.#active?.plugin.name !== wanted.binding) {
+      this.#forgetFailure();
+      return false;
+    }
+    if (!this.#retrying) {
+      this.#options.logger.info({ model: wanted.model }, `loading model "${wanted.model}" again`);
+      this.#retrying = this.selectModel(wanted.model).then(
+        () => undefined,
+        () => undefined,
+      ).finally(() => {
+        this.#retrying = undefined;
+        this.#changes.notify();
+      });
+      this.#changes.notify();
+    }
+    return true;
   }
 
   /** Load `name` through `active`, shown as `loading` (for `/health`) and abortable by `abortLoading`. */
   async #load(active: ActiveBinding, name: string, onProgress?: (progress: number) => void, reason: 'select' | 'reload' | 'wake' = 'select'): Promise<ActiveModel> {
     const controller = new AbortController();
+    this.#loading = { model: name, controller };
+    this.#changes.notify();
     const started = performance.now();
-    const loading = active.plugin.binding.loadModel(active.ctx, {
-      model: name,
-      ...this.#options.loadDefaults(),
-      signal: controller.signal,
-      ...(onProgress ? { onProgress } : {}),
-    });
-    this.#loading = { model: name, controller, settled: loading.catch(() => {}) };
     try {
-      const loaded = await loading;
+      const loaded = await active.plugin.binding.loadModel(active.ctx, {
+        model: name,
+        ...this.#options.loadDefaults(),
+        signal: controller.signal,
+        ...(onProgress ? { onProgress } : {}),
+      });
       this.#options.observer?.loaded?.(name, performance.now() - started, reason);
       return { name, binding: active.plugin.name, model: loaded };
     } catch (error) {
@@ -300,6 +498,7 @@ export class BindingManager {
       throw new LollmsHostError(errorCode(error) ?? ModelLoadFailed.code, `failed to load model "${name}": ${errorMessage(error)}`, { cause: error });
     } finally {
       if (this.#loading?.controller === controller) this.#loading = undefined;
+      this.#changes.notify();
     }
   }
 
@@ -315,9 +514,10 @@ export class BindingManager {
   /**
    * Hot reload of the active binding: `plugin` is its freshly built code. The current model is loaded again
    * through the new code, then binding and model are swapped together; work running on the old ones
-   * finishes on them (drain), and new requests that call `whenReady` wait for the swap.
+   * finishes on them (drain), and new requests (`leaseModel`) wait for the swap.
    */
   reloadActive(plugin: LoadedBindingPlugin): Promise<void> {
+    this.#swapping++;
     const run = this.#serial(async () => {
       const previous = this.#active;
       if (!previous || previous.plugin.name !== plugin.name) return;
@@ -331,7 +531,27 @@ export class BindingManager {
       await this.#disposeBinding(previous);
     });
     this.#reloading = run.catch(() => {});
+    void this.#reloading.then(() => {
+      this.#swapping--;
+      this.#changes.notify();
+    });
     return run;
+  }
+
+  /**
+   * The settings of binding `name` changed: when it is the active one, it is loaded again with them (its model
+   * too, swapped as in a hot reload). Resolves whether it was active.
+   */
+  async reloadSettings(name: string, options: { ifChanged?: boolean } = {}): Promise<boolean> {
+    const active = this.#active;
+    if (!active || active.plugin.name !== name) return false;
+    // A file event after our own write (or an edit that changed nothing) does not reload the model again.
+    if (options.ifChanged && this.#options.settingsOf) {
+      const next = await this.#options.settingsOf(active.plugin);
+      if (JSON.stringify(next) === JSON.stringify(active.ctx.settings)) return false;
+    }
+    await this.reloadActive(active.plugin);
+    return true;
   }
 
   /** The active binding's folder disappeared: retire it and its model; the host has no binding after this. */
@@ -342,30 +562,15 @@ export class BindingManager {
       this.#asleep = undefined;
       this.#models.swap(undefined);
       this.#residency.stop();
+      this.#forgetFailure();
+      this.#changes.notify();
       if (previous) await this.#disposeBinding(previous);
     });
   }
 
-  /**
-   * Resolves once the model can serve a new request: after a hot reload of the active binding in progress has
-   * swapped, a model load in progress (start-up, a selection) has ended, and a model that `keep_alive` unloaded
-   * has been loaded again. Rejects with the load's error when that reload fails, or with `signal`'s reason when
-   * it aborts first (the load goes on for the others).
-   */
-  async whenReady(signal?: AbortSignal): Promise<void> {
-    const ready = (async () => {
-      await this.#reloading;
-      await this.#loading?.settled;
-      if (this.#asleep !== undefined && !this.#models.current) await this.#wake();
-    })();
-    if (!signal) return ready;
-    ready.catch(() => {});
-    signal.throwIfAborted();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      ready.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+  /** Resolves once a hot reload of the active binding in progress has swapped (new requests wait on it). */
+  async whenReady(): Promise<void> {
+    await this.#reloading;
   }
 
   /** Abort a model load in progress (shutdown must not wait for a large model to finish loading). */
@@ -375,7 +580,10 @@ export class BindingManager {
 
   /** Abort a load in progress and dispose every model (host shutdown). */
   async dispose(): Promise<void> {
+    this.#disposed = true;
     this.#residency.stop();
+    this.#forgetFailure();
+    this.#changes.notify();
     this.abortLoading();
     await this.#queue.idle();
     await this.#models.disposeAll();
@@ -396,14 +604,15 @@ export class BindingManager {
   async #contextFor(plugin: LoadedBindingPlugin): Promise<BindingContext> {
     const modelsDir = join(this.#options.modelsPath, plugin.name);
     await mkdir(modelsDir, { recursive: true });
-    const defaults = (plugin.card as { settings?: Record<string, unknown> } | null)?.settings ?? {};
-    const saved = await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`));
+    const settings = this.#options.settingsOf
+      ? await this.#options.settingsOf(plugin)
+      : { ...((plugin.card as { settings?: Record<string, unknown> } | null)?.settings ?? {}), ...(await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`))) };
     const engine = this.#options.engine;
     return Object.freeze({
       name: plugin.name,
       folder: plugin.folder,
       modelsDir,
-      settings: Object.freeze({ ...defaults, ...saved }),
+      settings: Object.freeze({ ...settings }),
       logger: pluginLogger(this.#options.logger, 'binding', plugin.name),
       getLlama: () => engine.getLlama(),
       gpu: this.#options.gpu,

@@ -15,6 +15,7 @@ import { discoverBindings } from '../plugins/discovery.js';
 import { commandHint, type DataLocation } from '../util/cli-hint.js';
 import { BindingManager } from './manager.js';
 import { createLlamaEngine } from './engine.js';
+import { chooseStartupModel, withInstallTimes, type StartupChoice } from './startup-model.js';
 
 interface Io {
   stdout: NodeJS.WritableStream;
@@ -116,7 +117,7 @@ async function modelsOf(ctx: ModelsContext, binding: string): Promise<ModelFile[
 export async function listCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse('list', argv, 0);
   if (values.help) {
-    io.stdout.write(`lollms-host list ${LOCATION_USAGE}\n  installed models per binding, with size; * marks the selected one\n`);
+    io.stdout.write(`lollms-host list ${LOCATION_USAGE}\n  installed models per binding, with size; * marks the one a start serves\n`);
     return 0;
   }
   const ctx = await open(values);
@@ -128,6 +129,7 @@ export async function listCommand(argv: string[], io: Io): Promise<number> {
     }
     const rows: string[][] = [];
     let failed = false;
+    let serves: { binding: string; choice: StartupChoice } | undefined;
     for (const binding of names) {
       let models: ModelFile[];
       try {
@@ -137,9 +139,13 @@ export async function listCommand(argv: string[], io: Io): Promise<number> {
         io.stderr.write(`lollms-host: binding "${binding}": cannot list its models: ${errorMessage(error)}\n`);
         continue;
       }
+      // The configured binding's `*` is the model the next start serves, by the host's own rule.
+      if (ctx.store.values.binding_name === binding) {
+        serves = { binding, choice: chooseStartupModel(await withInstallTimes(models, ctx.manager.modelsDir(binding)), ctx.store.values.model_name) };
+      }
       for (const model of models) {
-        const selected = ctx.store.values.binding_name === binding && ctx.store.values.model_name === model.name;
-        const notes = [...(model.kind === 'reference' ? [`-> ${model.path}`] : [])];
+        const selected = serves?.binding === binding && serves.choice.model === model.name;
+        const notes = [...(selected ? [`(${SERVES_NOTE[serves!.choice.reason]})`] : []), ...(model.kind === 'reference' ? [`-> ${model.path}`] : [])];
         rows.push([`${selected ? '*' : ' '} ${model.name}`, binding, formatSize(model.size), notes.join(' ')]);
       }
     }
@@ -150,14 +156,24 @@ export async function listCommand(argv: string[], io: Io): Promise<number> {
     const table = [['  NAME', 'BINDING', 'SIZE', ''], ...rows];
     const widths = [0, 1, 2].map((i) => Math.max(...table.map((r) => r[i]!.length)));
     for (const row of table) io.stdout.write(`${row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('   ').trimEnd()}\n`);
-    if (!rows.some((r) => r[0]!.startsWith('*'))) {
-      io.stdout.write(`\nNo model is selected: ${commandHint('use <model>', ctx.location)} selects one.\n`);
+    const reason = serves?.choice.reason;
+    if (reason !== 'configured') {
+      const next = reason === 'last-installed' || reason === 'test-model' ? `the next start serves ${serves!.choice.model} (${SERVES_NOTE[reason]}); ` : '';
+      io.stdout.write(`\nNo model is selected (model_name): ${next}${commandHint('use <model>', ctx.location)} selects one.\n`);
     }
     return failed ? 1 : 0;
   } finally {
     await ctx.dispose();
   }
 }
+
+/** Why the `*` model serves (docs/configuration.md, "Which model serves"). */
+const SERVES_NOTE: Record<StartupChoice['reason'], string> = {
+  configured: 'model_name',
+  'last-installed': 'installed last',
+  'test-model': 'test model: no real model installed',
+  none: '',
+};
 
 /** The installed model `name` of the context's binding, or a usage-style error listing the installed ones. */
 async function findInstalled(ctx: ModelsContext, name: string): Promise<{ binding: string; model: ModelFile }> {

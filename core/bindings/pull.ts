@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Cancelled, InstallExists, LollmsHostError, errorMessage } from '../errors.js';
 import { installModel, installSourceFromEntry, installSourceFromUrl, findModelEntry, type InstallProgress, type InstallSource } from './install.js';
@@ -14,6 +15,8 @@ export interface PullOptions {
   isTTY: boolean;
   /** Cancels the download (e.g. on SIGINT); the `.part` file is kept so that the next pull resumes. */
   signal?: AbortSignal;
+  /** Called with the installed file's path once the model is installed (or was already). */
+  onInstalled?: (path: string) => void;
 }
 
 /** Exit codes of `runPull`. */
@@ -56,12 +59,14 @@ export async function runPull(target: string, options: PullOptions): Promise<num
     });
     progress.stop();
     say(`installed ${result.path} (${result.bytes} bytes, sha256 ${result.sha256})`);
+    options.onInstalled?.(result.path);
     return PULL_EXIT.ok;
   } catch (error) {
     progress.stop();
     const code = error instanceof LollmsHostError ? error.code : undefined;
     if (code === InstallExists.code) {
       say(`pull: ${errorMessage(error)}`);
+      options.onInstalled?.(join(options.modelsDir, source.filename));
       return PULL_EXIT.ok;
     }
     if (code === Cancelled.code) {

@@ -18,6 +18,7 @@ import { personalityChatDiscussion, splitPersonalityChat, type PersonalityChat }
 import { runChatTurn } from './chat-turn.js';
 import { runPersonalityTurn, type PersonalityTurnSource } from './personality-turn.js';
 import { runRaw } from './raw.js';
+import { logGeneration } from './generation-log.js';
 import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
 import { tokenCounterFor } from './token-count.js';
@@ -26,14 +27,12 @@ import type { GenerationObserver, GenerationOutcome, GenerationRequest, Generati
 
 /** The model the service generates with (the binding manager). */
 export interface ModelSource {
-  /** A lease on the loaded model; throws `LH_ERR_NO_MODEL` without one. */
-  requireModel(): Lease<ActiveModel>;
   /**
-   * Settles once the model can serve: a hot reload of the active binding has swapped (new work waits for the new
-   * code), a load in progress has ended, a model unloaded by `keep_alive` has been loaded again. Rejects with
-   * `signal`'s reason when it aborts first.
+   * A lease on the loaded model. A model that is on its way (start-up, a load, a hot reload's swap, an engine
+   * retry) is waited for, within `model_wait_ms`; rejects with `LH_ERR_NO_MODEL` when none is coming, or
+   * `LH_ERR_MODEL_LOADING` when the wait ran out.
    */
-  whenReady(signal?: AbortSignal): Promise<void>;
+  leaseModel(options: { signal?: AbortSignal }): Promise<Lease<ActiveModel>>;
   /** Keep the model loaded for the whole request (`keep_alive` never unloads it meanwhile); returns the release. */
   holdResident(): () => void;
 }
@@ -139,7 +138,14 @@ export class GenerationService {
     let finish!: () => void;
     const active: Active = { clientId: request.client.id, controller, done: new Promise<void>((r) => (finish = r)) };
     this.#active.add(active);
-    return this.#execute(request, gated, signal, acquired, clock, chat).finally(() => {
+    const ran = this.#execute(request, gated, signal, acquired, clock, chat).then(
+      (outcome) => (logGeneration(this.#options.logger, request, clock.started, { outcome }), outcome),
+      (error: unknown) => {
+        logGeneration(this.#options.logger, request, clock.started, { error });
+        throw error;
+      },
+    );
+    return ran.finally(() => {
       this.#active.delete(active);
       finish();
       this.#wakeIdle(request.client.id);
@@ -223,8 +229,6 @@ export class GenerationService {
       }
       // The whole request counts as use of the model: keep_alive never unloads it between its model calls.
       leaveModel = this.#options.models.holdResident();
-      // A hot reload of the active binding, a load in progress, a model keep_alive unloaded: wait rather than refuse.
-      await this.#options.models.whenReady(signal);
       const result = await this.#runMode(request, sink, signal, usage, chat, (path) => (personalityPath = path));
       const outcome = outcomeOf(result);
       remember(outcome);
@@ -255,7 +259,8 @@ export class GenerationService {
     const { models, personalities, logger, onPrompt } = this.#options;
     const settings = this.#options.settings();
     const withModel = async (turnRequest: TurnRequest, personality: number | undefined, run: (turn: Turn) => Promise<TurnResult>): Promise<TurnResult> => {
-      const lease = models.requireModel();
+      // A model still loading (start-up, select_model, hot reload, engine retry, keep_alive) is waited for, not refused.
+      const lease = await models.leaseModel({ signal });
       try {
         const model = lease.value;
         // The client's id is the binding's cache session: one client's cached prompt never speeds up another's

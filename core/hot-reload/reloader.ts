@@ -127,7 +127,7 @@ export class HotReloader {
     if (!existsSync(join(folder, PERSONALITY_CONFIG_FILE))) {
       for (const m of mounted) {
         const name = m.name;
-        manager.unmount(m);
+        await manager.unmount(m);
         this.#broadcastError({ kind: 'personality', name, path: folder, error: { message: `personality "${name}" was removed: unmounted; its id is free for the next add_personality` } });
       }
       return;

@@ -1,4 +1,4 @@
-import { errorMessage, PersonalityIdInvalid, PersonalityUnavailable } from '../errors.js';
+import { errorCode, errorMessage, PersonalityIdInvalid, PersonalityNotFound, PersonalityUnavailable } from '../errors.js';
 import type { HostConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { SerialQueue } from '../util/serial.js';
@@ -56,7 +56,10 @@ export class MountedPersonality {
   folder: string | undefined;
   /** Why it failed to load, while no version serves. */
   error: string | undefined;
-  /** Its folder was removed: the slot is free for the next `add_personality` (ids of the others stay). */
+  /**
+   * Unmounted (`remove_personality`, or its folder was removed): the slot is an empty hole that the next
+   * `add_personality` fills, so the ids of the others stay; it is left out of `config.personalities`.
+   */
   removed = false;
   readonly versions: Versioned<PersonalityVersion>;
 
@@ -86,8 +89,12 @@ export class PersonalityManager {
   readonly settings: PersonalitySettingsStore;
   /** Each personality's `ctx.store` (`<dataDir>/store/personalities/`). */
   readonly store: PersonalityStore;
-  /** One add at a time: two requests for one path must not both pass the "already mounted" check. */
+  /** One add or remove at a time: two requests for one path must not both pass the "already mounted" check. */
   readonly #adding = new SerialQueue();
+  /** The active personality's id (`activate_personality`); saved as its index among the live personalities. */
+  #activeId = 0;
+  /** Settles once the configured personalities are mounted: a turn that arrives during start-up waits for it. */
+  #configured: Promise<void> = Promise.resolve();
 
   constructor(options: PersonalityManagerOptions) {
     this.#options = options;
@@ -103,9 +110,9 @@ export class PersonalityManager {
     return this.#mounted;
   }
 
-  /** The mounted paths, in id order (`config.personalities`). */
+  /** The mounted paths, in id order (`/list_mounted_personalities`); an unmounted id is an empty string. */
   mountedPaths(): string[] {
-    return this.#mounted.map((m) => m.path);
+    return this.#mounted.map((m) => (m.removed ? '' : m.path));
   }
 
   get(id: number): MountedPersonality | undefined {
@@ -124,6 +131,7 @@ export class PersonalityManager {
    * as `add_personality` does). Coded errors say why it cannot serve.
    */
   async acquireTurn(ref: { readonly id: number } | { readonly path: string }): Promise<HeldPersonality> {
+    await this.#configured;
     const id = 'id' in ref ? ref.id : (await this.add(ref.path)).id;
     const held = this.acquire(id);
     if (held) return { id, ...held };
@@ -134,27 +142,58 @@ export class PersonalityManager {
 
   /**
    * Mount `config.personalities` at start. An empty list gets the default personality, and an out-of-range
-   * `active_personality_id` is reset to 0, as the original did (lollms-reference §2.4 step 6).
+   * `active_personality_id` is reset to 0, as the original did (lollms-reference §2.4 step 6). A personality
+   * whose folder is gone is reported once and dropped from the config (no client holds ids yet, so the ids
+   * after it move up); one that fails to load keeps its place, with its error.
    */
-  async mountConfigured(): Promise<void> {
+  mountConfigured(): Promise<void> {
+    this.#configured = this.#mountConfigured();
+    return this.#configured;
+  }
+
+  async #mountConfigured(): Promise<void> {
     const config = this.#options.config;
     let paths = config.values.personalities;
     if (paths.length === 0) {
       paths = ['english/generic/lollms'];
       await config.update({ personalities: paths });
     }
-    for (const path of paths) {
+    const configuredActive = config.values.active_personality_id;
+    let dropped = false;
+    for (const [index, path] of paths.entries()) {
       const mounted = new MountedPersonality(path, this.#options.logger);
       try {
         mounted.folder = await resolvePersonalityPath(this.#options.personalitiesPaths, path);
+      } catch (error) {
+        if (errorCode(error) !== PersonalityNotFound.code) throw error;
+        dropped = true;
+        this.#options.logger.warn(
+          { personality: path, err: errorMessage(error) },
+          `personality "${path}" is in the config, but its folder is gone: dropped from the config's personalities (add_personality mounts it again once it is back)`,
+        );
+        continue;
+      }
+      try {
         mounted.versions.swap(await this.load(mounted.folder));
       } catch (error) {
         mounted.error = errorMessage(error);
         this.#options.logger.error({ personality: path, err: mounted.error }, 'personality could not be mounted; it keeps its id and answers this error');
       }
+      if (index === configuredActive) this.#activeId = this.#mounted.length;
       this.#mounted.push(mounted);
     }
-    if (config.values.active_personality_id >= this.#mounted.length) await config.update({ active_personality_id: 0 });
+    if (configuredActive >= paths.length) this.#activeId = 0;
+    if (dropped || configuredActive !== this.#activeId) await this.#persist();
+  }
+
+  /**
+   * Save the mounted list: the paths in id order without the unmounted holes (the next start numbers them
+   * afresh, before any client knows an id), and the active personality's index among them.
+   */
+  async #persist(): Promise<void> {
+    const live = this.#mounted.flatMap((m, id) => (m.removed ? [] : [{ m, id }]));
+    const active = Math.max(0, live.findIndex((entry) => entry.id === this.#activeId));
+    await this.#options.config.update({ personalities: live.map((entry) => entry.m.path), active_personality_id: active });
   }
 
   /**
@@ -193,8 +232,24 @@ export class PersonalityManager {
     const free = this.#mounted.findIndex((m) => m.removed);
     const id = free >= 0 ? free : this.#mounted.length;
     this.#mounted[id] = mounted;
-    await this.#options.config.update({ personalities: this.mountedPaths() });
+    await this.#persist();
     return { id, name: mounted.name };
+  }
+
+  /**
+   * `remove_personality {id}`: unmount a mounted personality and drop it from the config. Its turns already
+   * running finish on it; its sandbox is disposed after them. The id becomes a hole that the next
+   * `add_personality` fills: the ids of the others do not change.
+   */
+  remove(id: number): Promise<{ id: number; name: string }> {
+    return this.#adding.run(async () => {
+      const m = this.get(id);
+      if (!m || m.removed) throw PersonalityIdInvalid(`personality ${id} is not mounted (see list_active_personalities)`);
+      const name = m.name;
+      this.#unmount(m, 'it was removed (remove_personality); the id is free for the next add_personality');
+      await this.#persist();
+      return { id, name };
+    });
   }
 
   /** The mounted personalities whose folder is `folder` (normally one). */
@@ -217,20 +272,26 @@ export class PersonalityManager {
   }
 
   /**
-   * The folder of `m` disappeared: unmount it. Its slot stays (so no other id shifts) and answers
-   * `generation_error` until the next `add_personality`, which reuses the freed id.
+   * The folder of `m` disappeared: unmount it and drop it from the config. Its slot stays (so no other id
+   * shifts) and answers `generation_error` until the next `add_personality`, which reuses the freed id.
    */
-  unmount(m: MountedPersonality): void {
+  async unmount(m: MountedPersonality): Promise<void> {
+    this.#unmount(m, 'its folder was removed; the id is free for the next add_personality');
+    await this.#adding.run(() => this.#persist());
+  }
+
+  #unmount(m: MountedPersonality, why: string): void {
     m.versions.swap(undefined);
     m.removed = true;
-    m.error = 'its folder was removed; the id is free for the next add_personality';
+    m.error = why;
   }
 
   /** `activate_personality {id}`: persisted as `active_personality_id`. */
   async activate(id: number): Promise<{ id: number; name: string }> {
     const m = this.get(id);
-    if (!m) throw PersonalityIdInvalid('Personality ID not valid');
-    await this.#options.config.update({ active_personality_id: id });
+    if (!m || m.removed) throw PersonalityIdInvalid('Personality ID not valid');
+    this.#activeId = id;
+    await this.#persist();
     return { id, name: m.name };
   }
 

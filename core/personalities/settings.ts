@@ -82,6 +82,11 @@ export interface PersonalitySettingsStoreOptions {
   dataDir: string;
   /** Bound on one value (`personality_setting_max_bytes`), read on every use. Default `DEFAULT_SETTING_MAX_BYTES`. */
   maxValueBytes?: () => number;
+  /**
+   * What the settings belong to, in file headers and warnings. Default `personality`; the binding settings
+   * (`binding`) use the same store, in `<dataDir>/settings/bindings/`, against the template of the binding card.
+   */
+  kind?: 'personality' | 'binding';
 }
 
 export interface SettingsResult {
@@ -94,11 +99,13 @@ export interface SettingsResult {
 export class PersonalitySettingsStore {
   readonly folder: string;
   readonly #maxValueBytes: () => number;
+  readonly #kind: 'personality' | 'binding';
   /** Operations per id run one after another, so a read-modify-write never interleaves with another. */
   #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: PersonalitySettingsStoreOptions) {
-    this.folder = join(options.dataDir, 'settings', 'personalities');
+    this.#kind = options.kind ?? 'personality';
+    this.folder = join(options.dataDir, 'settings', this.#kind === 'binding' ? 'bindings' : 'personalities');
     this.#maxValueBytes = options.maxValueBytes ?? (() => DEFAULT_SETTING_MAX_BYTES);
   }
 
@@ -144,7 +151,7 @@ export class PersonalitySettingsStore {
     const size = await stat(file).then((s) => s.size, () => 0);
     if (size > fileLimit) {
       await rename(file, `${file}.rejected`).catch(() => {});
-      warnings.push(`personality ${id}: the saved settings file is ${size} bytes, above what its settings can hold (${fileLimit}); set aside as ${settingsFileName(id)}.rejected, using the defaults`);
+      warnings.push(`${this.#kind} ${id}: the saved settings file is ${size} bytes, above what its settings can hold (${fileLimit}); set aside as ${settingsFileName(id)}.rejected, using the defaults`);
       return { saved: {}, warnings };
     }
     let text: string;
@@ -171,13 +178,13 @@ export class PersonalitySettingsStore {
     for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
       const entry = template[name];
       if (!Object.hasOwn(template, name) || !entry) {
-        warnings.push(`personality ${id}: setting "${name}" is no longer in the template; dropped the saved value ${show(value)}`);
+        warnings.push(`${this.#kind} ${id}: setting "${name}" is no longer in the template; dropped the saved value ${show(value)}`);
         changed = true;
         continue;
       }
       const problem = settingProblem(entry, value, maxBytes);
       if (problem) {
-        warnings.push(`personality ${id}: saved value of setting "${name}" no longer fits (${problem}); reset to the default ${show(entry.value)}`);
+        warnings.push(`${this.#kind} ${id}: saved value of setting "${name}" no longer fits (${problem}); reset to the default ${show(entry.value)}`);
         changed = true;
         continue;
       }
@@ -189,7 +196,8 @@ export class PersonalitySettingsStore {
 
   async #write(id: string, saved: SettingsValues): Promise<void> {
     await mkdir(this.folder, { recursive: true });
-    const header = `# Settings of personality ${JSON.stringify(id)} (the values a user set; the others come from the processor's template).\n`;
+    const source = this.#kind === 'binding' ? "the binding card's settings" : "the processor's template";
+    const header = `# Settings of ${this.#kind} ${JSON.stringify(id)} (the values a user set; the others come from ${source}).\n`;
     await writeFileAtomic(this.fileFor(id), header + YAML.stringify(saved));
   }
 

@@ -28,8 +28,11 @@ export interface ClientToServerEvents {
   cancel_generation: Req<P.Empty>;
   cancel_text_generation: Req<P.Empty>;
   // Events of our own.
+  remove_personality: Req<P.RemovePersonalityRequest>;
   get_personality_settings: Req<P.GetPersonalitySettingsRequest>;
   set_personality_settings: Req<P.SetPersonalitySettingsRequest>;
+  get_binding_settings: Req<P.GetBindingSettingsRequest>;
+  set_binding_settings: Req<P.SetBindingSettingsRequest>;
   install_model: Req<P.InstallModelRequest>;
   cancel_install: Req<P.CancelInstallRequest>;
   generation_answer: Req<P.GenerationAnswerRequest>;
@@ -61,7 +64,9 @@ export interface ServerToClientEvents {
   generation_message: (reply: P.GenerationMessage) => void;
   generation_queued: (reply: P.GenerationQueued) => void;
   model_loading_progress: (reply: P.ModelLoadingProgress) => void;
+  personality_removed: (reply: P.PersonalityRemovedReply) => void;
   personality_settings: (reply: PersonalitySettingsReply) => void;
+  binding_settings: (reply: P.BindingSettingsReply) => void;
   install_progress: (reply: P.InstallProgress) => void;
   model_installed: (reply: P.ModelInstalledReply) => void;
   plugin_error: (reply: P.PluginErrorEvent) => void;
@@ -94,7 +99,7 @@ export const SERVER_EVENT_NAMES = [
   'available_personalities_categories_list', 'list_available_personalities_names_list', 'select_binding', 'select_model',
   'personality_added', 'personality_add_failed', 'active_personalities_list', 'activate_personality', 'tokenized',
   'detokenized', 'embeded', 'text_chunk', 'text_generated', 'generation_error', 'generation_canceled', 'buzzy', 'busy',
-  'generation_message', 'generation_queued', 'model_loading_progress', 'personality_settings', 'install_progress', 'model_installed',
+  'generation_message', 'generation_queued', 'model_loading_progress', 'personality_removed', 'personality_settings', 'binding_settings', 'install_progress', 'model_installed',
   'plugin_error', 'plugin_reloaded', 'plugin_warning', 'generation_ask', 'generation_answer',
 ] as const satisfies readonly ServerEventName[];
 type MissingServerEvents = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;

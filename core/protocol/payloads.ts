@@ -37,6 +37,10 @@ export type AddPersonalityRequest = z.input<typeof AddPersonalityRequestSchema>;
 export const ActivatePersonalityRequestSchema = z.object({ id: z.number().int() }).passthrough();
 export type ActivatePersonalityRequest = z.input<typeof ActivatePersonalityRequestSchema>;
 
+/** Ours: unmount a mounted personality by id. */
+export const RemovePersonalityRequestSchema = z.object({ id: z.number().int() }).passthrough();
+export type RemovePersonalityRequest = z.input<typeof RemovePersonalityRequestSchema>;
+
 export const TokenizeRequestSchema = z.object({ prompt: text() }).passthrough();
 export type TokenizeRequest = z.input<typeof TokenizeRequestSchema>;
 
@@ -78,6 +82,16 @@ export const SetPersonalitySettingsRequestSchema = z
   .object({ id: z.number().int(), settings: z.record(z.string(), z.unknown()) })
   .passthrough();
 export type SetPersonalitySettingsRequest = z.input<typeof SetPersonalitySettingsRequestSchema>;
+
+/** Ours: a binding's settings; `name` defaults to the active binding. */
+export const GetBindingSettingsRequestSchema = z.object({ name: name().min(1).optional() }).passthrough();
+export type GetBindingSettingsRequest = z.input<typeof GetBindingSettingsRequestSchema>;
+
+/** Ours. */
+export const SetBindingSettingsRequestSchema = z
+  .object({ name: name().min(1).optional(), settings: z.record(z.string(), z.unknown()) })
+  .passthrough();
+export type SetBindingSettingsRequest = z.input<typeof SetBindingSettingsRequestSchema>;
 
 /** Ours: a `models.yaml` filename of the current binding, or any http(s) URL. */
 export const InstallModelRequestSchema = z
@@ -160,6 +174,8 @@ export interface PersonalityAddedReply {
   name: string;
   id: number;
 }
+/** Ours: `remove_personality`'s reply; `id` is the freed id (echoed on failure when it was an integer). */
+export type PersonalityRemovedReply = { success: true; name: string; id: number } | (Failure & { id?: number });
 export type ActivePersonalitiesListReply = { success: true; personalities: string[] } | Failure;
 export interface ActivatePersonalityReply {
   success: true;
@@ -223,6 +239,11 @@ export interface ModelLoadingProgress {
   model_name: string;
   progress: number;
 }
+/** Ours. */
+/** Ours: `applied` is whether the binding was active and was loaded again with the new values. */
+export type BindingSettingsReply =
+  | { success: true; name: string; settings: Record<string, unknown>; template: Record<string, unknown>; applied?: boolean }
+  | (Failure & { name?: string });
 /** Ours. */
 export type PersonalitySettingsReply =
   | { success: true; id: number; settings: Record<string, unknown>; template: Record<string, unknown> }

@@ -82,6 +82,8 @@ function gpuLayers(ctx: BindingContext): number | 'auto' | 'max' {
   const value = ctx.settings['gpu_layers'];
   if (value === 'auto' || value === 'max') return value;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  // The setting is a str (it also takes "auto" and "max"): a count arrives as digits.
+  if (typeof value === 'string' && /^\d{1,4}$/.test(value.trim())) return Number(value.trim());
   return 'auto';
 }
 

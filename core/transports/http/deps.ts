@@ -14,7 +14,7 @@ import type { ZooCache } from '../../personalities/zoo.js';
 
 export interface HttpDeps {
   config: Pick<ConfigStore, 'values' | 'redacted' | 'update'>;
-  bindings: Pick<BindingManager, 'loading' | 'model' | 'activeBinding' | 'listModels' | 'useModel' | 'unloadedModel' | 'keepAliveChanged'>;
+  bindings: Pick<BindingManager, 'loading' | 'readiness' | 'model' | 'activeBinding' | 'listModels' | 'leaseModel' | 'unloadedModel' | 'keepAliveChanged'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'mounted' | 'mountedPaths' | 'assetFile'>;
   /** `run`: the OpenAI API's generations (the one scheduler every transport shares); `status`: `GET /status`. */

@@ -39,12 +39,15 @@ type Route = (deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: UR
 
 /** The later originals' routes (lollms-reference §1.5), with their field names, plus our own. */
 const ROUTES: Record<string, Route> = {
+  // Ready (200) once the start-up model has loaded or failed to: `ok` with a model, `no_model` without one (and
+  // why); 503 `starting` or `loading` before. docs/protocol.md lists the bodies.
   'GET /health': ({ bindings }, _req, res) => {
-    const loading = bindings.loading;
-    const model = bindings.model?.name ?? null;
+    const { state, model, loading, error } = bindings.readiness;
     const binding = bindings.activeBinding ?? null;
-    if (loading) sendJson(res, 503, { status: 'loading', model: loading, binding });
-    else sendJson(res, 200, { status: 'ok', model, binding });
+    if (state === 'starting') sendJson(res, 503, { status: 'starting', model: null, binding });
+    else if (state === 'loading') sendJson(res, 503, { status: 'loading', model: loading, binding });
+    else if (state === 'ready') sendJson(res, 200, { status: 'ok', model, binding });
+    else sendJson(res, 200, { status: 'no_model', model: null, binding, ...(error !== undefined ? { error: clientText(error) } : {}) });
   },
   'GET /status': (deps, _req, res) => serveStatus(deps, res),
   'GET /metrics': async ({ metrics }, _req, res) => {

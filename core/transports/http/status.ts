@@ -47,7 +47,7 @@ export function statusReport(deps: HttpDeps): StatusReport {
     test_model: model !== null && deps.isTestModel(model),
     slots: status.slots,
     queue: status.queue,
-    personalities: personalities.mounted.map((m, id) => ({ id, path: m.path, name: m.name, ...(m.error !== undefined ? { error: redactPaths(m.error) } : {}) })),
+    personalities: personalities.mounted.flatMap((m, id) => (m.removed ? [] : [{ id, path: m.path, name: m.name, ...(m.error !== undefined ? { error: redactPaths(m.error) } : {}) }])),
     recent_generations: status.recent.map((g) => ({
       mode: g.mode,
       ...(g.personality !== undefined ? { personality: g.personality } : {}),

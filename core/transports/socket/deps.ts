@@ -13,12 +13,15 @@ import type { HostConfig } from '../../config.js';
 import type { ZooCache } from '../../personalities/zoo.js';
 import type { TextLimits } from '../../protocol/limits.js';
 import type { TurnGate } from '../../util/turn-gate.js';
+import type { PersonalitySettingsStore } from '../../personalities/settings.js';
 
 export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
-  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'useModel'>;
+  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'leaseModel' | 'reloadSettings'>;
+  /** Saved binding settings (`<dataDir>/settings/bindings/`), validated against a template. */
+  bindingSettings: Pick<PersonalitySettingsStore, 'get' | 'set'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
-  personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
+  personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'remove' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
   /** The folders the personality listings read. */
   personalitiesPaths: readonly string[];
   /** Parsed personality configs between listings (refreshed by the watcher). */

@@ -8,6 +8,32 @@ import type { SocketDeps } from './deps.js';
 import { registerHandlers } from './handlers/index.js';
 import { originalClientOptions } from './compat.js';
 
+/** How long `close` lets a connection send what it still has before it closes it anyway. */
+const CLOSE_DRAIN_MS = 1_000;
+
+/** The members of an engine.io connection `close` uses. */
+interface EngineConnection {
+  readonly readyState: string;
+  close(discard?: boolean): void;
+  once(event: 'close', listener: () => void): void;
+}
+
+/** Close an engine.io connection after its write buffer drained (at most `CLOSE_DRAIN_MS`). */
+function closeDrained(connection: EngineConnection): Promise<void> {
+  if (connection.readyState === 'closed') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      connection.close(true);
+      resolve();
+    }, CLOSE_DRAIN_MS);
+    connection.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    connection.close();
+  });
+}
+
 export type HostIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type HostSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
@@ -20,6 +46,8 @@ export class SocketTransport {
   readonly io: HostIo;
   readonly clients = new ClientRegistry();
   readonly #deps: SocketDeps;
+  /** The open engine.io connections (closed one by one at shutdown). */
+  readonly #connections = new Set<EngineConnection>();
 
   constructor(http: HttpServer, deps: SocketDeps) {
     this.#deps = deps;
@@ -42,6 +70,10 @@ export class SocketTransport {
     // Requests of an existing session: Host and Origin again, before the body is read.
     this.io.engine.use(engineRequestGuard(() => accessPolicy(deps.access())));
     this.io.on('connection', (socket: HostSocket) => this.#connected(socket));
+    this.io.engine.on('connection', (connection: EngineConnection) => {
+      this.#connections.add(connection);
+      connection.once('close', () => this.#connections.delete(connection));
+    });
   }
 
   #connected(socket: HostSocket): void {
@@ -49,12 +81,16 @@ export class SocketTransport {
       (socket.emit as (e: string, p: unknown) => void)(event, payload);
     });
     this.clients.add(client);
-    this.#deps.logger.debug({ client: socket.id }, 'client connected');
+    const { address, headers } = socket.handshake;
+    this.#deps.logger.info(
+      { client: socket.id, address, transport: socket.conn.transport.name, ...(headers.origin ? { origin: headers.origin } : {}) },
+      'client connected',
+    );
     registerHandlers(this.#deps, socket, client);
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       this.clients.remove(socket.id);
       client.disconnected();
-      this.#deps.logger.debug({ client: socket.id }, 'client disconnected');
+      this.#deps.logger.info({ client: socket.id, reason }, 'client disconnected');
     });
   }
 
@@ -70,9 +106,14 @@ export class SocketTransport {
     }
   }
 
-  /** Disconnect every client and stop serving socket.io. */
+  /**
+   * Stop serving socket.io, in a way clients reconnect from (issue 20). Not `disconnectSockets()`: its socket.io
+   * disconnect packet reaches clients as "io server disconnect", after which socket.io-client does not try again.
+   * Each engine.io connection is closed instead, once what was sent to it (a last `generation_canceled`) has gone
+   * out: clients see "transport close" and reconnect by themselves to the next host on this address.
+   */
   async close(): Promise<void> {
-    this.io.disconnectSockets(true);
+    await Promise.all([...this.#connections].map((connection) => closeDrained(connection)));
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
 }

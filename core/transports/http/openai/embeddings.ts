@@ -44,7 +44,7 @@ export async function embeddings(deps: HttpDeps, req: IncomingMessage, res: Serv
   }
 
   // A model keep_alive unloaded is loaded again first; a load in progress is waited for.
-  const lease = await deps.bindings.useModel(signal);
+  const lease = await deps.bindings.leaseModel({ signal });
   const data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }> = [];
   let tokens = 0;
   try {

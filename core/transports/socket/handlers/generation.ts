@@ -81,7 +81,8 @@ const generateText: Handler<'generate_text'> = {
     } catch (error) {
       if (errorCode(error) !== 'LH_ERR_BUSY') {
         const payload = generationErrorPayload(error);
-        ctx.deps.logger.info({ client: ctx.client.id, personality: data.personality ?? -1, code: payload.code }, `generation failed: ${payload.error}`);
+        // The generation service logged the failure at info already (one line per generation); this is the wire's view.
+        ctx.deps.logger.debug({ client: ctx.client.id, personality: data.personality ?? -1, code: payload.code }, `generation_error sent: ${payload.error}`);
         ctx.reply('generation_error', payload);
         return;
       }

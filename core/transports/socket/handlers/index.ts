@@ -8,6 +8,7 @@ import { personalityHandlers } from './personalities.js';
 import { tokenHandlers } from './tokens.js';
 import { generationHandlers } from './generation.js';
 import { installHandlers } from './install.js';
+import { bindingSettingsHandlers } from './binding-settings.js';
 
 /** Every client event, one group per file. */
 export function registerHandlers(deps: SocketDeps, socket: Socket, client: ClientState): void {
@@ -18,5 +19,6 @@ export function registerHandlers(deps: SocketDeps, socket: Socket, client: Clien
     ...tokenHandlers,
     ...generationHandlers,
     ...installHandlers,
+    ...bindingSettingsHandlers,
   });
 }

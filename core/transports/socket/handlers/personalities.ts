@@ -71,10 +71,19 @@ export const personalityHandlers: HandlerMap = {
       ctx.reply('personality_added', { success: true, name, id });
     },
   },
+  remove_personality: {
+    failure: (error, raw) => ['personality_removed', { success: false, error, ...idOf(raw) }],
+    async run(ctx, data) {
+      const { id, name } = await ctx.deps.personalities.remove(data.id);
+      ctx.deps.logger.info({ client: ctx.client.id, personality: name, id }, 'personality removed');
+      ctx.reply('personality_removed', { success: true, name, id });
+    },
+  },
   list_active_personalities: {
     failure: (error) => ['active_personalities_list', { success: false, error }],
     run(ctx) {
-      ctx.reply('active_personalities_list', { success: true, personalities: ctx.deps.personalities.mounted.map((m) => m.name) });
+      // An unmounted id is an empty name: the ids of the others stay as they were.
+      ctx.reply('active_personalities_list', { success: true, personalities: ctx.deps.personalities.mounted.map((m) => (m.removed ? '' : m.name)) });
     },
   },
   activate_personality: {

@@ -10,8 +10,8 @@ import type { HandlerMap, HandlerContext } from '../dispatch.js';
  */
 function withModel<T>(ctx: Pick<HandlerContext, 'deps' | 'client'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
   return ctx.deps.tokenGate.run(ctx.client.id, async () => {
-    // A model that `keep_alive` unloaded is loaded again first, as for a generation.
-    const lease = await ctx.deps.bindings.useModel();
+    // A model still loading, or one `keep_alive` unloaded, is waited for (and loaded again), as generations do.
+    const lease = await ctx.deps.bindings.leaseModel({ signal: ctx.client.connection });
     try {
       return await task(lease.value);
     } finally {

@@ -1,0 +1,133 @@
+import { expect } from 'chai';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../core/cli.js';
+import { startTestHost, TEST_MODEL_NAME, type TestHost } from '../core/testing.js';
+import { locateRunningHost } from '../core/transports/running-host.js';
+import { startHost, type HostHandle } from '../core/host.js';
+import { pino } from 'pino';
+
+const silentLogger = () => pino({ level: 'silent' });
+
+/** The CLI's `main` in this process, with its output captured. */
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _e, done) => (append(chunk.toString()), done()) });
+  const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
+  return { code, stdout, stderr };
+}
+
+/** A port nothing listens on (just freed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('lollms-host ps (issue 13: a CLI operators recognise)', function () {
+  this.timeout(60_000);
+
+  describe('against a running host', () => {
+    let host: TestHost;
+    before(async () => {
+      host = await startTestHost({ config: { personalities: ['english/generic/lollms'] } });
+      const answer = await host.generate('Hello', { nPredicts: 4 });
+      expect(answer.error).to.equal(undefined);
+    });
+    after(() => host?.close());
+
+    it('shows the loaded model, slots, queue, mounted personalities and the last generation', async () => {
+      const out = await cli(['ps', '--url', host.url]);
+      expect(out.stderr).to.equal('');
+      expect(out.code).to.equal(0);
+      const lines = out.stdout.split('\n');
+      expect(lines[0]).to.match(/^lollms-host \S+ at http:\/\/127\.0\.0\.1:\d+$/);
+      expect(lines).to.include('binding         llama_cpp');
+      expect(lines).to.include(`model           ${TEST_MODEL_NAME}  (random-weight TEST model: gibberish)`);
+      expect(lines).to.include('slots           0 busy of 1');
+      expect(lines).to.include('queue           0 waiting');
+      expect(lines.some((l) => /^ {2}0\s+lollms\s+english\/generic\/lollms\s+ok$/.test(l)), out.stdout).to.equal(true);
+      // The one generation: raw mode over the socket, 4 answer tokens, done.
+      const row = lines.find((l) => l.includes('raw (socket)'));
+      expect(row, out.stdout).to.match(/raw \(socket\)\s+-\s+\d+\s+4\s+[\d.]+\s+done$/);
+    });
+
+    it('--json prints the GET /status body', async () => {
+      const out = await cli(['ps', '--url', host.url, '--json']);
+      expect(out.code).to.equal(0);
+      const status = await (await fetch(`${host.url}/status`)).json();
+      const printed = JSON.parse(out.stdout) as typeof status;
+      expect(printed.model).to.equal(TEST_MODEL_NAME);
+      expect(printed.personalities).to.deep.equal(status.personalities);
+      expect(printed.recent_generations).to.deep.equal(status.recent_generations);
+    });
+
+  });
+
+  describe('against a host with an API key', () => {
+    let dir: string;
+    let handle: HostHandle;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'lollms-ps-key-'));
+      // In the config file, where `ps --data-dir` finds it too.
+      await writeFile(join(dir, 'config.yaml'), 'api_key: secret-key\n');
+      handle = await startHost({ dataDir: dir, port: 0, env: {}, logger: silentLogger(), config: { watch: false, n_threads: 1, enable_gpu: false } });
+    });
+    after(async () => {
+      await handle?.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('without the key it says the host wants one, and how to give it (exit 1)', async () => {
+      const out = await cli(['ps', '--url', handle.url, '--data-dir', join(dir, 'elsewhere')]);
+      expect(out.code).to.equal(1);
+      expect(out.stderr).to.contain('wants an API key').and.contain('--api-key');
+      const keyed = await cli(['ps', '--url', handle.url, '--api-key', 'secret-key', '--data-dir', join(dir, 'elsewhere')]);
+      expect(keyed.code, keyed.stderr).to.equal(0);
+      expect(keyed.stdout).to.contain(`model           ${TEST_MODEL_NAME}`);
+    });
+
+    it('finds the host and its key from the data dir, as serve would', async () => {
+      const out = await cli(['ps', '--data-dir', dir, '--port', String(handle.port)]);
+      expect(out.stderr).to.equal('');
+      expect(out.stdout).to.contain(`model           ${TEST_MODEL_NAME}`);
+    });
+  });
+
+  it('with no host running it says none answers and how to start one (exit 1)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lollms-ps-'));
+    try {
+      const port = await closedPort();
+      const out = await cli(['ps', '--port', String(port), '--data-dir', dir]);
+      expect(out.code).to.equal(1);
+      expect(out.stderr).to.contain(`no lollms-host answers at http://127.0.0.1:${port}`).and.contain('lollms-host serve');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the address and key from the config: a wildcard bind is reached on loopback', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lollms-ps-'));
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'config.yaml'), 'host: 0.0.0.0\nport: 9712\napi_key: from-config\n');
+      expect(await locateRunningHost({ dataDir: dir }, {})).to.deep.equal({ url: 'http://127.0.0.1:9712', apiKey: 'from-config' });
+      expect(await locateRunningHost({ dataDir: dir, host: '::', port: '9713', apiKey: 'flag' }, {})).to.deep.equal({ url: 'http://[::1]:9713', apiKey: 'flag' });
+      expect(await locateRunningHost({ dataDir: dir }, { LOLLMS_HOST_PORT: '9714' })).to.deep.include({ url: 'http://127.0.0.1:9714' });
+      expect(await locateRunningHost({ dataDir: dir, url: 'http://box:9600/' }, {})).to.deep.equal({ url: 'http://box:9600', apiKey: 'from-config' });
+      const bad = await cli(['ps', '--data-dir', dir, '--port', 'x']);
+      expect(bad.code).to.equal(2);
+      expect(bad.stderr).to.contain('--port: "x" is not a port number');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
