@@ -568,11 +568,6 @@ export class BindingManager {
     });
   }
 
-  /** Resolves once a hot reload of the active binding in progress has swapped (new requests wait on it). */
-  async whenReady(): Promise<void> {
-    await this.#reloading;
-  }
-
   /** Abort a model load in progress (shutdown must not wait for a large model to finish loading). */
   abortLoading(): void {
     this.#loading?.controller.abort();
