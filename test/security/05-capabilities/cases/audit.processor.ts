@@ -22,7 +22,7 @@ export default { async runWorkflow(input, ctx) {
   // Function return values of every ctx helper.
   const results = { tokenize: ctx.tokenize('a'), detokenize: ctx.detokenize([1, 2]), generate: ctx.generate('Hi', { maxTokens: 2 }) };
   for (const [k, p] of Object.entries(results)) { walk(p, k + '()', 0); try { walk(Object(await p), k + '() value', 0); } catch (e) { walk(e, k + '() error', 0); } }
-  for (const k of Object.keys(ctx)) { if (typeof ctx[k] !== 'function' || ['generate', 'tokenize', 'detokenize'].includes(k)) continue; let r; try { r = ctx[k]('x', 1); } catch (e) { r = e; } walk(r, k + '()', 0); if (r instanceof Promise) { try { walk(Object(await r), k + '() value', 0); } catch (e) { walk(e, k + '() error', 0); } } }
+  for (const k of Object.keys(ctx)) { if (typeof ctx[k] !== 'function' || ['generate', 'tokenize', 'detokenize'].includes(k)) continue; let r; try { r = ctx[k]('x', 1); } catch (e) { r = e; } walk(r, k + '()', 0); }
   const callerProbe = [];
   for (const k of Object.keys(ctx)) { if (typeof ctx[k] === 'function') { try { callerProbe.push(typeof ctx[k].caller); } catch { callerProbe.push('threw'); } try { callerProbe.push(typeof ctx[k].arguments); } catch { callerProbe.push('threw'); } } }
   return JSON.stringify({ found, walked: seen.size, globals: Object.getOwnPropertyNames(globalThis).sort(), typeNames: [...typeNames].sort(), callerProbe: [...new Set(callerProbe)] });
