@@ -20,8 +20,9 @@ describe('security 23: questions to the user', function () {
   it('asking forever, catching every timeout: the waiting stops at the turn budget, then every ask fails at once', async () => {
     const result = await bench.attack('ask-forever');
     const asked = result.events.filter(([e]) => e === 'generation_ask').length;
-    // Each question waited 250 ms of the 1000 ms budget: about 4 reached the client, the rest failed at once.
-    expect(asked).to.be.within(3, 5);
+    // Each question waits up to 250 ms of the 1000 ms budget: at most 5 reach the client (fewer on a slow
+    // machine), the other 195+ fail at once without being sent. Without the budget all 200 would be sent.
+    expect(asked).to.be.within(1, 5);
     expect(report<Record<string, number>>(result)).to.deep.equal({ LH_ERR_ASK_TIMEOUT: 200 });
     await bench.expectContained(result, ASK_BUDGET_MS + SECURITY_LIMITS.sandbox_wall_time_ms);
   });
