@@ -3,7 +3,7 @@
  * the processor messages, and a cancel. The client feeds it the socket's events; nothing here touches the
  * socket. The contract it follows (chunks, `MSG_TYPE_FULL`, the final text) is docs/protocol.md §3.4.
  */
-import type { GenerationMessage, SamplingParameters } from '../core/protocol/index.js';
+import type { GenerationAsk, GenerationMessage, SamplingParameters } from '../core/protocol/index.js';
 import { BusyError, CanceledError, LollmsRequestError, LollmsTimeoutError } from './errors.js';
 
 /** `MSG_TYPE_FULL`: the message's whole text so far, which replaces what the chunks built (protocol §3.4). */
@@ -26,6 +26,13 @@ export interface GenerateOptions {
   /** Called with every text chunk as it arrives (the same chunks the async iterator yields). */
   onChunk?: (chunk: string) => void;
   /**
+   * Answers a processor's question (`generation_ask`, from its `ctx.ask`): return the answer (one of
+   * `question.choices` when it has some) and the client sends it as `generation_answer`. Without it, or when it
+   * throws or returns something other than a string, nothing is sent: answer later with
+   * `Generation.answer()`, or the question times out (`question.timeout_ms`) and the processor decides what follows.
+   */
+  onAsk?: (question: GenerationAsk) => string | Promise<string>;
+  /**
    * Idle limit in milliseconds: when no event of the generation arrives for this long, the client cancels it and
    * `text` rejects with `LollmsTimeoutError`. Default `0`: no limit, because a large prompt on a CPU can take
    * minutes before its first chunk (and a queued request gets no event until it starts). Use it, or a `signal`
@@ -40,6 +47,8 @@ export interface GenerationDriver {
   start(): void;
   /** Send `cancel_generation`. */
   cancel(): void;
+  /** Send `generation_answer`; rejects when the host refuses it. */
+  answer(requestId: string, answer: string): Promise<void>;
   /** The run has ended (the client may start another one). */
   ended(): void;
   /** How long to wait for `generation_canceled` after a cancel before giving up on it. */
@@ -59,6 +68,7 @@ export class GenerationRun {
   readonly generation: Generation;
   readonly chunks: string[] = [];
   readonly messages: GenerationMessage[] = [];
+  readonly questions: GenerationAsk[] = [];
   /** What a chat view shows: the chunks appended, a `MSG_TYPE_FULL` replacing them, the final answer at the end. */
   preview = '';
   state: State = 'running';
@@ -117,6 +127,27 @@ export class GenerationRun {
     if (message.type === MSG_TYPE_FULL) this.preview = message.content;
     this.#arm();
     this.#options.onMessage?.(message);
+  }
+
+  /** A processor's question (`generation_ask`): kept, and handed to `onAsk`, whose answer is sent. */
+  ask(question: GenerationAsk): void {
+    if (this.state !== 'running') return;
+    this.questions.push(question);
+    this.#arm();
+    const onAsk = this.#options.onAsk;
+    if (!onAsk) return;
+    void (async () => {
+      const answer = await onAsk(question);
+      if (typeof answer === 'string' && this.state === 'running') await this.answer(question.request_id, answer);
+    })().catch(() => {
+      // An onAsk that fails answers nothing; the question times out on the host.
+    });
+  }
+
+  /** Answer a question of this generation. */
+  answer(requestId: string, answer: string): Promise<void> {
+    if (!this.#driver) return Promise.reject(new CanceledError('generation_answer'));
+    return this.#driver.answer(requestId, answer);
   }
 
   generated(text: string): void {
@@ -257,6 +288,19 @@ export class Generation implements AsyncIterable<string> {
   /** The chunks received so far. */
   get chunks(): readonly string[] {
     return this.#run.chunks;
+  }
+
+  /** The questions the processor asked so far (`generation_ask`), in order; see `GenerateOptions.onAsk`. */
+  get questions(): readonly GenerationAsk[] {
+    return this.#run.questions;
+  }
+
+  /**
+   * Answer one of `questions` (`generation_answer`); resolves once the host took it. Rejects with
+   * `LollmsRequestError` when it was refused (see `LollmsClient.answer`).
+   */
+  answer(requestId: string, answer: string): Promise<void> {
+    return this.#run.answer(requestId, answer);
   }
 
   /** True once the generation has ended, whatever the outcome. */

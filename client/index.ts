@@ -23,6 +23,7 @@ import type {
   DetokenizedReply,
   EmbededReply,
   Failure,
+  GenerationAnswerReply,
   InstallProgress,
   LanguagesListReply,
   ModelInstalledReply,
@@ -47,6 +48,7 @@ export type {
   AvailableModel,
   BindingsListEntry,
   ClientToServerEvents,
+  GenerationAsk,
   GenerationMessage,
   InstallProgress,
   ModelLoadingProgress,
@@ -177,6 +179,7 @@ const SPECS = {
   get_personality_settings: { lane: 'personality_settings', replies: ['personality_settings'] },
   set_personality_settings: { lane: 'personality_settings', replies: ['personality_settings'] },
   install_model: { lane: 'install', replies: ['model_installed'], progress: 'install_progress' },
+  generation_answer: { lane: 'generation_answer', replies: ['generation_answer'] },
 } as const satisfies Partial<Record<ClientEventName, RequestSpec>>;
 
 type RequestEvent = keyof typeof SPECS;
@@ -271,6 +274,7 @@ export class LollmsClient {
     }
     this.socket.on('text_chunk', (p) => this.#generation?.chunk(p.chunk));
     this.socket.on('generation_message', (p) => this.#generation?.message(p));
+    this.socket.on('generation_ask', (p) => this.#generation?.ask(p));
     this.socket.on('text_generated', (p) => this.#generation?.generated(p.text));
     this.socket.on('generation_error', (p) => this.#generation?.failed(p));
     this.socket.on('buzzy', (p) => this.#generation?.buzzy(p));
@@ -490,6 +494,7 @@ export class LollmsClient {
     run = new GenerationRun(options, {
       start: () => this.socket.emit('generate_text', payload),
       cancel: () => this.socket.emit('cancel_generation', {}),
+      answer: (requestId, text) => this.answer(requestId, text),
       ended: () => {
         if (run && this.#generation === run) this.#generation = undefined;
       },
@@ -497,6 +502,16 @@ export class LollmsClient {
     });
     if (run.state !== 'done') this.#generation = run;
     return run.generation;
+  }
+
+  /**
+   * `generation_answer`: answer a processor's question (`generation_ask`, see `GenerateOptions.onAsk` and
+   * `Generation.questions`). Rejects with `LollmsRequestError` when the host refused it: no question of that id
+   * waits (answered, timed out, cancelled), or the answer is not one of its `choices` (the question then keeps
+   * waiting).
+   */
+  async answer(requestId: string, answer: string, options?: RequestOptions): Promise<void> {
+    await this.#request<'generation_answer', Extract<GenerationAnswerReply, { success: true }>>('generation_answer', { request_id: requestId, answer }, options);
   }
 
   // ------------------------------------------------------------------------------------------------ internals

@@ -93,6 +93,12 @@ export const CONFIG_KEYS = {
   install_max_concurrent: key({ schema: int().min(1).max(64), default: 2, doc: 'Model downloads running at once, host-wide (one per client).' }),
   personality_setting_max_bytes: key({ schema: int().min(256).max(64 * 1024 * 1024), default: 65536, doc: 'Largest value of one personality setting (a str in UTF-8 bytes, a list as JSON); larger writes are refused, larger saved values reset.' }),
   sandbox_log_lines_per_second: key({ schema: int().min(1).max(100000), default: SANDBOX.maxLogLinesPerSecond, doc: 'Log lines per second one personality\'s processor may write to the host log (bursts of 10x); the rest is dropped, and said so once.' }),
+  // Workflow primitives (plugin API 1.1, issues 14 and 15). See docs/writing-a-personality.md and docs/security.md.
+  sandbox_max_state_bytes: key({ schema: int().min(2).max(64 * 1024 * 1024), default: SANDBOX.maxStateBytes, doc: 'Largest ctx.state (JSON, UTF-8 bytes) one personality keeps per discussion; a hook that leaves more fails.' }),
+  sandbox_max_tool_rounds: key({ schema: int().min(1).max(1000), default: SANDBOX.maxToolRounds, doc: 'Most model rounds of one ctx.chat with tools (the default and the ceiling of its maxToolRounds).' }),
+  sandbox_ask_timeout_ms: key({ schema: int().min(1000).max(24 * 3600 * 1000), default: 300_000, doc: 'Longest a ctx.ask question waits for the user (the default and the ceiling of its timeoutMs); the wall time limit stands still meanwhile.' }),
+  sandbox_max_call_depth: key({ schema: int().min(1).max(16), default: 4, doc: 'How deep ctx.callPersonality calls may nest (a personality calling one that calls another...).' }),
+  personality_store_max_bytes: key({ schema: int().min(1024).max(1024 * 1024 * 1024), default: 1024 * 1024, doc: "Quota of one personality's ctx.store: its keys and JSON values together, in UTF-8 bytes." }),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

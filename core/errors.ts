@@ -134,3 +134,13 @@ export const SandboxDisposed = createError('LH_ERR_SANDBOX_DISPOSED');
 export const SandboxLimitsInvalid = createError('LH_ERR_SANDBOX_LIMITS');
 export const SandboxNodeSnapshot = createError('LH_ERR_SANDBOX_NODE_SNAPSHOT');
 export const SandboxCrashed = createError('LH_ERR_SANDBOX_CRASHED');
+
+// Workflow primitives (plugin API 1.1: ctx.state, ctx.store, ctx.ask, ctx.chat tools, ctx.callPersonality).
+export const StateTooLarge = createError('LH_ERR_STATE_TOO_LARGE');
+export const StoreQuota = createError('LH_ERR_STORE_QUOTA');
+export const StoreKeyInvalid = createError('LH_ERR_STORE_KEY');
+export const AskUnavailable = createError('LH_ERR_ASK_UNAVAILABLE');
+export const AskTimeout = createError('LH_ERR_ASK_TIMEOUT');
+export const ToolRounds = createError('LH_ERR_TOOL_ROUNDS');
+export const PersonalityCallDenied = createError('LH_ERR_PERSONALITY_CALL_DENIED');
+export const PersonalityCallLoop = createError('LH_ERR_PERSONALITY_CALL_LOOP');

@@ -131,7 +131,14 @@ export class Host {
       logger,
     });
     const selection = new Selection({ bindings, config });
-    const personalities = new PersonalityManager({ personalitiesPaths: paths.personalities, dataDir: paths.dataDir, config, logger });
+    const personalities = new PersonalityManager({
+      personalitiesPaths: paths.personalities,
+      dataDir: paths.dataDir,
+      config,
+      logger,
+      // Settings bounds such as `max: ctx_size` follow the loaded model's context (the config's without one).
+      contextSize: () => bindings.model?.model.contextSize ?? values().ctx_size,
+    });
     const scheduler = new GenerationScheduler(() => ({
       slots: values().parallel,
       maxQueue: values().max_queue,

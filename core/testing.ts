@@ -31,6 +31,7 @@ import { TEST_MODEL_FORMAT, writeTestModel } from './bindings/test-model.js';
 import type {
   BindingsListEntry,
   ClientToServerEvents,
+  GenerationAsk,
   GenerationMessage,
   PersonalityInfo,
   PersonalitySettingsReply,
@@ -99,16 +100,23 @@ export interface TestGenerateOptions {
   socket?: TestSocket;
   /** Give up after this many ms (the generation is cancelled). Default the host's `timeoutMs`. */
   timeoutMs?: number;
+  /**
+   * Answers the processor's questions (`ctx.ask` → `generation_ask`): return the answer, sent as
+   * `generation_answer`. Without it (or when it returns `undefined`) questions stay unanswered and time out.
+   */
+  onAsk?: (question: GenerationAsk) => string | undefined | Promise<string | undefined>;
 }
 
 /** What one `generate` saw. */
 export interface TestGeneration {
-  /** `text_generated.text`: the whole answer (equals `chunks.join('')`); `''` on an error. */
+  /** `text_generated.text`: the answer (the chunks joined, unless a processor's workflow decides otherwise); `''` on an error. */
   text: string;
   /** Every `text_chunk.chunk`, in order. */
   chunks: string[];
   /** Every `generation_message` (steps, infos, `MSG_TYPE_FULL`, ...), in order. */
   messages: GenerationMessage[];
+  /** Every `generation_ask` (the processor's questions), in order. */
+  questions: GenerationAsk[];
   /** `generation_error.error` (or the busy message) when the generation failed. */
   error?: string;
 }
@@ -355,10 +363,19 @@ function makeTestHost(
       const client = options.socket ?? socket;
       const chunks: string[] = [];
       const messages: GenerationMessage[] = [];
+      const questions: GenerationAsk[] = [];
       const onChunk = (c: { chunk: string }) => chunks.push(c.chunk);
       const onMessage = (m: GenerationMessage) => messages.push(m);
+      const onQuestion = (q: GenerationAsk) => {
+        questions.push(q);
+        void (async () => {
+          const answer = await options.onAsk?.(q);
+          if (typeof answer === 'string') await ask(client, 'generation_answer', { request_id: q.request_id, answer }, timeoutMs);
+        })().catch(() => {});
+      };
       client.on('text_chunk', onChunk);
       client.on('generation_message', onMessage);
+      client.on('generation_ask', onQuestion);
       const limit = options.timeoutMs ?? timeoutMs;
       try {
         const payload = {
@@ -375,11 +392,12 @@ function makeTestHost(
           throw new Error(`generate: no answer within ${limit} ms; the generation was cancelled`, { cause: error });
         }
         const r = reply as { text?: unknown; error?: unknown; message?: unknown };
-        if (typeof r.text === 'string') return { text: r.text, chunks, messages };
-        return { text: '', chunks, messages, error: String(r.error ?? r.message ?? 'unknown error') };
+        if (typeof r.text === 'string') return { text: r.text, chunks, messages, questions };
+        return { text: '', chunks, messages, questions, error: String(r.error ?? r.message ?? 'unknown error') };
       } finally {
         client.off('text_chunk', onChunk);
         client.off('generation_message', onMessage);
+        client.off('generation_ask', onQuestion);
       }
     },
     async tokenize(text) {

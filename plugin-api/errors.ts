@@ -113,6 +113,16 @@ export const ERRORS = defineErrors({
   LH_ERR_SANDBOX_NODE_SNAPSHOT: { status: 500, summary: 'Node runs without --no-node-snapshot, which isolated-vm needs: the host refuses to start sandboxes.' },
   LH_ERR_SANDBOX_CRASHED: { status: 500, summary: "A processor's sandbox process ended while it served a call; the next call starts a new one." },
 
+  // Workflow primitives (plugin API 1.1).
+  LH_ERR_STATE_TOO_LARGE: { status: 500, summary: "A processor left a ctx.state larger than sandbox_max_state_bytes as JSON; the hook fails and the previous state stays." },
+  LH_ERR_STORE_QUOTA: { status: 507, summary: "A ctx.store.set would take the personality's store past personality_store_max_bytes; nothing is written." },
+  LH_ERR_STORE_KEY: { status: 400, summary: 'A ctx.store key is empty, longer than 256 characters or holds a control character.' },
+  LH_ERR_ASK_UNAVAILABLE: { status: 400, summary: 'ctx.ask has no user to ask: the request came through a transport without a channel back (the OpenAI-compatible API). A processor can catch it and go on without the answer.' },
+  LH_ERR_ASK_TIMEOUT: { status: 504, summary: 'The user did not answer a ctx.ask question within its timeout (at most sandbox_ask_timeout_ms).' },
+  LH_ERR_TOOL_ROUNDS: { status: 500, summary: 'ctx.chat: the model still called tools after maxToolRounds rounds (at most sandbox_max_tool_rounds).' },
+  LH_ERR_PERSONALITY_CALL_DENIED: { status: 403, summary: "ctx.callPersonality: the called personality's callable_by does not list the caller." },
+  LH_ERR_PERSONALITY_CALL_LOOP: { status: 508, summary: 'ctx.callPersonality: the call would form a cycle (a personality already in the call chain) or nest deeper than sandbox_max_call_depth.' },
+
   // The typed client (lollms-host/client).
   LH_ERR_CLIENT_REQUEST: { status: 400, summary: 'Client: the host answered the request with its failure shape; serverMessage holds its text.' },
   LH_ERR_CLIENT_TIMEOUT: { status: 504, summary: 'Client: no reply within the time limit.' },

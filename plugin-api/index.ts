@@ -54,6 +54,13 @@ export { cosineSimilarity, rankBySimilarity, type RankedCandidate, type RankOpti
 export {
   CancelledError,
   defineProcessor,
+  defineTool,
+  type AskOptions,
+  type ContextSizeBound,
+  type ModelInfo,
+  type ProcessorChatOptions,
+  type ProcessorStore,
+  type ProcessorTool,
   type PersonalityView,
   type ProcessorContext,
   type ProcessorDefinition,

@@ -70,11 +70,26 @@ function scriptedCtx(settings: Record<string, SettingValue>, answer: (prompt: st
   const generated: Array<{ prompt: string; options: ProcessorGenerateOptions }> = [];
   const messages: Array<{ type: number; content: string; metadata?: unknown }> = [];
   const send = (type: number) => (content: string) => void messages.push({ type, content });
+  const stored = new Map<string, unknown>();
   const ctx: ProcessorContext = {
-    async generate(prompt, options = {}) {
+    generate: (async (prompt: string, options: ProcessorGenerateOptions = {}) => {
       generated.push({ prompt, options });
       return answer(prompt, options);
+    }) as ProcessorContext['generate'],
+    chat: (async () => {
+      throw new Error('ctx.chat is not scripted here');
+    }) as ProcessorContext['chat'],
+    embed: async (texts) => texts.map((t) => [t.length, 1]),
+    ask: async () => 'scripted answer',
+    callPersonality: async () => 'scripted call',
+    state: {},
+    store: {
+      get: async <T,>(key: string) => stored.get(key) as T | undefined,
+      set: async (key, value) => void stored.set(key, value),
+      delete: async (key) => stored.delete(key),
+      keys: async (prefix = '') => [...stored.keys()].filter((k) => k.startsWith(prefix)).sort(),
     },
+    model: { name: 'scripted', contextSize: 2048 },
     tokenize: async (text) => [...text].map((c) => c.charCodeAt(0)),
     detokenize: async (tokens) => String.fromCharCode(...tokens),
     chunk: send(MSG_TYPE.MSG_TYPE_CHUNK),
@@ -695,6 +710,8 @@ describe('personality processors through the host', function () {
           'chunk', 'code', 'detokenize', 'exception', 'finishedMessage', 'full', 'fullInvisibleToAi', 'fullInvisibleToUser', 'generate',
           'info', 'json', 'log', 'newMessage', 'personality', 'ref', 'settings', 'signal', 'step', 'stepEnd', 'stepProgress', 'stepStart',
           'tokenize', 'ui', 'warning',
+          // Plugin API 1.1.
+          'ask', 'callPersonality', 'chat', 'embed', 'model', 'state', 'store',
         ].sort(),
       );
     });

@@ -341,6 +341,7 @@ describe('LoLLMs socket.io protocol', function () {
       get_personality_settings: 'personality_settings',
       set_personality_settings: 'personality_settings',
       install_model: 'model_installed',
+      generation_answer: 'generation_answer',
     };
 
     it('covers every event that takes a payload', () => {

@@ -308,9 +308,9 @@ describe('sandbox: ProcessorSandbox', () => {
     const keys = await sandbox.run('processModelInput', 'x', callWith(host));
     expect(keys.split(',')).to.deep.equal(
       [
-        'chunk', 'code', 'detokenize', 'exception', 'finishedMessage', 'full', 'fullInvisibleToAi', 'fullInvisibleToUser',
-        'generate', 'info', 'json', 'log', 'newMessage', 'personality', 'ref', 'settings', 'signal', 'step', 'stepEnd',
-        'stepProgress', 'stepStart', 'tokenize', 'ui', 'warning',
+        'ask', 'callPersonality', 'chat', 'chunk', 'code', 'detokenize', 'embed', 'exception', 'finishedMessage', 'full', 'fullInvisibleToAi',
+        'fullInvisibleToUser', 'generate', 'info', 'json', 'log', 'model', 'newMessage', 'personality', 'ref', 'settings', 'signal', 'state',
+        'step', 'stepEnd', 'stepProgress', 'stepStart', 'store', 'tokenize', 'ui', 'warning',
       ],
     );
     expect(emits().map((e) => [e.type, e.content, e.metadata])).to.deep.equal([

@@ -14,6 +14,7 @@ import {
   type ChatOptions,
   type ChatResult,
   type LoadedModel,
+  type OutputFormat,
 } from '../../plugin-api/index.js';
 import { BadRequest } from '../errors.js';
 import { OutputValidator } from './output-validator.js';
@@ -54,6 +55,15 @@ export async function chatRound(model: ChatModel, messages: readonly ChatMessage
   }
   if (format && format.type !== 'gbnf') return { ...result, value: validator().parse(format, result.text) };
   return result;
+}
+
+/**
+ * The value of a `generate` output made with `format`, checked in the host as a chat round's is: parsed and
+ * validated for the JSON formats, the text itself for `gbnf`. Shares the chat rounds' compiled schemas.
+ * @throws `LH_ERR_OUTPUT_INVALID`, `LH_ERR_SCHEMA_TOO_LARGE`, `LH_ERR_SCHEMA_INVALID`
+ */
+export function parseFormattedOutput(format: OutputFormat, text: string): unknown {
+  return validator().parse(format, text);
 }
 
 /** The documented fallback for a binding without `chat`: the LoLLMs-style template over `generate`. */

@@ -14,6 +14,8 @@ export class Discussion {
   /** The counts of the last `countBlocks` call, reused by the next call and by `commit`. */
   #last: { blocks: readonly string[]; counts: number[] } | undefined;
   readonly #turns = new SerialQueue();
+  /** `ctx.state` of each personality that took part, by its id (JSON text, bounded by `sandbox_max_state_bytes`). */
+  readonly #states = new Map<string, { json: string }>();
 
   constructor(blocks: readonly string[] = []) {
     this.#blocks = [...blocks];
@@ -68,6 +70,16 @@ export class Discussion {
     this.#blocks = blocks.slice(drop);
     this.#counts = counts.slice(drop);
     this.#last = undefined;
+  }
+
+  /**
+   * The `ctx.state` of personality `id` in this discussion (issue 14): a slot a hook call reads and replaces when
+   * it returns. Each personality has its own, so one cannot read what another keeps.
+   */
+  stateSlot(id: string): { json: string } {
+    let slot = this.#states.get(id);
+    if (!slot) this.#states.set(id, (slot = { json: '{}' }));
+    return slot;
   }
 
   /** Run one turn after the turns before it have ended (a cancelled turn still records its partial answer). */

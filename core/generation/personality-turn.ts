@@ -4,20 +4,27 @@
  * personality's sampling, its anti-prompts as stop strings) or the processor's `runWorkflow`, then
  * `processModelOutput`; the answer is recorded in the discussion and returned.
  */
-import { MSG_TYPE, msgTypeName, type ProcessorGenerateOptions } from '../../plugin-api/index.js';
-import { ContextOverflow, ProcessorUnavailable, TokenizerUnavailable } from '../errors.js';
+import { ProcessorUnavailable } from '../errors.js';
 import type { HeldPersonality, MountedPersonality } from '../personalities/manager.js';
 import type { PersonalityVersion } from '../personalities/version.js';
-import { createSandboxBudget, type ProcessorHook, type SandboxCall, type SandboxHostApi } from '../sandbox/index.js';
+import { createSandboxBudget, type ProcessorHook, type SandboxCall, type SandboxStoreRequest } from '../sandbox/index.js';
 import { Discussion } from './discussion.js';
+import { callPersonality, type NestedTurn, type PersonalityCallSource } from './personality-call.js';
+import { processorHost } from './processor-host.js';
 import { assemblePrompt, recordAnswer } from './prompt.js';
-import { samplingFor, withOverrides, type PersonalitySampling } from './sampling.js';
+import { samplingFor } from './sampling.js';
 import { finishReasonOf, type Turn, type TurnResult } from './turn.js';
 import type { FinishReason } from './types.js';
 
 /** What the turn reads of the personality's processor settings. */
 export interface PersonalitySettingsSource {
   readSettings(mounted: MountedPersonality): Promise<{ values: Record<string, unknown> }>;
+}
+
+/** What a turn uses of the personalities: settings, the store, and the personalities a processor may call. */
+export interface PersonalityTurnSource extends PersonalitySettingsSource, PersonalityCallSource {
+  /** Run a `ctx.store` operation of the personality mounted as `id` (its mounted path). */
+  runStore(id: string, request: SandboxStoreRequest): Promise<unknown>;
 }
 
 type ProcessorCfgFlag = 'custom_workflow' | 'process_model_input' | 'process_model_output';
@@ -55,48 +62,10 @@ export function enabledHooks(mounted: MountedPersonality, version: PersonalityVe
 }
 
 /**
- * The host side of a processor's `ctx` for one turn: model calls with the personality's sampling as
- * defaults and its anti-prompts as stop strings; text and messages go to the turn's sink.
+ * Run a personality's turn with `held` (released by the caller). Without a discussion, the turn starts from none
+ * and records nothing. `nested`: the turn runs for another personality's `ctx.callPersonality`.
  */
-function sandboxHost(turn: Turn, sampling: PersonalitySampling, mounted: MountedPersonality): SandboxHostApi {
-  const { model, counter } = turn;
-  const log = turn.logger.child({ personality: mounted.path });
-  const loaded = model.model;
-  return {
-    async generate(prompt: string, options: ProcessorGenerateOptions, callSignal: AbortSignal) {
-      const promptTokens = await counter.count(prompt);
-      const room = loaded.contextSize - promptTokens;
-      if (room < 1) throw ContextOverflow(`the prompt (${promptTokens} tokens) does not fit the model's context (${loaded.contextSize} tokens)`);
-      const merged = withOverrides(sampling, options);
-      const result = await turn.generate(prompt, {
-        ...merged,
-        maxTokens: Math.min(merged.maxTokens, room),
-        stop: [...sampling.stop, ...(options.stop ?? [])],
-        signal: callSignal,
-        ...(options.stream ? { onChunk: (chunk: string) => turn.sink.draft(chunk) } : {}),
-      });
-      return result.text;
-    },
-    async tokenize(text) {
-      if (!loaded.tokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot tokenize: its model has no tokenizer the host can reach`);
-      return loaded.tokenize(text);
-    },
-    async detokenize(tokens) {
-      if (!loaded.detokenize) throw TokenizerUnavailable(`the binding "${model.binding}" cannot detokenize: its model has no tokenizer the host can reach`);
-      return loaded.detokenize(tokens);
-    },
-    emit(type, content, metadata) {
-      if (type === MSG_TYPE.MSG_TYPE_CHUNK) turn.sink.draft(content);
-      else turn.sink.message({ type, typeName: msgTypeName(type) ?? `MSG_TYPE_${type}`, content, metadata });
-    },
-    log(level, message) {
-      log[level]({ source: 'processor' }, message);
-    },
-  };
-}
-
-/** Run a personality's turn with `held` (released by the caller). Without a discussion, the turn starts from none and records nothing. */
-export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, settingsSource: PersonalitySettingsSource): Promise<TurnResult> {
+export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, source: PersonalityTurnSource, nested?: NestedTurn): Promise<TurnResult> {
   const { request, signal, model } = turn;
   const { mounted } = held;
   const version = held.lease.value;
@@ -110,9 +79,31 @@ export async function runPersonalityTurn(turn: Turn, held: HeldPersonality, sett
   let call: SandboxCall | undefined;
   const processor = version.processor;
   if (processor) {
-    const { values: settings } = await settingsSource.readSettings(mounted);
-    // One budget for the turn: host calls, message bytes and wall time are shared by its three hooks.
-    call = { host: sandboxHost(turn, sampling, mounted), settings, personality: personality.view(), signal, budget: createSandboxBudget() };
+    const { values: settings } = await source.readSettings(mounted);
+    // One budget for the turn: host calls, message bytes and wall time are shared by its three hooks (and by the
+    // turns of the personalities it calls).
+    const budget = nested?.budget ?? createSandboxBudget();
+    const chain = nested?.chain ?? [mounted.folder ?? mounted.path];
+    const host = processorHost({
+      turn,
+      sampling,
+      personality: mounted.path,
+      budget,
+      limits: { maxToolRounds: turn.settings.sandbox_max_tool_rounds, askTimeoutMs: turn.settings.sandbox_ask_timeout_ms },
+      store: (request) => source.runStore(mounted.path, request),
+      callPersonality: (path, prompt, counts, callSignal) =>
+        callPersonality({ turn, caller: mounted, chain, budget, source, maxDepth: turn.settings.sandbox_max_call_depth }, runPersonalityTurn, path, prompt, counts, callSignal),
+    });
+    call = {
+      host,
+      settings,
+      personality: personality.view(),
+      signal,
+      budget,
+      // ctx.state lives with the client's discussion, one per personality; without a discussion it lasts one turn.
+      state: request.discussion ? request.discussion.stateSlot(mounted.path) : { json: '{}' },
+      model: { name: model.model.name, contextSize: model.model.contextSize },
+    };
   }
   const runHook = (hook: ProcessorHook, input: Parameters<NonNullable<typeof processor>['run']>[1]) => processor!.run(hook, input, call!);
 

@@ -16,7 +16,7 @@ import type { HeldPersonality } from '../personalities/manager.js';
 import { chatRound, type ChatModel } from './chat.js';
 import { personalityChatDiscussion, splitPersonalityChat, type PersonalityChat } from './chat-discussion.js';
 import { runChatTurn } from './chat-turn.js';
-import { runPersonalityTurn, type PersonalitySettingsSource } from './personality-turn.js';
+import { runPersonalityTurn, type PersonalityTurnSource } from './personality-turn.js';
 import { runRaw } from './raw.js';
 import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
@@ -33,7 +33,7 @@ export interface ModelSource {
 }
 
 /** The personalities the service runs turns of (the personality manager). */
-export interface PersonalitySource extends PersonalitySettingsSource {
+export interface PersonalitySource extends PersonalityTurnSource {
   /** Lease a mounted personality for one turn (a path is mounted first when it is not); coded errors otherwise. */
   acquireTurn(ref: PersonalityRef): Promise<HeldPersonality>;
 }

@@ -15,6 +15,7 @@ export type GenerationSettings = Pick<
   HostConfig,
   | 'n_predict' | 'temperature' | 'top_k' | 'top_p' | 'repeat_penalty' | 'repeat_last_n' | 'seed'
   | 'override_personality_model_parameters' | 'use_user_name_in_discussions' | 'discussion_prompt_separator' | 'user_name'
+  | 'sandbox_max_tool_rounds' | 'sandbox_ask_timeout_ms' | 'sandbox_max_call_depth'
 >;
 
 /**

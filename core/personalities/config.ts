@@ -71,6 +71,11 @@ export interface PersonalityConfigValues {
   processor_cfg: ProcessorCfg | undefined;
   /** Semver range of the plugin API the personality's processor needs, e.g. `"^1.0.0"`. */
   host_api: string | undefined;
+  /**
+   * Which personalities may run this one with `ctx.callPersonality` (issue 15): absent or `true` every one,
+   * `false` none, or a list of zoo paths (`language/category/name` or `category/name`; `"*"` is every one).
+   */
+  callable_by: boolean | string[] | undefined;
 }
 
 /** A loaded personality config. */
@@ -94,7 +99,7 @@ export interface PersonalityConfig extends Readonly<PersonalityConfigValues> {
 }
 
 /** The original loader's defaults (`AIPersonality` at `84bed48`), except `version` (the listing's `1.0.0`). */
-export const PERSONALITY_DEFAULTS: Readonly<Omit<PersonalityConfigValues, 'processor_cfg' | 'host_api'>> = Object.freeze({
+export const PERSONALITY_DEFAULTS: Readonly<Omit<PersonalityConfigValues, 'processor_cfg' | 'host_api' | 'callable_by'>> = Object.freeze({
   version: '1.0.0',
   author: 'ParisNeo',
   name: 'lollms',
@@ -236,6 +241,10 @@ export function parsePersonalityConfig(text: string, options: ParsePersonalityCo
         if (v !== undefined && v !== null && typeof v !== 'boolean') throw invalid(`processor_cfg.${flag}`, 'a boolean', v);
       }
       values.processor_cfg = value;
+    } else if (key === 'callable_by') {
+      const ok = typeof value === 'boolean' || (Array.isArray(value) && value.length <= 256 && value.every((v) => typeof v === 'string' && v !== '' && v.length <= 4096));
+      if (!ok) throw invalid(key, 'true, false or a list of personality paths', value);
+      values.callable_by = value;
     } else if (key === 'host_api') {
       if (typeof value !== 'string' || semver.validRange(value) === null) throw invalid(key, 'a semver range such as "^1.0.0"', value);
       values.host_api = value;
@@ -253,6 +262,7 @@ export function parsePersonalityConfig(text: string, options: ParsePersonalityCo
     ...config,
     processor_cfg: config.processor_cfg,
     host_api: config.host_api,
+    callable_by: config.callable_by,
     folder,
     file,
     declaredKeys,

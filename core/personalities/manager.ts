@@ -4,10 +4,12 @@ import type { Logger } from '../logger.js';
 import { SerialQueue } from '../util/serial.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
-import { PersonalitySettingsStore, type SettingsResult } from './settings.js';
+import { PersonalitySettingsStore, validateSettings, type SettingsResult } from './settings.js';
+import { clampToTemplate, resolveTemplate } from './setting-rules.js';
+import { PersonalityStore } from './store.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
-import { stopSpareSandboxProcess } from '../sandbox/index.js';
+import { stopSpareSandboxProcess, type SandboxStoreRequest } from '../sandbox/index.js';
 
 /** The config keys the manager reads and persists. */
 export type PersonalityConfigKeys = Pick<
@@ -15,6 +17,7 @@ export type PersonalityConfigKeys = Pick<
   | 'personalities' | 'active_personality_id'
   | 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes'
   | 'sandbox_log_lines_per_second' | 'personality_setting_max_bytes'
+  | 'sandbox_max_state_bytes' | 'sandbox_max_tool_rounds' | 'personality_store_max_bytes' | 'ctx_size'
 >;
 
 export interface PersonalityManagerOptions {
@@ -25,6 +28,11 @@ export interface PersonalityManagerOptions {
   /** The config: the mounted list and active id are read and saved there; sandbox limits are read at each load. */
   config: { readonly values: PersonalityConfigKeys; update(changes: Partial<PersonalityConfigKeys>): Promise<void> };
   logger: Logger;
+  /**
+   * The context size settings bounds like `max: ctx_size` resolve with: the loaded model's, or the config's
+   * `ctx_size` while none is loaded. Default: the config's `ctx_size`.
+   */
+  contextSize?: () => number;
 }
 
 /** A mounted personality leased for one turn. */
@@ -74,12 +82,15 @@ export class PersonalityManager {
   readonly #options: PersonalityManagerOptions;
   readonly #mounted: MountedPersonality[] = [];
   readonly settings: PersonalitySettingsStore;
+  /** Each personality's `ctx.store` (`<dataDir>/store/personalities/`). */
+  readonly store: PersonalityStore;
   /** One add at a time: two requests for one path must not both pass the "already mounted" check. */
   readonly #adding = new SerialQueue();
 
   constructor(options: PersonalityManagerOptions) {
     this.#options = options;
     this.settings = new PersonalitySettingsStore({ dataDir: options.dataDir, maxValueBytes: () => options.config.values.personality_setting_max_bytes });
+    this.store = new PersonalityStore({ dataDir: options.dataDir, maxBytes: () => options.config.values.personality_store_max_bytes });
   }
 
   get mounted(): readonly MountedPersonality[] {
@@ -208,23 +219,61 @@ export class PersonalityManager {
     return { id, name: m.name };
   }
 
-  /** The processor settings template of a mounted personality (empty without a processor). */
-  template(m: MountedPersonality): SettingsTemplate {
+  /** The processor settings template of a mounted personality as it declares it (empty without a processor). */
+  declaredTemplate(m: MountedPersonality): SettingsTemplate {
     return (m.current?.processor?.settingsTemplate ?? {}) as SettingsTemplate;
   }
 
-  /** Current settings of a mounted personality; migration warnings are logged. */
-  async readSettings(m: MountedPersonality): Promise<SettingsResult> {
-    const result = await this.settings.get(m.path, this.template(m));
-    for (const warning of result.warnings) this.#options.logger.warn({ personality: m.path }, warning);
-    return result;
+  /**
+   * The processor settings template of a mounted personality, with its context-size bounds (`max: ctx_size`)
+   * resolved for the loaded model: what clients are shown and new values are checked against.
+   */
+  template(m: MountedPersonality): SettingsTemplate {
+    return resolveTemplate(this.declaredTemplate(m), this.#contextSize());
   }
 
-  /** Validate and save settings of a mounted personality. */
-  async writeSettings(m: MountedPersonality, changes: unknown): Promise<SettingsResult> {
-    const result = await this.settings.set(m.path, this.template(m), changes);
+  /**
+   * Current settings of a mounted personality; migration warnings are logged. A value above a context-size bound
+   * is lowered to it (the saved value stays, for a model with a larger context).
+   */
+  async readSettings(m: MountedPersonality): Promise<SettingsResult> {
+    const result = await this.settings.get(m.path, this.declaredTemplate(m));
     for (const warning of result.warnings) this.#options.logger.warn({ personality: m.path }, warning);
-    return result;
+    return { ...result, values: clampToTemplate(result.values, this.template(m)) };
+  }
+
+  /** Validate (against the resolved bounds) and save settings of a mounted personality. */
+  async writeSettings(m: MountedPersonality, changes: unknown): Promise<SettingsResult> {
+    validateSettings(this.template(m), changes, this.#options.config.values.personality_setting_max_bytes);
+    const result = await this.settings.set(m.path, this.declaredTemplate(m), changes);
+    for (const warning of result.warnings) this.#options.logger.warn({ personality: m.path }, warning);
+    return { ...result, values: clampToTemplate(result.values, this.template(m)) };
+  }
+
+  #contextSize(): number {
+    return this.#options.contextSize?.() ?? this.#options.config.values.ctx_size;
+  }
+
+  /** Run a `ctx.store` operation of the personality mounted as `id` (its mounted path). */
+  runStore(id: string, request: SandboxStoreRequest): Promise<unknown> {
+    return this.store.run(id, request);
+  }
+
+  /**
+   * Whether the personality whose folder is `callerFolder` may run `callee` with `ctx.callPersonality`: its
+   * `callable_by` absent or `true` allows every personality, `false` none, a list those whose path resolves to
+   * the caller's folder (`"*"`: every one).
+   */
+  async mayCall(callee: PersonalityVersion, callerFolder: string | undefined): Promise<boolean> {
+    const rule = callee.config.callable_by;
+    if (rule === undefined || rule === true) return true;
+    if (rule === false || callerFolder === undefined) return false;
+    for (const path of rule) {
+      if (path === '*') return true;
+      const folder = await resolvePersonalityPath(this.#options.personalitiesPaths, path).catch(() => undefined);
+      if (folder === callerFolder) return true;
+    }
+    return false;
   }
 
   /** The file behind a personality asset URL (`/personalities/.../assets/logo.png`), escapes refused. */

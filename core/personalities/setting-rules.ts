@@ -3,7 +3,7 @@
  * no Node import: the host validates with them, and so does the browser console before it saves (one set of
  * rules, one set of messages).
  */
-import type { SettingTemplate } from '../../plugin-api/processor.js';
+import type { SettingTemplate, SettingsTemplate } from '../../plugin-api/processor.js';
 
 export const SETTING_TYPES = new Set(['int', 'float', 'str', 'bool', 'list']);
 
@@ -57,14 +57,73 @@ function listProblem(value: unknown[], maxBytes: number): string | undefined {
   return bytes > maxBytes ? `a list of ${bytes} bytes (as JSON) is above the limit of ${maxBytes} bytes (personality_setting_max_bytes)` : undefined;
 }
 
+/** `ctx_size`, or `ctx_size` and one operation with a number (`ContextSizeBound` of the plugin API). */
+const CONTEXT_SIZE_BOUND = /^ctx_size(?:\s*([-+*/])\s*(\d+(?:\.\d+)?))?$/;
+
+/** Why `max` is not a number or a valid context-size bound (`'ctx_size'`, `'ctx_size - 256'`...), or undefined. */
+export function boundProblem(max: unknown): string | undefined {
+  if (max === undefined || (typeof max === 'number' && Number.isFinite(max))) return undefined;
+  if (typeof max === 'string' && CONTEXT_SIZE_BOUND.test(max.trim())) {
+    const [, op, operand] = CONTEXT_SIZE_BOUND.exec(max.trim())!;
+    if (op === '/' && Number(operand) === 0) return `max ${show(max)} divides by zero`;
+    return undefined;
+  }
+  return `max must be a number or "ctx_size" with at most one operation and a number ("ctx_size - 256", "ctx_size / 2"), got ${show(max)}`;
+}
+
+/** The number a bound stands for with a context of `ctxSize` tokens (rounded down for an `int` setting). */
+export function resolveBound(max: number | string | undefined, ctxSize: number, integer: boolean): number | undefined {
+  if (typeof max !== 'string') return max;
+  const match = CONTEXT_SIZE_BOUND.exec(max.trim());
+  if (!match) return undefined;
+  const [, op, operand] = match;
+  const n = Number(operand);
+  const value = op === '+' ? ctxSize + n : op === '-' ? ctxSize - n : op === '*' ? ctxSize * n : op === '/' ? ctxSize / n : ctxSize;
+  return integer ? Math.floor(value) : value;
+}
+
+/**
+ * The template with every context-size bound resolved for a context of `ctxSize` tokens: what a client is shown,
+ * and what new values are checked against.
+ */
+export function resolveTemplate(template: SettingsTemplate, ctxSize: number): SettingsTemplate {
+  const out: SettingsTemplate = {};
+  for (const [name, entry] of Object.entries(template)) {
+    if (typeof entry.max !== 'string') {
+      out[name] = entry;
+      continue;
+    }
+    const max = resolveBound(entry.max, ctxSize, entry.type === 'int');
+    const { max: _declared, ...rest } = entry;
+    out[name] = max === undefined ? rest : { ...rest, max };
+  }
+  return out;
+}
+
+/**
+ * `values` with every number above its resolved `max` lowered to it: a value saved under a model with a larger
+ * context, or a default written for one, still fits the loaded model. Other values are left as they are.
+ */
+export function clampToTemplate<T extends Record<string, unknown>>(values: T, resolved: SettingsTemplate): T {
+  const out: Record<string, unknown> = { ...values };
+  for (const [name, entry] of Object.entries(resolved)) {
+    const value = out[name];
+    if ((entry.type === 'int' || entry.type === 'float') && typeof value === 'number' && typeof entry.max === 'number' && value > entry.max) {
+      out[name] = entry.min !== undefined ? Math.max(entry.min, entry.max) : entry.max;
+    }
+  }
+  return out as T;
+}
+
 /**
  * Why `value` does not fit `entry`, or undefined when it fits: its type, the template's range or options, and
- * the host's bounds (finite numbers, safe integers, `maxBytes` for a `str` or a `list`).
+ * the host's bounds (finite numbers, safe integers, `maxBytes` for a `str` or a `list`). A context-size bound
+ * not resolved yet (`max: 'ctx_size'`) is not checked here: resolve the template first (`resolveTemplate`).
  */
 export function settingProblem(entry: SettingTemplate, value: unknown, maxBytes = DEFAULT_SETTING_MAX_BYTES): string | undefined {
   const range = (n: number) => {
     if (entry.min !== undefined && n < entry.min) return `${n} is below the minimum ${entry.min}`;
-    if (entry.max !== undefined && n > entry.max) return `${n} is above the maximum ${entry.max}`;
+    if (typeof entry.max === 'number' && n > entry.max) return `${n} is above the maximum ${entry.max}`;
     return undefined;
   };
   switch (entry.type) {

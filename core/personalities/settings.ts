@@ -12,7 +12,7 @@ import YAML from 'yaml';
 import { SettingInvalid, SettingUnknown } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { SettingValue, SettingsTemplate } from '../../plugin-api/processor.js';
-import { DEFAULT_SETTING_MAX_BYTES, SETTING_TYPES, settingProblem, show } from './setting-rules.js';
+import { boundProblem, DEFAULT_SETTING_MAX_BYTES, SETTING_TYPES, settingProblem, show } from './setting-rules.js';
 
 export { DEFAULT_SETTING_MAX_BYTES };
 
@@ -24,6 +24,8 @@ export function validateTemplate(template: SettingsTemplate, maxBytes = DEFAULT_
     if (typeof entry !== 'object' || entry === null || !SETTING_TYPES.has(entry.type)) {
       throw SettingInvalid(`setting "${name}": type must be one of int, float, str, bool, list`);
     }
+    const bound = boundProblem(entry.max);
+    if (bound) throw SettingInvalid(`setting "${name}": ${bound}`);
     const problem = settingProblem(entry, entry.value, maxBytes);
     if (problem) throw SettingInvalid(`setting "${name}": the default value does not fit its template: ${problem}`);
   }
@@ -62,12 +64,17 @@ export function validateSettings(template: SettingsTemplate, values: unknown, ma
  * name a path. Very long ids are shortened with a hash.
  */
 export function settingsFileName(id: string): string {
+  return personalityFileName(id, '.yaml');
+}
+
+/** A file name for a personality id with `extension` (see `settingsFileName`): no id can name a path. */
+export function personalityFileName(id: string, extension: string): string {
   const encoded = Array.from(new TextEncoder().encode(id), (byte) => {
     const c = String.fromCharCode(byte);
     return /[A-Za-z0-9_-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }).join('');
-  if (encoded.length <= 200) return `${encoded}.yaml`;
-  return `${encoded.slice(0, 150)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}.yaml`;
+  if (encoded.length <= 200) return `${encoded}${extension}`;
+  return `${encoded.slice(0, 150)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}${extension}`;
 }
 
 export interface PersonalitySettingsStoreOptions {

@@ -23,7 +23,7 @@ export interface PersonalityVersion {
 }
 
 /** The sandbox limits of the config, in the sandbox's terms. */
-export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes' | 'sandbox_log_lines_per_second'>): SandboxLimits {
+export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb' | 'sandbox_cpu_time_ms' | 'sandbox_wall_time_ms' | 'sandbox_max_host_calls' | 'sandbox_max_emit_bytes' | 'sandbox_log_lines_per_second' | 'sandbox_max_state_bytes' | 'sandbox_max_tool_rounds'>): SandboxLimits {
   return {
     memoryLimitMb: config.sandbox_memory_limit_mb,
     cpuTimeMs: config.sandbox_cpu_time_ms,
@@ -31,6 +31,8 @@ export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb'
     maxHostCalls: config.sandbox_max_host_calls,
     maxEmitBytes: config.sandbox_max_emit_bytes,
     maxLogLinesPerSecond: config.sandbox_log_lines_per_second,
+    maxStateBytes: config.sandbox_max_state_bytes,
+    maxToolRounds: config.sandbox_max_tool_rounds,
   };
 }
 

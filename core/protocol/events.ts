@@ -32,6 +32,7 @@ export interface ClientToServerEvents {
   set_personality_settings: Req<P.SetPersonalitySettingsRequest>;
   install_model: Req<P.InstallModelRequest>;
   cancel_install: Req<P.CancelInstallRequest>;
+  generation_answer: Req<P.GenerationAnswerRequest>;
 }
 
 export interface ServerToClientEvents {
@@ -65,6 +66,8 @@ export interface ServerToClientEvents {
   plugin_error: (reply: P.PluginErrorEvent) => void;
   plugin_reloaded: (reply: P.PluginReloadedEvent) => void;
   plugin_warning: (reply: P.PluginWarningEvent) => void;
+  generation_ask: (reply: P.GenerationAsk) => void;
+  generation_answer: (reply: P.GenerationAnswerReply) => void;
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
@@ -91,7 +94,7 @@ export const SERVER_EVENT_NAMES = [
   'personality_added', 'personality_add_failed', 'active_personalities_list', 'activate_personality', 'tokenized',
   'detokenized', 'embeded', 'text_chunk', 'text_generated', 'generation_error', 'generation_canceled', 'buzzy', 'busy',
   'generation_message', 'model_loading_progress', 'personality_settings', 'install_progress', 'model_installed',
-  'plugin_error', 'plugin_reloaded', 'plugin_warning',
+  'plugin_error', 'plugin_reloaded', 'plugin_warning', 'generation_ask', 'generation_answer',
 ] as const satisfies readonly ServerEventName[];
 type MissingServerEvents = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;
 const serverEventsComplete: MissingServerEvents extends never ? true : never = true;

@@ -94,6 +94,10 @@ export const InstallModelRequestSchema = z
   });
 export type InstallModelRequest = z.input<typeof InstallModelRequestSchema>;
 
+/** Ours (issue 15): the user's answer to a processor's question (`generation_ask`). */
+export const GenerationAnswerRequestSchema = z.object({ request_id: name().min(1), answer: text() }).passthrough();
+export type GenerationAnswerRequest = z.input<typeof GenerationAnswerRequestSchema>;
+
 /** Ours. */
 export const CancelInstallRequestSchema = z.object({ path: name().optional(), url: name().optional(), filename: name().optional() }).passthrough();
 export type CancelInstallRequest = z.input<typeof CancelInstallRequestSchema>;
@@ -193,6 +197,22 @@ export interface GenerationMessage {
   content: string;
   metadata: Record<string, unknown>;
 }
+/**
+ * Ours (issue 15): a processor's question to the user (`ctx.ask`), sent to the client whose generation asks it.
+ * The generation waits for `generation_answer {request_id, answer}` (or its timeout, a cancel or a disconnect).
+ */
+export interface GenerationAsk {
+  /** Names this question in the answer; unique per question. */
+  request_id: string;
+  /** The question, as the processor wrote it. */
+  question: string;
+  /** When present, the answer must be one of these. */
+  choices?: string[];
+  /** How long the host waits for the answer, in ms, from when it sent this. */
+  timeout_ms: number;
+}
+/** Ours (issue 15): the reply to `generation_answer`; `success` true once the answer reached the waiting question. */
+export type GenerationAnswerReply = { success: true; request_id: string } | (Failure & { request_id?: string });
 /** Ours. */
 export interface ModelLoadingProgress {
   model_name: string;

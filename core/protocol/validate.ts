@@ -25,6 +25,7 @@ export const REQUEST_SCHEMAS = {
   set_personality_settings: P.SetPersonalitySettingsRequestSchema,
   install_model: P.InstallModelRequestSchema,
   cancel_install: P.CancelInstallRequestSchema,
+  generation_answer: P.GenerationAnswerRequestSchema,
 } as const satisfies Record<ClientEventName, z.ZodType>;
 
 export type RequestPayload<E extends ClientEventName> = z.output<(typeof REQUEST_SCHEMAS)[E]>;

@@ -1,4 +1,6 @@
-import type { ProcessorGenerateOptions } from '../../plugin-api/processor.js';
+import type { GuestLogLevel, SandboxGenerateOptions } from './types.js';
+import { PRIMITIVES_SOURCE } from './bootstrap-primitives.js';
+import { checkOutputFormat, OutputFormatError } from '../../plugin-api/output-format.js';
 
 /**
  * The guest half of the sandbox bridge: JavaScript that runs inside each fresh context before the
@@ -20,11 +22,13 @@ import type { ProcessorGenerateOptions } from '../../plugin-api/processor.js';
  * `getThis`, `fn.caller`) never hand a bootstrap closure to the guest.
  *
  * Protocol, guest → host: `bridge(op, payloadJson) → replyJson` with ops `emit [type, content, metadata]`,
- * `log [level, message]`, `generate [prompt, options]`, `tokenize [text]`, `detokenize [tokens]` (these
- * three reply with an operation id and are settled later), `oversize [op, length]` (a payload refused before
- * it was copied) and `done {ok, value | error, phase}`. Reply: `{ok: true, value}` or `{ok: false, error}`.
+ * `log [level, message]`, `generate [prompt, options]`, `tokenize [text]`, `detokenize [tokens]`, and since
+ * plugin API 1.1 `chat [messages, options]`, `embed [texts]`, `ask [question, choices, timeoutMs]`,
+ * `callPersonality [path, prompt]`, `store [action, key, value?]` (these reply with an operation id and are
+ * settled later), `oversize [op, length]` (a payload refused before it was copied) and
+ * `done {ok, value | error, phase, state?}`. Reply: `{ok: true, value}` or `{ok: false, error}`.
  * Host → guest: `entry('describe', loaded)`, `entry('start', loaded, hook, inputJson, settingsJson,
- * personalityJson)`, `entry('settle', opId, ok, valueJson)`, `entry('abort')`.
+ * personalityJson, modelJson, stateJson)`, `entry('settle', opId, ok, valueJson)`, `entry('abort')`.
  */
 export const BOOTSTRAP_SOURCE = String.raw`
 'use strict';
@@ -245,10 +249,11 @@ const deepFreeze = (value) => {
   return value;
 };
 
-const generateOptions = (options) => {
+${PRIMITIVES_SOURCE}
+const generateOptions = (what, options) => {
   const out = record();
   if (options === undefined || options === null) return out;
-  if (typeof options !== 'object') throw new TypeErrorCtor('ctx.generate options must be an object');
+  if (typeof options !== 'object') throw new TypeErrorCtor(what + ' options must be an object');
   const numeric = ['maxTokens', 'temperature', 'topK', 'topP', 'repeatPenalty', 'repeatLastN', 'seed'];
   for (let i = 0; i < numeric.length; i++) {
     const v = options[numeric[i]];
@@ -256,14 +261,15 @@ const generateOptions = (options) => {
   }
   const stop = options.stop;
   if (stop !== undefined) {
-    if (!isArray(stop)) throw new TypeErrorCtor('ctx.generate option stop must be an array of strings');
+    if (!isArray(stop)) throw new TypeErrorCtor(what + ' option stop must be an array of strings');
     const n = stop.length;
-    if (n > 64) throw new RangeErrorCtor('ctx.generate option stop has more than 64 entries');
+    if (n > 64) throw new RangeErrorCtor(what + ' option stop has more than 64 entries');
     const strings = list();
     for (let i = 0; i < n; i++) own(strings, i, toStr(stop[i]));
     own(out, 'stop', strings);
   }
   if (options.stream !== undefined) own(out, 'stream', !!options.stream);
+  formatOption(what, options, out);
   return out;
 };
 
@@ -276,14 +282,37 @@ const tokenList = (tokens) => {
   return ids;
 };
 
-const makeCtx = (settings, personality) => {
+let currentState;
+/** Whether the hook used ctx.state at all: a state never touched is not serialized again (nor can fail to be). */
+let stateTouched = false;
+const reflectGet = Reflect.get, reflectSet = Reflect.set, reflectHas = Reflect.has, reflectDelete = Reflect.deleteProperty;
+const reflectDefine = Reflect.defineProperty, reflectOwnKeys = Reflect.ownKeys, reflectDescriptor = Reflect.getOwnPropertyDescriptor;
+const watchState = (target) => new ProxyCtor(target, {
+  get(t, key, receiver) { stateTouched = true; return reflectGet(t, key, receiver); },
+  set(t, key, value, receiver) { stateTouched = true; return reflectSet(t, key, value, receiver); },
+  has(t, key) { stateTouched = true; return reflectHas(t, key); },
+  deleteProperty(t, key) { stateTouched = true; return reflectDelete(t, key); },
+  defineProperty(t, key, descriptor) { stateTouched = true; return reflectDefine(t, key, descriptor); },
+  ownKeys(t) { stateTouched = true; return reflectOwnKeys(t); },
+  getOwnPropertyDescriptor(t, key) { stateTouched = true; return reflectDescriptor(t, key); },
+});
+
+const makeCtx = (settings, personality, model, state) => {
   const emit = (type, content, metadata) => {
     call('emit', list(type, content, metadata), config.maxEmitBytes);
   };
   const message = (type) => (text) => emit(type, toStr(text), record());
   const signal = freeze({ get aborted() { return aborted; } });
+  const extra = primitives(emit);
   return freeze({
-    generate: (prompt, options) => callAsync('generate', () => list(toStr(prompt), generateOptions(options))),
+    generate: (prompt, options) => callAsync('generate', () => list(toStr(prompt), generateOptions('ctx.generate', options))),
+    chat: extra.chat,
+    embed: extra.embed,
+    ask: extra.ask,
+    callPersonality: extra.callPersonality,
+    store: extra.store,
+    state,
+    model,
     tokenize: (text) => callAsync('tokenize', () => list(toStr(text))),
     detokenize: (tokens) => callAsync('detokenize', () => list(tokenList(tokens))),
     chunk: message(0),
@@ -342,15 +371,43 @@ const describeError = (error) => {
   return out;
 };
 
+/** ctx.state as the JSON the host keeps, or a coded error when it cannot be kept. */
+const stateJson = () => {
+  let json;
+  try {
+    json = stringify(currentState);
+  } catch (error) {
+    throw new TypeErrorCtor('ctx.state must hold JSON data only: ' + toStr(error.message));
+  }
+  if (typeof json !== 'string' || json[0] !== '{') throw new TypeErrorCtor('ctx.state must stay an object');
+  if (json.length > config.maxStateBytes) {
+    const error = new RangeErrorCtor('ctx.state is ' + json.length + ' characters of JSON, more than the sandbox limit of ' + config.maxStateBytes + ' bytes');
+    hidden(error, 'code', 'LH_ERR_STATE_TOO_LARGE');
+    throw error;
+  }
+  return json;
+};
+
 const report = (ok, value, phase) => {
   if (finished) return;
+  let state;
+  if (ok && currentState !== undefined && stateTouched) {
+    try {
+      state = stateJson();
+    } catch (error) {
+      ok = false;
+      value = describeError(error);
+      phase = 'state';
+    }
+  }
   finished = true;
   const out = record();
   own(out, 'ok', ok);
   own(out, ok ? 'value' : 'error', value);
   own(out, 'phase', phase);
+  if (state !== undefined) own(out, 'state', state);
   const payload = stringify(out);
-  if (payload.length > config.maxPayloadBytes + 1024) {
+  if (payload.length > config.maxPayloadBytes + config.maxStateBytes + 1024) {
     bridge('oversize', stringify(list('result', payload.length)));
     return;
   }
@@ -419,7 +476,7 @@ const runHook = async (definition, fn, hook, input, ctx) => {
   report(true, text, 'hook');
 };
 
-const start = (loaded, hook, inputJson, settingsJson, personalityJson) => {
+const start = (loaded, hook, inputJson, settingsJson, personalityJson, modelJson, stateJsonIn) => {
   let definition;
   try {
     definition = processorOf(loaded);
@@ -435,16 +492,18 @@ const start = (loaded, hook, inputJson, settingsJson, personalityJson) => {
     if (hook === 'runWorkflow') {
       input = { prompt: toStr(raw.prompt), previousDiscussion: toStr(raw.previousDiscussion) };
     }
-    const ctx = makeCtx(deepFreeze(parse(settingsJson)), deepFreeze(parse(personalityJson)));
+    const state = parse(typeof stateJsonIn === 'string' ? stateJsonIn : '{}');
+    currentState = state !== null && typeof state === 'object' && !isArray(state) ? state : createObject(ObjectCtor.prototype);
+    const ctx = makeCtx(deepFreeze(parse(settingsJson)), deepFreeze(parse(personalityJson)), deepFreeze(parse(typeof modelJson === 'string' ? modelJson : '{}')), watchState(currentState));
     runHook(definition, fn, hook, input, ctx);
   } catch (error) {
     report(false, describeError(error), 'hook');
   }
 };
 
-return function entry(op, a, b, c, d, e) {
+return function entry(op, a, b, c, d, e, f, g) {
   try {
-    if (op === 'start') return start(a, b, c, d, e);
+    if (op === 'start') return start(a, b, c, d, e, f, g);
     if (op === 'settle') return settle(a, b, c);
     if (op === 'abort') {
       aborted = true;
@@ -476,8 +535,7 @@ export const GUEST_GLOBAL_NAME = '__lh_processor';
 // The host half of the protocol: decoding what the guest sent. Payloads are untrusted JSON; only validated,
 // freshly built values leave these functions (no parsed guest object is passed on as is).
 
-/** Log levels the guest may use (`ctx.log` is `info`; `console.*` map to their names). */
-export type GuestLogLevel = 'info' | 'warn' | 'error' | 'debug';
+export type { GuestLogLevel };
 
 /** The message types a processor may emit (every `MSG_TYPE` number). */
 const MESSAGE_TYPES = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17]);
@@ -510,6 +568,11 @@ export function decodeEmit(payload: string): { type: number; content: string; me
     metadata = { progress: Math.min(100, Math.max(0, progress)) };
   } else if (type === 10) {
     metadata = { status: m['status'] !== false };
+    // A tool call's end, sent by the bootstrap's tool loop: the host completes it from the call it made.
+    if (typeof m['tool_call_id'] === 'string' && m['tool_call_id'].length <= 256) {
+      metadata['tool_call_id'] = m['tool_call_id'];
+      if (typeof m['result'] === 'string') metadata['result'] = m['result'].slice(0, 4096);
+    }
   } else if (type === 11) {
     metadata = { title: typeof m['title'] === 'string' ? m['title'] : '' };
   } else if (type === 15) {
@@ -536,28 +599,57 @@ const NUMERIC_OPTIONS = {
   seed: { integer: true, min: -1, max: 2 ** 32 },
 } as const;
 
-export function decodeGenerate(payload: string): { prompt: string; options: ProcessorGenerateOptions } {
+export function decodeGenerate(payload: string): { prompt: string; options: SandboxGenerateOptions } {
   const [prompt, raw] = tuple(payload, 2, 'ctx.generate');
   if (typeof prompt !== 'string') throw new BadPayload('ctx.generate: the prompt must be a string');
+  return { prompt, options: decodeGenerateOptions('ctx.generate', raw) };
+}
+
+/**
+ * A coded refusal of a ctx argument (a schema or grammar over its bounds): the guest gets an error with this
+ * code, which it can catch and test.
+ */
+export class CodedPayload extends BadPayload {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The sampling, stop, stream and format options of `ctx.generate` and of one `ctx.chat` round. */
+export function decodeGenerateOptions(what: string, raw: unknown): SandboxGenerateOptions {
   const source = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
-  const options: ProcessorGenerateOptions = {};
+  const options: SandboxGenerateOptions = {};
   for (const [key, rule] of Object.entries(NUMERIC_OPTIONS) as [keyof typeof NUMERIC_OPTIONS, (typeof NUMERIC_OPTIONS)[keyof typeof NUMERIC_OPTIONS]][]) {
     if (!Object.hasOwn(source, key)) continue;
     const value = source[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || (rule.integer && !Number.isInteger(value)) || value < rule.min || value > rule.max) {
-      throw new BadPayload(`ctx.generate: option ${key} must be ${rule.integer ? 'an integer' : 'a number'} from ${rule.min} to ${rule.max}`);
+      throw new BadPayload(`${what}: option ${key} must be ${rule.integer ? 'an integer' : 'a number'} from ${rule.min} to ${rule.max}`);
     }
     options[key] = value;
   }
   if (Object.hasOwn(source, 'stop')) {
     const stop = source['stop'];
     if (!Array.isArray(stop) || stop.length > 64 || !stop.every((s): s is string => typeof s === 'string' && s.length <= 1000)) {
-      throw new BadPayload('ctx.generate: option stop must be at most 64 strings of at most 1000 characters');
+      throw new BadPayload(`${what}: option stop must be at most 64 strings of at most 1000 characters`);
     }
     options.stop = [...stop];
   }
   if (Object.hasOwn(source, 'stream')) options.stream = source['stream'] === true;
-  return { prompt, options };
+  if (Object.hasOwn(source, 'format')) {
+    const format = source['format'];
+    try {
+      checkOutputFormat(format);
+    } catch (error) {
+      if (error instanceof OutputFormatError) throw new CodedPayload(error.code, `${what}: ${error.message}`);
+      throw error;
+    }
+    if (format.type === 'json_object') throw new BadPayload(`${what}: give a schema or a grammar`);
+    options.format = format.type === 'json_schema' ? { type: 'json_schema', schema: format.schema } : { type: 'gbnf', grammar: format.grammar };
+  }
+  return options;
 }
 
 export function decodeTokenize(payload: string): string {

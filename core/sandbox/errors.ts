@@ -12,6 +12,7 @@ import {
   SandboxPayload,
   SandboxScript,
   SandboxTimeout,
+  StateTooLarge,
 } from '../errors.js';
 import { redactPaths } from '../util/redact-paths.js';
 
@@ -37,6 +38,8 @@ export const sandboxErrors = {
     SandboxEmit(`personality "${name}": processor exceeded its limit of ${max} bytes of messages per turn`),
   payload: (name: string, what: string, max: number) =>
     SandboxPayload(`personality "${name}": processor passed a ${what} larger than its limit of ${max} bytes`),
+  state: (name: string, max: number, detail?: string) =>
+    StateTooLarge(`personality "${name}": ${detail ?? `ctx.state is larger than its limit of ${max} bytes`} (sandbox_max_state_bytes)`),
   /** `where`: `threw in runWorkflow`, `had an unhandled promise rejection in runWorkflow`, `never finished runWorkflow`. */
   script: (name: string, where: string, guest: GuestError) =>
     SandboxScript(`personality "${name}": processor ${where}${at(guest)}: ${guest.name}: ${guest.message}`, located(guest)),

@@ -8,7 +8,15 @@ export { ProcessorSandbox, stopSpareSandboxProcess } from './processor-sandbox.j
 export { assertNoNodeSnapshot, CATASTROPHIC_EXIT_CODE, installCatastrophicErrorHandler } from './process-guards.js';
 export {
   createSandboxBudget,
+  nestedSandboxBudget,
   PROCESSOR_HOOKS,
+  type BudgetCounts,
+  type SandboxAsk,
+  type SandboxChatOptions,
+  type SandboxChatReply,
+  type SandboxGenerateOptions,
+  type SandboxStoreRequest,
+  type StateSlot,
   type ProcessorHook,
   type ProcessorSandboxOptions,
   type SandboxBudget,
@@ -17,5 +25,7 @@ export {
   type SandboxLogger,
 } from './types.js';
 export type { GuestLogLevel } from './bootstrap.js';
+export { WallClock } from './wall-clock.js';
+export { HOST_OP_LIMITS, storeKeyProblem } from './host-ops.js';
 export { DEFAULT_SANDBOX_LIMITS, resolveLimits, type SandboxLimits } from './limits.js';
 export { sandboxErrors, SandboxCrashed, type GuestError } from './errors.js';

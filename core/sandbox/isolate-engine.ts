@@ -1,23 +1,14 @@
 import { Buffer } from 'node:buffer';
 import ivm from 'isolated-vm';
-import type { ProcessorGenerateOptions } from '../../plugin-api/processor.js';
 import { errorMessage, type LollmsHostError, SandboxDisposed, SandboxLoad } from '../errors.js';
-import {
-  BadPayload,
-  BOOTSTRAP_SOURCE,
-  decodeDetokenize,
-  decodeEmit,
-  decodeGenerate,
-  decodeLog,
-  decodeTokenize,
-  wrapGuestBundle,
-} from './bootstrap.js';
+import { BadPayload, BOOTSTRAP_SOURCE, CodedPayload, decodeEmit, decodeLog, wrapGuestBundle } from './bootstrap.js';
+import { decodeAsyncOp, HOST_OPS, performAsyncOp, type AsyncOp } from './host-ops.js';
 import { failureLogLevel, guestSafeError, sandboxErrors, toGuestError, type GuestError, type HostOpError } from './errors.js';
-import type { RunJson, RunKind } from './protocol.js';
+import type { HostOpName, RunJson, RunKind, WireBudget } from './protocol.js';
 import { intrinsicGuards, type SandboxLimits } from './limits.js';
 import { onCatastrophicError } from './process-guards.js';
 import { bundleFilename } from './source-map.js';
-import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
+import type { ProcessorHook, SandboxCall, SandboxLogger } from './types.js';
 
 /**
  * The isolate side of a processor sandbox. It runs inside a sandbox process (`worker.ts`), never in the host
@@ -42,11 +33,16 @@ const FATAL_REPLY = JSON.stringify({
 });
 const CANCELLED_ERROR = { name: 'CancelledError', message: 'The generation was cancelled', code: 'LH_ERR_CANCELLED' };
 const CANCELLED_REPLY = JSON.stringify({ ok: false, error: CANCELLED_ERROR });
-const replyError = (name: string, message: string) => JSON.stringify({ ok: false, error: { name, message } });
+const replyError = (name: string, message: string, code?: string) => JSON.stringify({ ok: false, error: { name, message, ...(code === undefined ? {} : { code }) } });
 const noop = () => {};
 
 type EntryFn = (op: string, ...args: unknown[]) => unknown;
-type AsyncOp = { op: 'generate'; prompt: string; options: ProcessorGenerateOptions } | { op: 'tokenize'; text: string } | { op: 'detokenize'; tokens: number[] };
+
+/** What a hook call ends with: its text, and the `ctx.state` it left (JSON) when it returned normally. */
+export interface RunOutput {
+  text: string;
+  state?: string;
+}
 
 /** What the engine reports up besides results: a stuck isolate, which only a new process can clear. */
 export interface EngineHooks {
@@ -98,8 +94,8 @@ class Vm {
 /** Host-side state of one hook call (or of the trial load). Nothing here is shared between calls. */
 class Run {
   readonly controller = new AbortController();
-  readonly outcome: Promise<string>;
-  resolve!: (text: string) => void;
+  readonly outcome: Promise<RunOutput>;
+  resolve!: (output: RunOutput) => void;
   reject!: (error: Error) => void;
   done = false;
   started = false;
@@ -125,9 +121,9 @@ class Run {
     readonly kind: RunKind,
     readonly call: SandboxCall | undefined,
     /** Counters shared by the hook calls of one turn; updated in place. */
-    readonly budget: SandboxBudget,
+    readonly budget: WireBudget,
   ) {
-    this.outcome = new Promise<string>((resolve, reject) => {
+    this.outcome = new Promise<RunOutput>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -160,7 +156,13 @@ export class SandboxEngine {
   ) {
     this.#wrapped = wrapGuestBundle(code);
     this.#filename = bundleFilename(name);
-    this.#config = JSON.stringify({ ...intrinsicGuards(limits), maxPayloadBytes: limits.maxPayloadBytes, maxEmitBytes: limits.maxEmitBytes });
+    this.#config = JSON.stringify({
+      ...intrinsicGuards(limits),
+      maxPayloadBytes: limits.maxPayloadBytes,
+      maxEmitBytes: limits.maxEmitBytes,
+      maxStateBytes: limits.maxStateBytes,
+      maxToolRounds: limits.maxToolRounds,
+    });
   }
 
   get isolatesCreated(): number {
@@ -168,10 +170,10 @@ export class SandboxEngine {
   }
 
   /** Start a call; `outcome` settles when the hook is done, `drained` once the isolate is idle again. */
-  start(kind: RunKind, json: RunJson, call: SandboxCall | undefined, budget: SandboxBudget = { hostCalls: 0, emitBytes: 0, startedAt: Date.now() }): { outcome: Promise<string>; drained: Promise<void> } {
+  start(kind: RunKind, json: RunJson, call: SandboxCall | undefined, budget: WireBudget = { hostCalls: 0, emitBytes: 0, startedAt: Date.now(), pausedMs: 0 }): { outcome: Promise<RunOutput>; drained: Promise<void> } {
     const ready = this.#ensureVm();
     let outcomeOf: (run: Run) => void = noop;
-    const outcome = new Promise<string>((resolve, reject) => {
+    const outcome = new Promise<RunOutput>((resolve, reject) => {
       outcomeOf = (run) => run.outcome.then(resolve, reject);
       ready.catch(reject);
     });
@@ -232,11 +234,11 @@ export class SandboxEngine {
       if (run.kind === 'describe') {
         await this.#enter(run, async (timeout) => {
           const json = await run.entry!.apply(undefined, ['describe', run.loaded!.derefInto()], { result: { copy: true }, timeout });
-          this.#finish(run, typeof json === 'string' ? json : '');
+          this.#finish(run, { text: typeof json === 'string' ? json : '' });
         });
       } else {
         await this.#enter(run, (timeout) =>
-          run.entry!.apply(undefined, ['start', run.loaded!.derefInto(), run.kind, json.input, json.settings, json.personality], { timeout }),
+          run.entry!.apply(undefined, ['start', run.loaded!.derefInto(), run.kind, json.input, json.settings, json.personality, json.model, json.state], { timeout }),
         );
         run.started = true;
         this.#checkStalled(run);
@@ -287,9 +289,7 @@ export class SandboxEngine {
       }
       if (vm.cpuTime() - run.cpuStart > budgetNs) this.#breach(run, sandboxErrors.cpu(this.name, this.limits.cpuTimeMs), 'cpu');
     }, WATCHDOG_INTERVAL_MS);
-    // Wall time counts from the start of the turn, shared by its hook calls.
-    const wallLeft = Math.max(0, run.budget.startedAt + this.limits.wallTimeMs - Date.now());
-    run.timers.wall = setTimeout(() => this.#breach(run, sandboxErrors.wall(this.name, this.limits.wallTimeMs), 'wall'), wallLeft);
+    this.#armWall(run);
     const signal = run.call?.signal;
     if (signal) {
       const onAbort = () => this.#cancel(run);
@@ -297,6 +297,26 @@ export class SandboxEngine {
       run.detachAbort = () => signal.removeEventListener('abort', onAbort);
       if (signal.aborted) this.#cancel(run);
     }
+  }
+
+  /**
+   * Wall time counts from the start of the turn, shared by its hook calls, less the time the turn waited for the
+   * user (`pausedMs`); while a question waits for its answer (`paused`) the clock stands still.
+   */
+  #armWall(run: Run): void {
+    clearTimeout(run.timers.wall);
+    if (run.done || run.budget.paused) return;
+    const wallLeft = Math.max(0, run.budget.startedAt + run.budget.pausedMs + this.limits.wallTimeMs - Date.now());
+    run.timers.wall = setTimeout(() => this.#breach(run, sandboxErrors.wall(this.name, this.limits.wallTimeMs), 'wall'), wallLeft);
+  }
+
+  /** The turn's wall clock stopped or runs again (`wall` from the host): re-arm the active call's wall timer. */
+  setWallClock(paused: boolean, pausedMs: number): void {
+    const run = this.active;
+    if (!run || run.kind === 'describe') return;
+    run.budget.paused = paused;
+    run.budget.pausedMs = Math.max(run.budget.pausedMs, pausedMs);
+    this.#armWall(run);
   }
 
   #detach(run: Run): void {
@@ -413,12 +433,12 @@ export class SandboxEngine {
     return this.hooks.locate ? this.hooks.locate(guest) : guest;
   }
 
-  #finish(run: Run, text: string): void {
+  #finish(run: Run, output: RunOutput): void {
     if (run.done) return;
     run.done = true;
     run.controller.abort();
     clearTimeout(run.timers.wall);
-    run.resolve(text);
+    run.resolve(output);
   }
 
   /** Fail a call whose hook awaits something that can never settle (nothing pending on the host side). */
@@ -459,9 +479,10 @@ export class SandboxEngine {
         return FATAL_REPLY;
       }
       if (op === 'emit' || op === 'log') return this.#onMessage(run, op, payload);
-      if (op === 'generate' || op === 'tokenize' || op === 'detokenize') return this.#onAsyncCall(run, op, payload);
+      if (HOST_OPS.has(op as HostOpName)) return this.#onAsyncCall(run, op as HostOpName, payload);
       return replyError('TypeError', 'unknown host call');
     } catch (error) {
+      if (error instanceof CodedPayload) return replyError('Error', error.message, error.code);
       if (error instanceof BadPayload) return replyError('TypeError', error.message);
       this.logger?.warn({ personality: this.name, err: errorMessage(error) }, 'processor host call failed');
       return replyError('Error', 'the host failed to serve this ctx call (details are in the host log)');
@@ -488,17 +509,14 @@ export class SandboxEngine {
     return OK_NULL;
   }
 
-  #onAsyncCall(run: Run, op: AsyncOp['op'], payload: string): string {
+  #onAsyncCall(run: Run, op: HostOpName, payload: string): string {
     if (!run.call) return replyError('Error', 'ctx is not available while the processor loads');
     const max = this.limits.maxPayloadBytes;
     if (payload.length > max || (payload.length * 3 > max && Buffer.byteLength(payload) > max)) {
       this.#breach(run, sandboxErrors.payload(this.name, `ctx.${op} argument`, max), 'payload');
       return FATAL_REPLY;
     }
-    let request: AsyncOp;
-    if (op === 'generate') request = { op, ...decodeGenerate(payload) };
-    else if (op === 'tokenize') request = { op, text: decodeTokenize(payload) };
-    else request = { op, tokens: decodeDetokenize(payload) };
+    const request = decodeAsyncOp(op, payload);
     if (run.pendingOps >= MAX_PENDING_OPS) {
       // Each waiting operation holds its payload on the host side: refuse rather than queue without end.
       this.#breach(run, sandboxErrors.pendingOps(this.name, MAX_PENDING_OPS), 'pending-ops');
@@ -517,24 +535,24 @@ export class SandboxEngine {
     try {
       if (run.done) return;
       if (run.cancelled) throw new Error('cancelled');
-      const host = run.call!.host;
-      if (request.op === 'generate') {
-        value = await host.generate(request.prompt, request.options, run.controller.signal);
-        if (typeof value !== 'string') throw new TypeError('the host generate returned no text');
-      } else if (request.op === 'tokenize') {
-        const tokens = await host.tokenize(request.text);
-        value = Array.from(tokens, Number);
-      } else {
-        value = await host.detokenize(request.tokens);
-        if (typeof value !== 'string') throw new TypeError('the host detokenize returned no text');
-      }
+      // A personality call continues from this turn's counters and hands back what it used.
+      const counts = { hostCalls: run.budget.hostCalls, emitBytes: run.budget.emitBytes };
+      const before = { ...counts };
+      value = await performAsyncOp(run.call!.host, request, run.controller.signal, counts);
+      run.budget.hostCalls += Math.max(0, counts.hostCalls - before.hostCalls);
+      run.budget.emitBytes += Math.max(0, counts.emitBytes - before.emitBytes);
       if (run.cancelled) throw new Error('cancelled');
     } catch (error) {
       ok = false;
       value = run.cancelled ? CANCELLED_ERROR : guestSafeError(error);
     } finally {
       if (!run.done) {
-        const json = JSON.stringify(value ?? null);
+        let json = JSON.stringify(value ?? null);
+        // What comes back is bounded like what goes out: the guest is told, and may ask for less at once.
+        if (ok && json.length > this.limits.maxPayloadBytes) {
+          ok = false;
+          json = JSON.stringify(guestSafeError(sandboxErrors.payload(this.name, `ctx.${request.op} result`, this.limits.maxPayloadBytes)));
+        }
         await this.#enter(run, (timeout) => run.entry!.apply(undefined, ['settle', id, ok, json], { timeout }));
       }
       run.pendingOps--;
@@ -544,16 +562,23 @@ export class SandboxEngine {
 
   #onDone(run: Run, payload: string): void {
     if (run.done || run.reported) return;
-    const report = safeParse(payload) as { ok?: unknown; value?: unknown; error?: unknown; phase?: unknown } | undefined;
+    const report = safeParse(payload) as { ok?: unknown; value?: unknown; error?: unknown; phase?: unknown; state?: unknown } | undefined;
     run.reported = () => {
       if (run.cancelled) {
         this.#fail(run, sandboxErrors.cancelled(this.name, report?.ok === true ? undefined : toGuestError(report?.error)));
       } else if (report?.ok === true && typeof report.value === 'string') {
+        const state = typeof report.state === 'string' ? report.state : undefined;
         if (Buffer.byteLength(report.value) > this.limits.maxPayloadBytes) {
           this.#breach(run, sandboxErrors.payload(this.name, 'result', this.limits.maxPayloadBytes), 'payload');
+        } else if (state !== undefined && Buffer.byteLength(state) > this.limits.maxStateBytes) {
+          this.#fail(run, sandboxErrors.state(this.name, this.limits.maxStateBytes));
         } else {
-          this.#finish(run, report.value);
+          this.#finish(run, { text: report.value, ...(state !== undefined ? { state } : {}) });
         }
+      } else if (report?.phase === 'state') {
+        // The hook returned, but its ctx.state cannot be kept (too large, or not JSON data).
+        const guest = toGuestError(report.error);
+        this.#fail(run, guest.code === 'LH_ERR_STATE_TOO_LARGE' ? sandboxErrors.state(this.name, this.limits.maxStateBytes, guest.message) : sandboxErrors.script(this.name, `left a ctx.state that cannot be kept after ${run.kind}`, guest));
       } else {
         const guest = this.#locate(toGuestError(report?.error));
         this.#fail(run, report?.phase === 'load' ? sandboxErrors.load(this.name, guest) : sandboxErrors.script(this.name, `threw in ${run.kind}`, guest));

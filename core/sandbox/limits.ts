@@ -26,6 +26,10 @@ export interface SandboxLimits {
    * 10x); lines are also cut to 4096 characters. Default 50.
    */
   maxLogLinesPerSecond?: number;
+  /** Largest `ctx.state` (JSON, UTF-8 bytes) a hook may leave for the next one (issue 14). Default 256 KiB. */
+  maxStateBytes?: number;
+  /** Most model rounds of one `ctx.chat` with tools, and its default (issue 15). Default 10. */
+  maxToolRounds?: number;
 }
 
 /** Defaults used when the config sets nothing. */
@@ -37,6 +41,8 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<Required<SandboxLimits>> = Object.
   maxEmitBytes: 8 * 1024 * 1024,
   maxPayloadBytes: 1024 * 1024,
   maxLogLinesPerSecond: 50,
+  maxStateBytes: 256 * 1024,
+  maxToolRounds: 10,
 });
 
 /** The limits with defaults filled in; throws `LH_ERR_SANDBOX_LIMITS` for a value out of range. */
@@ -55,6 +61,8 @@ export function resolveLimits(limits: SandboxLimits): Readonly<Required<SandboxL
   check('maxEmitBytes', 1, 1024 * 1024 * 1024);
   check('maxPayloadBytes', 1, 256 * 1024 * 1024);
   check('maxLogLinesPerSecond', 1, 100_000);
+  check('maxStateBytes', 2, 64 * 1024 * 1024);
+  check('maxToolRounds', 1, 1000);
   return Object.freeze(resolved);
 }
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { fork, type ChildProcess } from 'node:child_process';
 import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
 import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
@@ -9,6 +10,7 @@ import { LogLimiter } from './log-limiter.js';
 import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
 import { assertNoNodeSnapshot } from './process-guards.js';
 import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
+import { decodeOpArgs, performAsyncOp, type AsyncOp } from './host-ops.js';
 import {
   createSandboxBudget,
   PROCESSOR_HOOKS,
@@ -115,7 +117,7 @@ interface Pending {
   reject(error: Error): void;
   ops: Map<number, AbortController>;
   detach(): void;
-  backstop: NodeJS.Timeout;
+  backstop: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -213,11 +215,23 @@ class SandboxProcess {
     const id = this.#nextId++;
     this.idle = new Promise<void>((resolve) => (this.#markIdle = resolve));
     const budget = call.budget ?? createSandboxBudget();
-    const wire: WireBudget = { hostCalls: budget.hostCalls, emitBytes: budget.emitBytes, startedAt: budget.startedAt };
+    const clock = budget.clock;
+    const wire: WireBudget = {
+      hostCalls: budget.hostCalls,
+      emitBytes: budget.emitBytes,
+      startedAt: budget.startedAt,
+      pausedMs: clock?.pausedMs ?? 0,
+      ...(clock?.paused ? { paused: true } : {}),
+    };
     return new Promise<string>((resolve, reject) => {
       const onAbort = () => this.#send({ t: 'cancel', id });
       call.signal.addEventListener('abort', onAbort, { once: true });
-      const wallLeft = Math.max(0, budget.startedAt + this.limits.wallTimeMs - Date.now());
+      // The turn's wall clock stands still while a question waits for the user: tell the process, and the backstop.
+      const unsubscribe = clock?.subscribe(() => {
+        if (this.pending !== pending) return;
+        this.#send({ t: 'wall', id, paused: clock.paused, pausedMs: clock.pausedMs });
+        this.#armBackstop(pending);
+      });
       const pending: Pending = {
         id,
         call,
@@ -225,15 +239,14 @@ class SandboxProcess {
         resolve,
         reject,
         ops: new Map(),
-        detach: () => call.signal.removeEventListener('abort', onAbort),
-        // The process answers every call within its limits; one that does not is killed.
-        backstop: setTimeout(() => {
-          this.logger?.warn({ personality: this.name }, 'sandbox process did not answer within its limits; killing it');
-          this.fatal ??= { reason: 'no answer within the wall time limit', error: sandboxErrors.wall(this.name, this.limits.wallTimeMs) };
-          this.kill();
-        }, wallLeft + this.limits.cpuTimeMs + BACKSTOP_GRACE_MS),
+        detach: () => {
+          call.signal.removeEventListener('abort', onAbort);
+          unsubscribe?.();
+        },
+        backstop: undefined,
       };
       this.pending = pending;
+      this.#armBackstop(pending);
       this.#send({ t: 'run', id, kind, json, budget: wire });
       if (call.signal.aborted) onAbort();
     }).finally(() => {
@@ -246,6 +259,20 @@ class SandboxProcess {
   }
 
   #lastBudget: WireBudget | undefined;
+
+  /** The process answers every call within its limits; one that does not is killed. Off while the wall clock stands still. */
+  #armBackstop(pending: Pending): void {
+    clearTimeout(pending.backstop);
+    pending.backstop = undefined;
+    const clock = pending.call.budget?.clock;
+    const wallLeft = clock ? clock.remaining(this.limits.wallTimeMs) : Math.max(0, pending.budget.startedAt + this.limits.wallTimeMs - Date.now());
+    if (wallLeft === Infinity) return;
+    pending.backstop = setTimeout(() => {
+      this.logger?.warn({ personality: this.name }, 'sandbox process did not answer within its limits; killing it');
+      this.fatal ??= { reason: 'no answer within the wall time limit', error: sandboxErrors.wall(this.name, this.limits.wallTimeMs) };
+      this.kill();
+    }, wallLeft + this.limits.cpuTimeMs + BACKSTOP_GRACE_MS);
+  }
 
   #settle(pending: Pending, finish: () => void): void {
     if (this.pending !== pending) return;
@@ -280,7 +307,14 @@ class SandboxProcess {
         this.isolates = message.isolates;
         if (!current) return;
         this.#lastBudget = message.budget;
-        if (message.ok) this.#settle(pending, () => pending.resolve(message.text));
+        if (message.ok) {
+          const { state } = message;
+          this.#settle(pending, () => {
+            // The hook returned normally: its ctx.state is the one the next hook and turn see (size checked again here).
+            if (typeof state === 'string' && pending.call.state && Buffer.byteLength(state) <= this.limits.maxStateBytes) pending.call.state.json = state;
+            pending.resolve(message.text);
+          });
+        }
         else this.#settle(pending, () => pending.reject(fromWireError(message.error)));
         return;
       case 'emit':
@@ -309,19 +343,13 @@ class SandboxProcess {
     const controller = new AbortController();
     pending.ops.set(message.opId, controller);
     const { host } = pending.call;
-    const [a, b] = Array.isArray(message.args) ? message.args : [];
     const work = (async (): Promise<unknown> => {
-      if (message.op === 'generate') {
-        if (typeof a !== 'string') throw new TypeError('generate: bad prompt');
-        const options = b !== null && typeof b === 'object' ? (b as Parameters<typeof host.generate>[1]) : {};
-        return host.generate(a, options, controller.signal);
-      }
-      if (message.op === 'tokenize') {
-        if (typeof a !== 'string') throw new TypeError('tokenize: bad text');
-        return Array.from(await host.tokenize(a), Number);
-      }
-      if (!Array.isArray(a)) throw new TypeError('detokenize: bad tokens');
-      return host.detokenize(a as number[]);
+      const args = Array.isArray(message.args) ? message.args : [];
+      // A personality call carries the caller's counters as its third argument, and takes the called turn's back.
+      const counts = message.op === 'callPersonality' ? wireCounts(args[2]) : { hostCalls: 0, emitBytes: 0 };
+      const request: AsyncOp = decodeOpArgs(message.op, message.op === 'callPersonality' ? args.slice(0, 2) : args);
+      const value = await performAsyncOp(host, request, controller.signal, counts);
+      return message.op === 'callPersonality' ? { text: value, hostCalls: counts.hostCalls, emitBytes: counts.emitBytes } : value;
     })();
     work.then(
       (value) => {
@@ -463,6 +491,8 @@ export class ProcessorSandbox {
       input: JSON.stringify(hookInput(hook, input)),
       settings: JSON.stringify(call.settings ?? {}),
       personality: JSON.stringify(call.personality ?? {}),
+      model: JSON.stringify(call.model ?? {}),
+      state: call.state?.json ?? '{}',
     };
     if (call.signal.aborted) throw sandboxErrors.cancelled(this.name);
     if (this.#calls.waiting >= this.#maxQueued) {
@@ -518,6 +548,13 @@ export class ProcessorSandbox {
     }
     return this.#process.dispose();
   }
+}
+
+/** The counters a sandbox process sent with a personality call (untrusted: numbers only). */
+function wireCounts(value: unknown): { hostCalls: number; emitBytes: number } {
+  const v = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  const n = (x: unknown) => (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 ? x : 0);
+  return { hostCalls: n(v['hostCalls']), emitBytes: n(v['emitBytes']) };
 }
 
 function safeParse(text: string): unknown {

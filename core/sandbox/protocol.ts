@@ -1,5 +1,5 @@
 import { LollmsHostError, isErrorCode, type ErrorCode } from '../errors.js';
-import type { GuestLogLevel } from './bootstrap.js';
+import type { GuestLogLevel } from './types.js';
 import type { HostOpError } from './errors.js';
 import type { ProcessorHook } from './types.js';
 import type { SandboxLimits } from './limits.js';
@@ -10,8 +10,11 @@ import type { SandboxLimits } from './limits.js';
  * bridge, whose ops the engine decodes and validates before anything is sent here).
  */
 
-/** A call's input, settings and personality, already serialized by the host. */
-export type RunJson = { input: string; settings: string; personality: string };
+/** A call's input, settings, personality, model facts and `ctx.state`, already serialized by the host. */
+export type RunJson = { input: string; settings: string; personality: string; model: string; state: string };
+
+/** The host operations a guest's `ctx` reaches (each answered later with `op-result`). */
+export type HostOpName = 'generate' | 'tokenize' | 'detokenize' | 'chat' | 'embed' | 'ask' | 'callPersonality' | 'store';
 export type RunKind = ProcessorHook | 'describe';
 
 /** A coded error as it crosses the channel. */
@@ -29,12 +32,18 @@ export interface WireBudget {
   hostCalls: number;
   emitBytes: number;
   startedAt: number;
+  /** Time the turn's wall clock stood still (questions to the user), added to the wall time limit. */
+  pausedMs: number;
+  /** The wall clock stands still now (a question is waiting for its answer). */
+  paused?: boolean;
 }
 
 export type ToWorker =
   | { t: 'init'; name: string; code: string; sourceMap?: string; limits: Required<SandboxLimits> }
   | { t: 'run'; id: number; kind: Exclude<RunKind, 'describe'>; json: RunJson; budget: WireBudget }
   | { t: 'cancel'; id: number }
+  /** The turn's wall clock stopped (a question to the user) or runs again, with the pauses so far. */
+  | { t: 'wall'; id: number; paused: boolean; pausedMs: number }
   | { t: 'op-result'; id: number; opId: number; ok: true; value: unknown }
   | { t: 'op-result'; id: number; opId: number; ok: false; error: HostOpError }
   | { t: 'dispose' };
@@ -42,13 +51,13 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'described'; ok: true; json: string; isolates: number; rss: number }
   | { t: 'described'; ok: false; error: WireError; isolates: number }
-  | { t: 'result'; id: number; ok: true; text: string; budget: WireBudget; isolates: number }
+  | { t: 'result'; id: number; ok: true; text: string; state?: string; budget: WireBudget; isolates: number }
   | { t: 'result'; id: number; ok: false; error: WireError; budget: WireBudget; isolates: number }
   | { t: 'idle'; id: number }
   | { t: 'emit'; id: number; type: number; content: string; metadata: Record<string, unknown> }
   | { t: 'log'; id: number; level: GuestLogLevel; message: string }
   | { t: 'logger'; level: 'debug' | 'info' | 'warn' | 'error' | 'fatal'; obj: Record<string, unknown>; msg: string }
-  | { t: 'op'; id: number; opId: number; op: 'generate' | 'tokenize' | 'detokenize'; args: unknown[] }
+  | { t: 'op'; id: number; opId: number; op: HostOpName; args: unknown[] }
   | { t: 'op-abort'; id: number; opId: number }
   | { t: 'fatal'; reason: string; error: WireError };
 

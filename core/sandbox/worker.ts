@@ -10,7 +10,8 @@ import type { HostOpError } from './errors.js';
 import { sandboxErrors, describedFailure } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { hardExit, installCatastrophicErrorHandler, CATASTROPHIC_EXIT_CODE } from './process-guards.js';
-import { toWireError, type FromWorker, type ToWorker, type WireError } from './protocol.js';
+import { toWireError, type FromWorker, type HostOpName, type ToWorker, type WireError } from './protocol.js';
+import { encodeOpArgs } from './host-ops.js';
 import { bundleFilename, GuestErrorLocator } from './source-map.js';
 import type { SandboxHostApi, SandboxLogger } from './types.js';
 
@@ -109,7 +110,7 @@ function setCeiling(memoryLimitMb: number): void {
 let nextOpId = 1;
 const ops = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
 
-function hostOp(id: number, op: 'generate' | 'tokenize' | 'detokenize', args: unknown[], signal?: AbortSignal): Promise<unknown> {
+function hostOp(id: number, op: HostOpName, args: unknown[], signal?: AbortSignal): Promise<unknown> {
   const opId = nextOpId++;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -145,9 +146,20 @@ class HostOpFailed extends Error {
 
 function hostFor(id: number): SandboxHostApi {
   return {
-    generate: (prompt, options, signal) => hostOp(id, 'generate', [prompt, options], signal) as Promise<string>,
+    generate: (prompt, options, signal) => hostOp(id, 'generate', encodeOpArgs({ op: 'generate', prompt, options }), signal),
     tokenize: (text) => hostOp(id, 'tokenize', [text]) as Promise<number[]>,
     detokenize: (tokens) => hostOp(id, 'detokenize', [tokens]) as Promise<string>,
+    chat: (messages, options, signal) => hostOp(id, 'chat', encodeOpArgs({ op: 'chat', messages, options }), signal) as ReturnType<NonNullable<SandboxHostApi['chat']>>,
+    embed: (texts, signal) => hostOp(id, 'embed', [texts], signal) as Promise<number[][]>,
+    ask: (ask, signal) => hostOp(id, 'ask', encodeOpArgs({ op: 'ask', ask }), signal) as Promise<string>,
+    // The host answers a personality call with the called turn's final counters, which this call continues from.
+    callPersonality: async (path, prompt, counts, signal) => {
+      const reply = (await hostOp(id, 'callPersonality', [path, prompt, { ...counts }], signal)) as { text: string; hostCalls: number; emitBytes: number };
+      counts.hostCalls = reply.hostCalls;
+      counts.emitBytes = reply.emitBytes;
+      return reply.text;
+    },
+    store: (request) => hostOp(id, 'store', encodeOpArgs({ op: 'store', request })),
     emit: (type, content, metadata) => send({ t: 'emit', id, type, content, metadata }),
     log: (level, message) => send({ t: 'log', id, level, message }),
   };
@@ -169,8 +181,8 @@ async function onMessage(message: ToWorker): Promise<void> {
       setCeiling(limits.memoryLimitMb);
       watchMemory(true);
       try {
-        const { outcome } = engine.start('describe', { input: 'null', settings: '{}', personality: '{}' }, undefined);
-        const json = await outcome;
+        const { outcome } = engine.start('describe', { input: 'null', settings: '{}', personality: '{}', model: '{}', state: '{}' }, undefined);
+        const { text: json } = await outcome;
         // A processor that loaded but is not one (a throw in its module code, a bad default export): located here.
         const failure = describedFailure(name, json, (guest) => locator.locate(guest));
         if (failure) send({ t: 'described', ok: false, error: toWireError(failure), isolates: engine.isolatesCreated });
@@ -199,8 +211,8 @@ async function onMessage(message: ToWorker): Promise<void> {
           budget,
         }, budget);
         try {
-          const text = await outcome;
-          send({ t: 'result', id: message.id, ok: true, text, budget, isolates: engine.isolatesCreated });
+          const { text, state } = await outcome;
+          send({ t: 'result', id: message.id, ok: true, text, ...(state !== undefined ? { state } : {}), budget, isolates: engine.isolatesCreated });
         } catch (error) {
           send({ t: 'result', id: message.id, ok: false, error: toWireError(error), budget, isolates: engine.isolatesCreated });
         }
@@ -215,6 +227,9 @@ async function onMessage(message: ToWorker): Promise<void> {
     }
     case 'cancel':
       cancels.get(message.id)?.abort();
+      return;
+    case 'wall':
+      if (cancels.has(message.id)) engine?.setWallClock(message.paused === true, Number(message.pausedMs) || 0);
       return;
     case 'op-result': {
       const waiter = ops.get(message.opId);

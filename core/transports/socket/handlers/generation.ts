@@ -3,8 +3,9 @@ import { errorCode } from '../../../errors.js';
 import type { GenerationRequest, GenerationSink } from '../../../generation/types.js';
 import { generationErrorPayload } from '../../../protocol/generation-error.js';
 import { WIRE_TEXT, type RequestPayload } from '../../../protocol/index.js';
+import { echo } from '../../../protocol/echo.js';
 import type { ClientState } from '../clients.js';
-import type { HandlerMap, Handler, HandlerContext } from '../dispatch.js';
+import { rawField, type HandlerMap, type Handler, type HandlerContext } from '../dispatch.js';
 
 type GenerateText = RequestPayload<'generate_text'>;
 
@@ -45,8 +46,23 @@ export function socketSink(ctx: HandlerContext): GenerationSink {
     answer: chunk,
     draft: chunk,
     message: (m) => ctx.emit('generation_message', { type: m.type, type_name: m.typeName, content: m.content, metadata: m.metadata }),
+    // A processor's question (ctx.ask) goes to this client only, and waits for its generation_answer.
+    ask: (request, signal) => ctx.client.ask(request, signal, (question) => ctx.emit('generation_ask', question)),
   };
 }
+
+/** `generation_answer {request_id, answer}`: the user's answer to a `generation_ask` of this client's generation. */
+const generationAnswer: Handler<'generation_answer'> = {
+  failure: (error, raw) => {
+    const id = rawField(raw, 'request_id');
+    return ['generation_answer', { success: false, error, ...(typeof id === 'string' ? { request_id: echo(id) } : {}) }];
+  },
+  run(ctx, data) {
+    const result = ctx.client.answer(data.request_id, data.answer);
+    if (result.ok) ctx.reply('generation_answer', { success: true, request_id: data.request_id });
+    else ctx.reply('generation_answer', { success: false, request_id: echo(data.request_id), error: result.error });
+  },
+};
 
 /**
  * `generate_text`: the slot is decided before anything else (or the requester gets `buzzy` + `busy`), then
@@ -86,4 +102,5 @@ export const generationHandlers: HandlerMap = {
   generate_text: generateText,
   cancel_generation: cancel(),
   cancel_text_generation: cancel(),
+  generation_answer: generationAnswer,
 };
