@@ -6,7 +6,9 @@ import { connectTestClient } from '../core/testing.js';
 
 interface RunCommand { kind: 'run'; prompt: string; n_predicts: number; parameters: Record<string, number> }
 interface CancelCommand { kind: 'cancel'; prompt: string; n_predicts: number; afterChunks: number }
-type Command = RunCommand | CancelCommand | { kind: 'exit' };
+/** `clients` sockets of the host at `url` (connected once, then reused) each send one `generate_text` at once. */
+interface ParallelCommand { kind: 'parallel'; url: string; clients: number; prompt: string; n_predicts: number; parameters: Record<string, number> }
+type Command = RunCommand | CancelCommand | ParallelCommand | { kind: 'exit' };
 
 const url = process.argv[2];
 if (!url || !process.send) throw new Error('usage: forked with the host URL');
@@ -14,10 +16,44 @@ const socket = await connectTestClient(url);
 const send = (message: unknown) => process.send!(message);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
+/** Sockets of each host URL for the parallel runs, connected on first use. */
+const pools = new Map<string, Awaited<ReturnType<typeof connectTestClient>>[]>();
+
+async function runParallel(command: ParallelCommand): Promise<void> {
+  const pool = pools.get(command.url) ?? [];
+  pools.set(command.url, pool);
+  while (pool.length < command.clients) pool.push(await connectTestClient(command.url));
+  const start = now();
+  const texts = await Promise.all(
+    pool.slice(0, command.clients).map(
+      (client) =>
+        new Promise<string>((resolveText, reject) => {
+          const done = (reply: { text: string }) => {
+            client.off('generation_error', failed);
+            resolveText(reply.text);
+          };
+          const failed = (reply: { error: string }) => {
+            client.off('text_generated', done);
+            reject(new Error(reply.error));
+          };
+          client.once('text_generated', done);
+          client.once('generation_error', failed);
+          client.emit('generate_text', { prompt: command.prompt, personality: -1, n_predicts: command.n_predicts, parameters: command.parameters });
+        }),
+    ),
+  );
+  send({ totalMs: now() - start, texts });
+}
+
 process.on('message', (command: Command) => {
   if (command.kind === 'exit') {
     socket.close();
+    for (const pool of pools.values()) for (const client of pool) client.close();
     process.disconnect();
+    return;
+  }
+  if (command.kind === 'parallel') {
+    runParallel(command).catch((error: unknown) => send({ error: String(error) }));
     return;
   }
   if (command.kind === 'run') {

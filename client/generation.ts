@@ -33,9 +33,14 @@ export interface GenerateOptions {
    */
   onAsk?: (question: GenerationAsk) => string | Promise<string>;
   /**
+   * Called while the request waits for a free slot (a host with `max_queue` > 0 and every slot busy): the number
+   * of requests that will be served before it (0 = next), again each time it changes (`generation_queued`).
+   */
+  onQueued?: (position: number) => void;
+  /**
    * Idle limit in milliseconds: when no event of the generation arrives for this long, the client cancels it and
    * `text` rejects with `LollmsTimeoutError`. Default `0`: no limit, because a large prompt on a CPU can take
-   * minutes before its first chunk (and a queued request gets no event until it starts). Use it, or a `signal`
+   * minutes before its first chunk (a queued request's `generation_queued` events count as activity). Use it, or a `signal`
    * such as `AbortSignal.timeout(ms)`, to bound a generation.
    */
   timeoutMs?: number;
@@ -148,6 +153,12 @@ export class GenerationRun {
   answer(requestId: string, answer: string): Promise<void> {
     if (!this.#driver) return Promise.reject(new CanceledError('generation_answer'));
     return this.#driver.answer(requestId, answer);
+  }
+
+  queued(position: number): void {
+    if (this.state !== 'running') return;
+    this.#arm();
+    this.#options.onQueued?.(position);
   }
 
   generated(text: string): void {

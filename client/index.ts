@@ -275,6 +275,7 @@ export class LollmsClient {
     this.socket.on('text_chunk', (p) => this.#generation?.chunk(p.chunk));
     this.socket.on('generation_message', (p) => this.#generation?.message(p));
     this.socket.on('generation_ask', (p) => this.#generation?.ask(p));
+    this.socket.on('generation_queued', (p) => this.#generation?.queued(p.position));
     this.socket.on('text_generated', (p) => this.#generation?.generated(p.text));
     this.socket.on('generation_error', (p) => this.#generation?.failed(p));
     this.socket.on('buzzy', (p) => this.#generation?.buzzy(p));

@@ -12,6 +12,7 @@ import { LOG_LEVELS } from './logger.js';
 import { BUILTIN_BINDINGS_PATH, BUILTIN_PERSONALITIES_PATH } from './util/package-root.js';
 import { DEFAULT_SANDBOX_LIMITS as SANDBOX } from './sandbox/limits.js';
 import { staticPrefixProblem } from './util/url-prefix.js';
+import { keepAliveMs } from './util/duration.js';
 
 /** Version of the config layout written by this host; `version` in the file is for future migrations. */
 export const CONFIG_VERSION = 1;
@@ -65,6 +66,15 @@ export const CONFIG_KEYS = {
   api_key: key({ schema: nonEmpty().nullable(), default: null, secret: true, doc: 'Key every client must present (required to bind anything but loopback, enforced on every bind once set).' }),
   parallel: key({ schema: int().min(1).max(64), default: 1, doc: 'Generations that run at once (context sequences).' }),
   max_queue: key({ schema: int().min(0).max(10000), default: 0, doc: 'Requests that may wait for a free slot; 0 answers busy at once, as the original.' }),
+  max_queue_per_client: key({ schema: int().min(1).max(10000), default: 16, doc: 'Requests one client may have waiting for a slot at once (the queue serves clients in turn); one more is refused (socket: busy, HTTP: LH_ERR_QUEUE_FULL).' }),
+  http_max_queue: key({ schema: int().min(0).max(10000), default: 64, doc: 'Requests of HTTP clients (the OpenAI-compatible API) that may wait for a slot, even when max_queue is 0 (the larger of the two applies to them).' }),
+  keep_alive: key({
+    schema: z.union([z.number(), z.string().max(32)]).refine((value) => keepAliveMs(value) !== undefined, {
+      message: 'expected a duration: seconds as a number, or a string like "300ms", "10s", "5m", "1h30m"; negative keeps the model loaded',
+    }),
+    default: -1,
+    doc: 'How long the model stays loaded without use, as Ollama\'s keep_alive: seconds or "5m"-style; the next request loads it again (and waits). 0 unloads it when idle; negative keeps it loaded.',
+  }),
   bindings_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold bindings.' }),
   personalities_paths: key({ schema: z.array(nonEmpty()), default: [], doc: 'Extra folders that hold personalities.' }),
   models_path: key({ schema: nonEmpty().nullable(), default: null, doc: 'Folder of models (<models_path>/<binding>/); null = <data dir>/models.' }),
@@ -75,6 +85,8 @@ export const CONFIG_KEYS = {
   sandbox_cpu_time_ms: key({ schema: int().min(10), default: SANDBOX.cpuTimeMs, doc: 'CPU time one processor hook call may use.' }),
   sandbox_wall_time_ms: key({ schema: int().min(100), default: SANDBOX.wallTimeMs, doc: 'Wall time of one personality turn (all its processor hooks), model calls included.' }),
   sandbox_max_host_calls: key({ schema: int().min(1), default: SANDBOX.maxHostCalls, doc: 'ctx calls one personality turn (all its processor hooks) may make.' }),
+  sandbox_idle_ms: key({ schema: int().min(-1).max(7 * 24 * 3600 * 1000), default: 300_000, doc: "A personality's sandbox process idle this long is ended to free its memory (about 50 MB); the next call starts one again in tens of ms. 0: after each call; -1: never for idleness." }),
+  sandbox_max_processes: key({ schema: int().min(1).max(4096), default: 8, doc: 'Sandbox processes kept running at once (one per personality in use, the spare not counted); to start another, the least recently used idle one is ended. Busy ones never are.' }),
   sandbox_max_emit_bytes: key({ schema: int().min(1024), default: SANDBOX.maxEmitBytes, doc: 'Bytes of messages one personality turn (all its processor hooks) may send.' }),
   // Security limits (issue 11): web pages, network clients, personality authors. See docs/security.md.
   static_dirs: key({

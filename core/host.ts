@@ -25,10 +25,12 @@ import { SocketTransport, type HostIo } from './transports/socket/server.js';
 import type { ClientRegistry } from './transports/socket/clients.js';
 import { handleHttpRequest } from './transports/http/routes.js';
 import type { HttpDeps } from './transports/http/deps.js';
-import { installCatastrophicErrorHandler } from './sandbox/index.js';
+import { installCatastrophicErrorHandler, SandboxPool } from './sandbox/index.js';
 import { HotReloader } from './hot-reload/reloader.js';
 import { PluginWatcher } from './hot-reload/watcher.js';
 import { commandHint, type DataLocation } from './util/cli-hint.js';
+import { keepAliveMs } from './util/duration.js';
+import { HostMetrics } from './metrics/host-metrics.js';
 
 /** Options of `startHost`. Every field is optional; the defaults serve like `lollms-host serve`. */
 export interface HostOptions {
@@ -78,13 +80,6 @@ export async function startHost(options: HostOptions = {}): Promise<HostHandle> 
 }
 
 /**
- * Requests of HTTP clients that may wait for a slot, at least: they wait even with `max_queue: 0` (an OpenAI
- * client expects its request to be served, not refused), and past this many waiting (or `max_queue`, when
- * larger) they are refused with `LH_ERR_QUEUE_FULL`.
- */
-export const HTTP_WAITING_MIN = 64;
-
-/**
  * The composition root: it builds every part with the few things that part uses, and wires them. Nothing
  * below imports this file (a test checks); the CLI, `lollms-host/testing`, the public index and the benches do.
  */
@@ -97,6 +92,10 @@ export class Host {
   /** Select a binding or model and save the choice (`select_*` events, `update_setting`). */
   readonly selection: Selection;
   readonly personalities: PersonalityManager;
+  /** The personalities' sandbox processes: idle ones are ended, their number bounded (issue 18). */
+  readonly sandboxPool: SandboxPool;
+  /** The Prometheus metrics (`GET /metrics`). */
+  readonly metrics: HostMetrics;
   readonly scheduler: GenerationScheduler;
   /** Every generation of every transport goes through it. */
   readonly generation: GenerationService;
@@ -119,6 +118,15 @@ export class Host {
     this.logger = logger;
     this.paths = paths;
     const values = () => config.values;
+    // Read at scrape time only, once every part below exists.
+    const metrics = new HostMetrics({
+      slots: () => scheduler.snapshot().slots,
+      queueDepth: () => scheduler.queued,
+      sandboxProcesses: () => sandboxPool.processes,
+      sandboxPids: () => sandboxPool.pids(),
+      modelLoaded: () => bindings.model !== undefined,
+      isMounted: (path) => personalities.mounted.some((m) => m.path === path && !m.removed),
+    });
     const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
     const bindings = new BindingManager({
       bindingsPaths: () => paths.bindings,
@@ -129,21 +137,27 @@ export class Host {
       gpu: values().enable_gpu,
       loadDefaults: () => ({ contextSize: values().ctx_size, sequences: values().parallel, threads: effectiveThreads(values()) }),
       logger,
+      keepAliveMs: () => keepAliveMs(values().keep_alive) ?? -1,
+      observer: metrics.models,
     });
     const selection = new Selection({ bindings, config });
+    const sandboxPool = new SandboxPool({ idleMs: () => values().sandbox_idle_ms, maxProcesses: () => values().sandbox_max_processes, observer: metrics.sandbox });
     const personalities = new PersonalityManager({
       personalitiesPaths: paths.personalities,
       dataDir: paths.dataDir,
       config,
       logger,
+      sandboxPool,
       // Settings bounds such as `max: ctx_size` follow the loaded model's context (the config's without one).
       contextSize: () => bindings.model?.model.contextSize ?? values().ctx_size,
     });
     const scheduler = new GenerationScheduler(() => ({
       slots: values().parallel,
       maxQueue: values().max_queue,
-      maxWaiting: Math.max(values().max_queue, HTTP_WAITING_MIN),
-    }));
+      // HTTP clients wait even with max_queue 0: an OpenAI client expects its request served, not refused.
+      maxWaiting: Math.max(values().max_queue, values().http_max_queue),
+      maxQueuedPerClient: values().max_queue_per_client,
+    }), metrics.scheduler);
     const generation = new GenerationService({
       scheduler,
       models: bindings,
@@ -151,6 +165,7 @@ export class Host {
       settings: values,
       logger,
       onPrompt: (event: PromptEvent) => this.events.emit('prompt', event),
+      observer: metrics.generation,
     });
     const installs = new InstallRegistry(() => values().install_max_concurrent);
     // The HTTP server first (socket.io attaches to it); its handler reads `httpDeps`, complete before any request.
@@ -177,6 +192,7 @@ export class Host {
         pluginWarning: (event) => socket.broadcast('plugin_warning', clientPluginWarning(event, paths)),
       },
       logger,
+      onReload: metrics.reloaded,
     });
     httpDeps = {
       config,
@@ -190,12 +206,15 @@ export class Host {
       engine,
       modelsPath: paths.modelsPath,
       isTestModel: (name) => name === TINY_MODEL_NAME,
+      metrics,
       logger,
     };
     this.engine = engine;
     this.bindings = bindings;
     this.selection = selection;
     this.personalities = personalities;
+    this.sandboxPool = sandboxPool;
+    this.metrics = metrics;
     this.scheduler = scheduler;
     this.generation = generation;
     this.installs = installs;

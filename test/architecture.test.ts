@@ -21,8 +21,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   sdk: ['errors', 'util'],
   generation: ['personalities', 'bindings', 'sandbox', 'config', 'errors', 'logger', 'util', 'plugin-api'],
   'hot-reload': ['personalities', 'bindings', 'plugins', 'protocol', 'errors', 'logger', 'util'],
+  metrics: ['generation', 'hot-reload', 'bindings', 'sandbox', 'util'],
   transports: ['generation', 'hot-reload', 'personalities', 'bindings', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
-  host: ['transports', 'hot-reload', 'generation', 'personalities', 'bindings', 'sandbox', 'plugins', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
+  host: ['metrics', 'transports', 'hot-reload', 'generation', 'personalities', 'bindings', 'sandbox', 'plugins', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
 };
 
 /** Commands: they sit on top whatever their folder and may import any part, host.ts excepted (checked above). */

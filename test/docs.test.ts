@@ -12,7 +12,7 @@ describe('documentation stays complete', () => {
   it('docs/protocol.md documents every event and route', async () => {
     const doc = await read('docs/protocol.md');
     for (const event of [...Object.keys(REQUEST_SCHEMAS), ...SERVER_EVENT_NAMES]) expect(doc, event).to.contain(`\`${event}\``);
-    for (const route of ['/health', '/status', '/get_config', '/list_models', '/get_active_model', '/update_setting', '/list_mounted_personalities', '/get_server_ifos']) {
+    for (const route of ['/health', '/status', '/metrics', '/get_config', '/list_models', '/get_active_model', '/update_setting', '/list_mounted_personalities', '/get_server_ifos']) {
       expect(doc, route).to.contain(route);
     }
   });

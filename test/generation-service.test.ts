@@ -115,16 +115,16 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
     await first.first;
     const waiting: Array<Promise<GenerationOutcome>> = [];
     const sinks: Array<ReturnType<typeof recorder>> = [];
-    // max(max_queue, 64) may wait.
+    // max(max_queue, http_max_queue = 64) may wait, at most max_queue_per_client (16) of one client.
     for (let i = 0; i < 64; i++) {
       const r = recorder();
       sinks.push(r);
-      waiting.push(host.host.generation.run(request('crowd'), r.sink));
+      waiting.push(host.host.generation.run(request(`crowd-${i % 4}`), r.sink));
     }
     expect(host.host.scheduler.queued).to.equal(64);
     expect(sinks[63]!.seen.positions).to.deep.equal([63]);
     expect((await codedRejection(host.host.generation.run(request('late'), recorder().sink))).code).to.equal('LH_ERR_QUEUE_FULL');
-    expect(host.host.generation.cancel('crowd')).to.equal(true);
+    for (let i = 0; i < 4; i++) expect(host.host.generation.cancel(`crowd-${i}`)).to.equal(true);
     expect(host.host.scheduler.queued).to.equal(0);
     for (const outcome of await Promise.all(waiting)) expect(outcome.finishReason).to.equal('cancelled');
     expect(sinks.every((r) => r.seen.answer.length === 0)).to.equal(true);
@@ -180,6 +180,7 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
             return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };
           },
           whenReady: () => Promise.resolve(),
+          holdResident: () => host.host.bindings.holdResident(),
         },
         personalities: host.host.personalities,
         settings: () => host.host.config.values,
@@ -214,6 +215,8 @@ describe('GenerationService, driven like an HTTP handler (no socket) on the real
       const ctx = {
         deps: {
           bindings: {
+            whenReady: () => Promise.resolve(),
+            holdResident: () => () => {},
             requireModel: () => {
               const lease = host.host.bindings.requireModel();
               return { value: { ...lease.value, model: withoutTokenizer(lease.value.model) }, release: () => lease.release() };

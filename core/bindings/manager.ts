@@ -12,6 +12,7 @@ import { loadBindingPlugin, type LoadedBindingPlugin } from '../plugins/load-bin
 import { SerialQueue } from '../util/serial.js';
 import { Versioned, type Lease } from '../util/versioned.js';
 import type { LlamaEngine } from './engine.js';
+import { ModelResidency, type ResidencyTimers } from './residency.js';
 
 /** A loaded model together with the binding version that loaded it. */
 export interface ActiveModel {
@@ -38,6 +39,23 @@ export interface BindingManagerOptions {
   /** Values of the load request the host makes for every model. */
   loadDefaults: () => { contextSize: number; sequences: number; threads: number };
   logger: Logger;
+  /**
+   * `keep_alive` in ms, read whenever the model becomes idle (issue 18): a model unused that long is unloaded
+   * and loaded again by the next request (`whenReady`); 0 unloads it at once; negative (the default) keeps it.
+   */
+  keepAliveMs?: () => number;
+  /** Timers of the keep-alive clock (tests). */
+  residencyTimers?: ResidencyTimers;
+  /** Told of model loads and unloads (metrics). */
+  observer?: ModelObserver;
+}
+
+/** What the manager reports about models (metrics). */
+export interface ModelObserver {
+  /** A model finished loading (`ms`: how long it took); `reason` says why it was loaded. */
+  loaded?(model: string, ms: number, reason: 'select' | 'reload' | 'wake'): void;
+  /** A model was unloaded after `keep_alive` without use. */
+  unloaded?(model: string): void;
 }
 
 interface ActiveBinding {
@@ -55,8 +73,13 @@ export class BindingManager {
   readonly #models: Versioned<ActiveModel>;
   /** Selections, reloads and unloads run one at a time. */
   readonly #queue = new SerialQueue();
-  #loading: { model: string; controller: AbortController } | undefined;
+  #loading: { model: string; controller: AbortController; settled: Promise<unknown> } | undefined;
   #reloading: Promise<void> | undefined;
+  /** Counts leases on the model and unloads it after `keep_alive` without any. */
+  readonly #residency: ModelResidency;
+  /** The model unloaded by `keep_alive`: the next `whenReady` loads it again. */
+  #asleep: string | undefined;
+  #waking: Promise<void> | undefined;
 
   constructor(options: BindingManagerOptions) {
     this.#options = options;
@@ -64,6 +87,11 @@ export class BindingManager {
       (m) => m.model.dispose(),
       (error, m) => options.logger.warn({ binding: m.binding, model: m.name, err: errorMessage(error) }, 'a model failed to dispose'),
     );
+    this.#residency = new ModelResidency({
+      keepAliveMs: options.keepAliveMs ?? (() => -1),
+      unload: () => void this.#sleep().catch((error: unknown) => options.logger.warn({ err: errorMessage(error) }, 'the idle model could not be unloaded')),
+      ...(options.residencyTimers ? { timers: options.residencyTimers } : {}),
+    });
   }
 
   /** Where compiled binding modules go (also used by hot reload). */
@@ -90,11 +118,71 @@ export class BindingManager {
     return this.#loading?.model;
   }
 
-  /** A lease on the current model for one operation (it is not disposed before `release`), or a `NoModelLoaded` error that tells the client what to do. */
+  /** The model unloaded by `keep_alive`, which the next request loads again; undefined when none is. */
+  get unloadedModel(): string | undefined {
+    return this.#models.current ? undefined : this.#asleep;
+  }
+
+  /** When the idle model will be unloaded by `keep_alive` (ms since the epoch), or undefined. */
+  get unloadAt(): number | undefined {
+    return this.#residency.unloadAt;
+  }
+
+  /**
+   * A lease on the current model for one operation (it is not disposed before `release`, and `keep_alive` does
+   * not count while it is held), or a `NoModelLoaded` error that tells the client what to do.
+   */
   requireModel(): Lease<ActiveModel> {
     const lease = this.#models.acquire();
     if (!lease) throw NoModelLoaded('No model loaded: select a binding and a model first (select_binding, select_model)');
-    return lease;
+    const leave = this.#residency.hold();
+    return {
+      value: lease.value,
+      release: () => {
+        lease.release();
+        leave();
+      },
+    };
+  }
+
+  /**
+   * Keep the model loaded while a request runs (it counts as use for `keep_alive`, between its model calls
+   * too); call the returned function (safe to call more than once) when the request ends.
+   */
+  holdResident(): () => void {
+    return this.#residency.hold();
+  }
+
+  /** `keep_alive` changed: the idle clock starts again with the new value (0 unloads an idle model now). */
+  keepAliveChanged(): void {
+    if (this.#models.current) this.#residency.refresh();
+  }
+
+  /** Unload the current model now if nothing uses it (its keep-alive time passed); the next request loads it again. */
+  #sleep(): Promise<void> {
+    return this.#serial(async () => {
+      const current = this.#models.current;
+      if (!current || this.#residency.inUse > 0) return;
+      this.#asleep = current.name;
+      this.#models.swap(undefined);
+      this.#residency.stop();
+      this.#options.logger.info({ binding: current.binding, model: current.name }, 'model unloaded after keep_alive without use; the next request loads it again');
+      this.#options.observer?.unloaded?.(current.name);
+    });
+  }
+
+  /** Load the model `keep_alive` unloaded, once for every request that waits for it. */
+  #wake(): Promise<void> {
+    this.#waking ??= this.#serial(async () => {
+      const name = this.#asleep;
+      const active = this.#active;
+      if (name === undefined || !active || this.#models.current) return;
+      const entry = await this.#load(active, name, undefined, 'wake');
+      this.#asleep = undefined;
+      this.#models.swap(entry);
+      this.#residency.refresh();
+    }).finally(() => (this.#waking = undefined));
+    return this.#waking;
   }
 
   /** Every binding folder with its card and models (broken ones are logged and left out). */
@@ -135,7 +223,9 @@ export class BindingManager {
       this.#active = { plugin, ctx: await this.#contextFor(plugin) };
       if (previous && previous.plugin.name !== name) {
         // The old binding's model can no longer be selected; let running work finish on it, then free it.
+        this.#asleep = undefined;
         this.#models.swap(undefined);
+        this.#residency.stop();
         await this.#disposeBinding(previous);
       }
       return plugin;
@@ -166,22 +256,27 @@ export class BindingManager {
         throw ModelNotFound(`unknown model "${name}" for binding "${active.plugin.name}" (available: ${known})`);
       }
       const entry = await this.#load(active, name, onProgress);
+      this.#asleep = undefined;
       this.#models.swap(entry);
+      this.#residency.refresh();
       return entry;
     });
   }
 
   /** Load `name` through `active`, shown as `loading` (for `/health`) and abortable by `abortLoading`. */
-  async #load(active: ActiveBinding, name: string, onProgress?: (progress: number) => void): Promise<ActiveModel> {
+  async #load(active: ActiveBinding, name: string, onProgress?: (progress: number) => void, reason: 'select' | 'reload' | 'wake' = 'select'): Promise<ActiveModel> {
     const controller = new AbortController();
-    this.#loading = { model: name, controller };
+    const started = performance.now();
+    const loading = active.plugin.binding.loadModel(active.ctx, {
+      model: name,
+      ...this.#options.loadDefaults(),
+      signal: controller.signal,
+      ...(onProgress ? { onProgress } : {}),
+    });
+    this.#loading = { model: name, controller, settled: loading.catch(() => {}) };
     try {
-      const loaded = await active.plugin.binding.loadModel(active.ctx, {
-        model: name,
-        ...this.#options.loadDefaults(),
-        signal: controller.signal,
-        ...(onProgress ? { onProgress } : {}),
-      });
+      const loaded = await loading;
+      this.#options.observer?.loaded?.(name, performance.now() - started, reason);
       return { name, binding: active.plugin.name, model: loaded };
     } catch (error) {
       if (error instanceof LollmsHostError) throw error;
@@ -213,7 +308,7 @@ export class BindingManager {
       const next: ActiveBinding = { plugin, ctx: await this.#contextFor(plugin) };
       const current = this.#models.current;
       // Loaded like a selection: `/health` shows it, and shutdown aborts it rather than wait.
-      const model = current ? await this.#load(next, current.name) : undefined;
+      const model = current ? await this.#load(next, current.name, undefined, 'reload') : undefined;
       this.#active = next;
       if (model) this.#models.swap(model);
       // The old module's models drain through the Versioned; its own resources go once it is replaced.
@@ -228,14 +323,33 @@ export class BindingManager {
     return this.#serial(async () => {
       const previous = this.#active;
       this.#active = undefined;
+      this.#asleep = undefined;
       this.#models.swap(undefined);
+      this.#residency.stop();
       if (previous) await this.#disposeBinding(previous);
     });
   }
 
-  /** Resolves once a hot reload of the active binding in progress has swapped (new requests wait on it). */
-  async whenReady(): Promise<void> {
-    await this.#reloading;
+  /**
+   * Resolves once the model can serve a new request: after a hot reload of the active binding in progress has
+   * swapped, a model load in progress (start-up, a selection) has ended, and a model that `keep_alive` unloaded
+   * has been loaded again. Rejects with the load's error when that reload fails, or with `signal`'s reason when
+   * it aborts first (the load goes on for the others).
+   */
+  async whenReady(signal?: AbortSignal): Promise<void> {
+    const ready = (async () => {
+      await this.#reloading;
+      await this.#loading?.settled;
+      if (this.#asleep !== undefined && !this.#models.current) await this.#wake();
+    })();
+    if (!signal) return ready;
+    ready.catch(() => {});
+    signal.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      ready.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** Abort a model load in progress (shutdown must not wait for a large model to finish loading). */
@@ -245,6 +359,7 @@ export class BindingManager {
 
   /** Abort a load in progress and dispose every model (host shutdown). */
   async dispose(): Promise<void> {
+    this.#residency.stop();
     this.abortLoading();
     await this.#queue.idle();
     await this.#models.disposeAll();

@@ -9,7 +9,7 @@
  */
 import { ChatRequestError, checkChatRequest, type ChatMessage, type ChatResult, type GenerateResult } from '../../plugin-api/index.js';
 import type { ActiveModel } from '../bindings/manager.js';
-import { BadRequest, Cancelled, HostClosed } from '../errors.js';
+import { BadRequest, Cancelled, HostClosed, errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lease } from '../util/versioned.js';
 import type { HeldPersonality } from '../personalities/manager.js';
@@ -22,14 +22,20 @@ import { RecentGenerations, type RecentGeneration } from './recent.js';
 import type { GenerationScheduler, Slot } from './scheduler.js';
 import { tokenCounterFor } from './token-count.js';
 import type { GenerationSettings, Turn, TurnChatOptions, TurnRequest, TurnResult } from './turn.js';
-import type { GenerationOutcome, GenerationRequest, GenerationSink, PersonalityRef, WorkflowMessage } from './types.js';
+import type { GenerationObserver, GenerationOutcome, GenerationRequest, GenerationSink, GenerationTimings, PersonalityRef, WorkflowMessage } from './types.js';
 
 /** The model the service generates with (the binding manager). */
 export interface ModelSource {
   /** A lease on the loaded model; throws `LH_ERR_NO_MODEL` without one. */
   requireModel(): Lease<ActiveModel>;
-  /** Settles once a hot reload of the active binding in progress has swapped (new work waits for the new code). */
-  whenReady(): Promise<void>;
+  /**
+   * Settles once the model can serve: a hot reload of the active binding has swapped (new work waits for the new
+   * code), a load in progress has ended, a model unloaded by `keep_alive` has been loaded again. Rejects with
+   * `signal`'s reason when it aborts first.
+   */
+  whenReady(signal?: AbortSignal): Promise<void>;
+  /** Keep the model loaded for the whole request (`keep_alive` never unloads it meanwhile); returns the release. */
+  holdResident(): () => void;
 }
 
 /** The personalities the service runs turns of (the personality manager). */
@@ -57,6 +63,8 @@ export interface GenerationServiceOptions {
   onPrompt?: (event: PromptEvent) => void;
   /** Generations remembered for `status()`. Default 20. */
   recentLimit?: number;
+  /** Told of every generation that ends (metrics). */
+  observer?: GenerationObserver;
 }
 
 /** What `GET /status` shows of generation. */
@@ -112,10 +120,10 @@ export class GenerationService {
     } catch (error) {
       return Promise.reject(error);
     }
-    const started = performance.now();
+    const clock: Clock = { started: performance.now(), firstText: undefined };
     const controller = new AbortController();
     const signal = AbortSignal.any([request.signal, controller.signal]);
-    const gated = gate(sink, signal);
+    const gated = gate(sink, signal, () => (clock.firstText ??= performance.now()));
     let acquired: Slot | Promise<Slot>;
     try {
       acquired = this.#options.scheduler.acquire({
@@ -131,7 +139,7 @@ export class GenerationService {
     let finish!: () => void;
     const active: Active = { clientId: request.client.id, controller, done: new Promise<void>((r) => (finish = r)) };
     this.#active.add(active);
-    return this.#execute(request, gated, signal, acquired, started, chat).finally(() => {
+    return this.#execute(request, gated, signal, acquired, clock, chat).finally(() => {
       this.#active.delete(active);
       finish();
       this.#wakeIdle(request.client.id);
@@ -143,9 +151,10 @@ export class GenerationService {
     sink: GenerationSink,
     signal: AbortSignal,
     acquired: Slot | Promise<Slot>,
-    started: number,
+    clock: Clock,
     chat: PersonalityChat | undefined,
   ): Promise<GenerationOutcome> {
+    const { started } = clock;
     let slot: Slot | undefined;
     // A cancel frees the slot at once, so a new request can start while this one unwinds.
     const releaseOnAbort = () => slot?.release();
@@ -153,31 +162,53 @@ export class GenerationService {
     const usage: UsageCounter = { promptTokens: 0, completionTokens: 0, cachedTokens: undefined, evalNs: 0 };
     let queuedMs = 0;
     let personalityPath: string | undefined;
-    const outcomeOf = (result: TurnResult): GenerationOutcome => {
-      const totalMs = performance.now() - started;
+    let leaveModel: (() => void) | undefined;
+    const timings = (): GenerationTimings => {
       const tokensPerSecond = usage.evalNs > 0 ? usage.completionTokens / (usage.evalNs / 1e9) : undefined;
       return {
-        text: result.text,
-        ...(result.toolCalls && !signal.aborted ? { toolCalls: result.toolCalls } : {}),
-        finishReason: signal.aborted ? 'cancelled' : result.finishReason,
-        usage: {
-          promptTokens: usage.promptTokens,
-          completionTokens: usage.completionTokens,
-          ...(usage.cachedTokens !== undefined ? { cachedTokens: usage.cachedTokens } : {}),
-        },
-        timings: { queuedMs, totalMs, ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}) },
+        queuedMs,
+        totalMs: performance.now() - started,
+        ...(tokensPerSecond !== undefined ? { tokensPerSecond } : {}),
+        ...(clock.firstText !== undefined ? { firstTextMs: clock.firstText - started } : {}),
       };
     };
-    const remember = (outcome: GenerationOutcome | undefined, error?: unknown) =>
+    const outcomeOf = (result: TurnResult): GenerationOutcome => ({
+      text: result.text,
+      ...(result.toolCalls && !signal.aborted ? { toolCalls: result.toolCalls } : {}),
+      finishReason: signal.aborted ? 'cancelled' : result.finishReason,
+      usage: {
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        ...(usage.cachedTokens !== undefined ? { cachedTokens: usage.cachedTokens } : {}),
+      },
+      timings: timings(),
+    });
+    const remember = (outcome: GenerationOutcome | undefined, error?: unknown) => {
+      const ended = outcome ? (outcome.finishReason === 'cancelled' ? 'cancelled' : 'done') : 'error';
       this.#recent.add({
         mode: request.kind,
         ...(personalityPath !== undefined ? { personality: personalityPath } : {}),
         client: request.client,
         usage,
         ...(outcome?.timings.tokensPerSecond !== undefined ? { tokensPerSecond: outcome.timings.tokensPerSecond } : {}),
-        outcome: outcome ? (outcome.finishReason === 'cancelled' ? 'cancelled' : 'done') : 'error',
+        outcome: ended,
         ...(error !== undefined ? { error } : {}),
       });
+      const code = errorCode(error);
+      try {
+        this.#options.observer?.ended?.({
+          mode: request.kind,
+          ...(personalityPath !== undefined ? { personality: personalityPath } : {}),
+          transport: request.client.transport,
+          outcome: ended,
+          ...(code !== undefined ? { errorCode: code } : {}),
+          usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens },
+          timings: outcome?.timings ?? timings(),
+        });
+      } catch {
+        // Metrics must never fail a generation.
+      }
+    };
     try {
       try {
         slot = acquired instanceof Promise ? await acquired : acquired;
@@ -190,8 +221,10 @@ export class GenerationService {
         remember(outcome);
         return outcome;
       }
-      // A hot reload of the active binding in progress: wait for the new code rather than refuse.
-      await this.#options.models.whenReady();
+      // The whole request counts as use of the model: keep_alive never unloads it between its model calls.
+      leaveModel = this.#options.models.holdResident();
+      // A hot reload of the active binding, a load in progress, a model keep_alive unloaded: wait rather than refuse.
+      await this.#options.models.whenReady(signal);
       const result = await this.#runMode(request, sink, signal, usage, chat, (path) => (personalityPath = path));
       const outcome = outcomeOf(result);
       remember(outcome);
@@ -207,6 +240,7 @@ export class GenerationService {
     } finally {
       signal.removeEventListener('abort', releaseOnAbort);
       slot?.release();
+      leaveModel?.();
     }
   }
 
@@ -405,8 +439,17 @@ function chatCounted(model: ChatModel, messages: readonly ChatMessage[], options
   return chatRound(watched, messages, chatOptions);
 }
 
-/** The sink behind the cancel gate: nothing passes once `signal` aborted, and a throwing sink loses only its piece. */
-function gate(sink: GenerationSink, signal: AbortSignal): GenerationSink {
+/** When a request started and when its first text reached the sink (performance.now()). */
+interface Clock {
+  readonly started: number;
+  firstText: number | undefined;
+}
+
+/**
+ * The sink behind the cancel gate: nothing passes once `signal` aborted, and a throwing sink loses only its
+ * piece. `onText` hears of every text piece that passes (the first one times the first token).
+ */
+function gate(sink: GenerationSink, signal: AbortSignal, onText: () => void = () => {}): GenerationSink {
   const guard = <A extends unknown[]>(fn: ((...args: A) => void) | undefined) =>
     fn &&
     ((...args: A) => {
@@ -417,9 +460,17 @@ function gate(sink: GenerationSink, signal: AbortSignal): GenerationSink {
         // The transport's problem (a closed connection); the generation goes on.
       }
     });
+  const answer = guard(sink.answer)!;
+  const draft = guard(sink.draft)!;
   const gated: GenerationSink = {
-    answer: guard(sink.answer)!,
-    draft: guard(sink.draft)!,
+    answer: (text) => {
+      if (!signal.aborted) onText();
+      answer(text);
+    },
+    draft: (text) => {
+      if (!signal.aborted) onText();
+      draft(text);
+    },
     message: guard<[WorkflowMessage]>(sink.message)!,
   };
   const queued = guard(sink.queued);

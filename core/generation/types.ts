@@ -139,6 +139,8 @@ export interface GenerationTimings {
   totalMs: number;
   /** Generated tokens per second of model time, when any were generated. */
   tokensPerSecond?: number;
+  /** From the request to the first text streamed to the sink (`answer` or `draft`), in ms; absent when none was. */
+  firstTextMs?: number;
 }
 
 export interface GenerationOutcome {
@@ -149,4 +151,23 @@ export interface GenerationOutcome {
   finishReason: FinishReason;
   usage: GenerationUsage;
   timings: GenerationTimings;
+}
+
+/** A generation that ran (or waited) and ended, as the service reports it to its observer (metrics). */
+export interface EndedGeneration {
+  mode: GenerationKind;
+  /** The personality's mounted path, in personality mode, once it was mounted. */
+  personality?: string;
+  transport: ClientRef['transport'];
+  outcome: 'done' | 'cancelled' | 'error';
+  /** The error's code when it failed with a coded error. */
+  errorCode?: string;
+  usage: GenerationUsage;
+  timings: GenerationTimings;
+}
+
+/** What the generation service reports as it works (metrics); refusals are the scheduler's. */
+export interface GenerationObserver {
+  /** A generation ended: done, cancelled (queued or running) or failed. */
+  ended?(generation: EndedGeneration): void;
 }

@@ -35,6 +35,8 @@ export interface HotReloaderOptions {
   logger: Logger;
   /** Reloads remembered for `recentReloads()`. Default 20. */
   recentLimit?: number;
+  /** Told of every reload, ok or failed (metrics). */
+  onReload?: (record: ReloadRecord) => void;
 }
 
 /** `{message, file, line, column, frame}` of a failed (re)load of the plugin in `folder`, for `plugin_error` and the log. */
@@ -69,7 +71,13 @@ export class HotReloader {
   }
 
   #remember(record: Omit<ReloadRecord, 'at'>): void {
-    this.#recent.push({ ...record, at: new Date().toISOString() });
+    const full = { ...record, at: new Date().toISOString() };
+    this.#recent.push(full);
+    try {
+      this.#options.onReload?.({ ...full });
+    } catch {
+      // Metrics must never break a reload.
+    }
     const limit = this.#options.recentLimit ?? 20;
     if (this.#recent.length > limit) this.#recent.splice(0, this.#recent.length - limit);
   }

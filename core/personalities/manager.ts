@@ -9,7 +9,7 @@ import { clampToTemplate, resolveTemplate } from './setting-rules.js';
 import { PersonalityStore } from './store.js';
 import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
-import { stopSpareSandboxProcess, type SandboxStoreRequest } from '../sandbox/index.js';
+import { stopSpareSandboxProcess, type SandboxPool, type SandboxStoreRequest } from '../sandbox/index.js';
 
 /** The config keys the manager reads and persists. */
 export type PersonalityConfigKeys = Pick<
@@ -33,6 +33,8 @@ export interface PersonalityManagerOptions {
    * `ctx_size` while none is loaded. Default: the config's `ctx_size`.
    */
   contextSize?: () => number;
+  /** The host's pool of sandbox processes (idle ones are ended, their number bounded); without it each runs until disposed. */
+  sandboxPool?: SandboxPool;
 }
 
 /** A mounted personality leased for one turn. */
@@ -153,7 +155,12 @@ export class PersonalityManager {
 
   /** Load one version of a personality folder (config, processor sandbox), with the config's sandbox limits; its warnings are logged. */
   async load(folder: string): Promise<PersonalityVersion> {
-    const version = await loadPersonalityVersion(folder, { limits: sandboxLimits(this.#options.config.values), logger: this.#options.logger, maxSettingBytes: this.#options.config.values.personality_setting_max_bytes });
+    const version = await loadPersonalityVersion(folder, {
+      limits: sandboxLimits(this.#options.config.values),
+      logger: this.#options.logger,
+      maxSettingBytes: this.#options.config.values.personality_setting_max_bytes,
+      pool: this.#options.sandboxPool,
+    });
     for (const warning of version.warnings) this.#options.logger.warn({ personality: version.config.name, folder }, warning);
     return version;
   }
@@ -283,6 +290,7 @@ export class PersonalityManager {
 
   /** Dispose every version (host shutdown; generations were cancelled before). */
   async dispose(): Promise<void> {
+    this.#options.sandboxPool?.dispose();
     await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
     stopSpareSandboxProcess();
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadPersonalityConfig, type PersonalityConfig } from './config.js';
 import { validateTemplate } from './settings.js';
 import { checkApiRange } from '../plugins/api-range.js';
-import { compileProcessor, PROCESSOR_ENTRY, ProcessorSandbox, type SandboxLimits } from '../sandbox/index.js';
+import { compileProcessor, PROCESSOR_ENTRY, ProcessorSandbox, type SandboxLimits, type SandboxPool } from '../sandbox/index.js';
 import type { Logger } from '../logger.js';
 import type { HostConfig } from '../config.js';
 
@@ -41,7 +41,10 @@ export function sandboxLimits(config: Pick<HostConfig, 'sandbox_memory_limit_mb'
  * trial-load it in a new sandbox, and check its settings template. Any failure throws a coded error and leaves
  * nothing behind.
  */
-export async function loadPersonalityVersion(folder: string, options: { limits: SandboxLimits; logger: Logger; maxSettingBytes?: number }): Promise<PersonalityVersion> {
+export async function loadPersonalityVersion(
+  folder: string,
+  options: { limits: SandboxLimits; logger: Logger; maxSettingBytes?: number; pool?: SandboxPool | undefined },
+): Promise<PersonalityVersion> {
   const config = await loadPersonalityConfig(folder);
   if (config.host_api !== undefined) checkApiRange(config.host_api, { folder });
   let processor: ProcessorSandbox | undefined;
@@ -54,6 +57,7 @@ export async function loadPersonalityVersion(folder: string, options: { limits: 
       limits: options.limits,
       // Every sandbox log line names its personality itself.
       logger: options.logger,
+      ...(options.pool ? { pool: options.pool } : {}),
     });
     try {
       validateTemplate(processor.settingsTemplate, options.maxSettingBytes);

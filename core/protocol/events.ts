@@ -59,6 +59,7 @@ export interface ServerToClientEvents {
   busy: (reply: P.Message) => void;
   // Events of our own.
   generation_message: (reply: P.GenerationMessage) => void;
+  generation_queued: (reply: P.GenerationQueued) => void;
   model_loading_progress: (reply: P.ModelLoadingProgress) => void;
   personality_settings: (reply: PersonalitySettingsReply) => void;
   install_progress: (reply: P.InstallProgress) => void;
@@ -93,7 +94,7 @@ export const SERVER_EVENT_NAMES = [
   'available_personalities_categories_list', 'list_available_personalities_names_list', 'select_binding', 'select_model',
   'personality_added', 'personality_add_failed', 'active_personalities_list', 'activate_personality', 'tokenized',
   'detokenized', 'embeded', 'text_chunk', 'text_generated', 'generation_error', 'generation_canceled', 'buzzy', 'busy',
-  'generation_message', 'model_loading_progress', 'personality_settings', 'install_progress', 'model_installed',
+  'generation_message', 'generation_queued', 'model_loading_progress', 'personality_settings', 'install_progress', 'model_installed',
   'plugin_error', 'plugin_reloaded', 'plugin_warning', 'generation_ask', 'generation_answer',
 ] as const satisfies readonly ServerEventName[];
 type MissingServerEvents = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;

@@ -213,6 +213,11 @@ export interface GenerationAsk {
 }
 /** Ours (issue 15): the reply to `generation_answer`; `success` true once the answer reached the waiting question. */
 export type GenerationAnswerReply = { success: true; request_id: string } | (Failure & { request_id?: string });
+/** Ours: a queued `generate_text` (`max_queue` > 0) is told its place, again whenever it changes. */
+export interface GenerationQueued {
+  /** Requests served before this one if no other arrives (0 = next). */
+  position: number;
+}
 /** Ours. */
 export interface ModelLoadingProgress {
   model_name: string;

@@ -1,4 +1,4 @@
-import type { BuildFailure, Plugin } from 'esbuild';
+import type { BuildFailure, OnResolveArgs, OnResolveResult, Plugin } from 'esbuild';
 import { build } from '../plugins/esbuild-service.js';
 import { findDeepNesting, MAX_NESTING } from '../plugins/nesting.js';
 import { readFile, realpath, stat } from 'node:fs/promises';
@@ -158,6 +158,13 @@ function relativeSourceMap(json: string): string {
 
 const toPosix = (path: string) => path.split(sep).join('/');
 
+/**
+ * plugin-api's modules as resolved and read by earlier compiles: the host's own files, the same for every
+ * processor (and unchanged while the host runs), so later compiles skip their checks and reads.
+ */
+const API_RESOLVED = new Map<string, OnResolveResult>();
+const API_LOADED = new Map<string, Uint8Array>();
+
 /** Resolution and loading rules of one compile. */
 class ImportGuard {
   /** Personality files read so far. */
@@ -182,32 +189,14 @@ class ImportGuard {
       setup: (b) => {
         b.onResolve({ filter: /.*/ }, async (args) => {
           if (args.kind === 'entry-point') return this.#module(entryReal);
-          const problem = (text: string) => ({ errors: [{ text }] });
-          const spec = args.path;
-          const attributes = Object.keys(args.with);
-          if (attributes.length > 0 && !(attributes.length === 1 && args.with['type'] === 'json' && extname(spec) === '.json')) {
-            return problem(`import "${spec}": import attributes are not allowed in a processor`);
-          }
-          if (spec === PLUGIN_API_SPECIFIER) return this.#module(apiEntry);
-          if (isBuiltin(spec)) return problem(`import "${spec}": node builtins cannot be imported in a processor`);
-          if (isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec) || spec.startsWith('\\')) {
-            return problem(`import "${spec}": absolute paths cannot be imported in a processor`);
-          }
-          if (!spec.startsWith('./') && !spec.startsWith('../') && spec !== '.' && spec !== '..') {
-            return problem(
-              `import "${spec}": packages cannot be imported in a processor; only ${PLUGIN_API_SPECIFIER} and relative files inside the personality folder`,
-            );
-          }
-          // plugin-api's own relative imports stay inside plugin-api; a personality's inside its folder.
-          const base = args.namespace === API_NS ? this.apiDir : this.root;
-          const target = resolve(args.resolveDir, spec);
-          if (!isInside(base, target)) return problem(`import "${spec}": leaves the personality folder`);
-          const found = await this.#find(target);
-          if (!found) return problem(`import "${spec}": file not found (a processor may import .ts, .mts, .js, .mjs and .json files)`);
-          const fileProblem = await this.checkFile(found, base);
-          if (fileProblem) return problem(`import "${spec}": ${fileProblem}`);
-          // Bundle the real path, so that what is read is exactly what was checked.
-          return this.#module(await realpath(found));
+          // plugin-api is the host's own code: its modules resolve the same way in every compile.
+          const plain = Object.keys(args.with).length === 0;
+          const apiKey = plain && (args.namespace === API_NS || args.path === PLUGIN_API_SPECIFIER) ? `${args.namespace === API_NS ? args.resolveDir : ''}\0${args.path}` : undefined;
+          const cached = apiKey === undefined ? undefined : API_RESOLVED.get(apiKey);
+          if (cached) return cached;
+          const result = await this.#resolve(args, apiEntry);
+          if (apiKey !== undefined && !('errors' in result)) API_RESOLVED.set(apiKey, result);
+          return result;
         });
 
         const load = async (args: { path: string; pluginData?: unknown }) => {
@@ -216,6 +205,8 @@ class ImportGuard {
           const ext = extname(abs) as AllowedExt;
           const loader = LOADERS[ext];
           if (!loader) return { errors: [{ text: `${args.path}: unsupported file type` }] };
+          const api = API_LOADED.get(abs);
+          if (api) return { contents: api, loader, resolveDir: dirname(abs), pluginData: args.pluginData };
           const contents = await readFile(abs);
           this.#bytes += contents.length;
           if (contents.length > MAX_FILE_BYTES || this.#bytes > MAX_TOTAL_BYTES) {
@@ -225,12 +216,43 @@ class ImportGuard {
           const deep = findDeepNesting(contents.toString('utf8'));
           if (deep) return { errors: [{ text: `${isInside(this.root, abs) ? relative(this.root, abs) : basename(abs)}:${deep.line}: brackets nest deeper than ${MAX_NESTING} levels` }] };
           if (isInside(this.root, abs)) this.files.add(abs);
+          else if (isInside(this.apiDir, abs)) API_LOADED.set(abs, contents);
           return { contents, loader, resolveDir: dirname(abs), pluginData: args.pluginData };
         };
         b.onLoad({ filter: /.*/, namespace: PERSONALITY_NS }, load);
         b.onLoad({ filter: /.*/, namespace: API_NS }, load);
       },
     };
+  }
+
+  /** Where an import leads, or why it may not be bundled. */
+  async #resolve(args: OnResolveArgs, apiEntry: string): Promise<OnResolveResult> {
+    const problem = (text: string) => ({ errors: [{ text }] });
+    const spec = args.path;
+    const attributes = Object.keys(args.with);
+    if (attributes.length > 0 && !(attributes.length === 1 && args.with['type'] === 'json' && extname(spec) === '.json')) {
+      return problem(`import "${spec}": import attributes are not allowed in a processor`);
+    }
+    if (spec === PLUGIN_API_SPECIFIER) return this.#module(apiEntry);
+    if (isBuiltin(spec)) return problem(`import "${spec}": node builtins cannot be imported in a processor`);
+    if (isAbsolute(spec) || /^[A-Za-z]:[\\/]/.test(spec) || spec.startsWith('\\')) {
+      return problem(`import "${spec}": absolute paths cannot be imported in a processor`);
+    }
+    if (!spec.startsWith('./') && !spec.startsWith('../') && spec !== '.' && spec !== '..') {
+      return problem(
+        `import "${spec}": packages cannot be imported in a processor; only ${PLUGIN_API_SPECIFIER} and relative files inside the personality folder`,
+      );
+    }
+    // plugin-api's own relative imports stay inside plugin-api; a personality's inside its folder.
+    const base = args.namespace === API_NS ? this.apiDir : this.root;
+    const target = resolve(args.resolveDir, spec);
+    if (!isInside(base, target)) return problem(`import "${spec}": leaves the personality folder`);
+    const found = await this.#find(target);
+    if (!found) return problem(`import "${spec}": file not found (a processor may import .ts, .mts, .js, .mjs and .json files)`);
+    const fileProblem = await this.checkFile(found, base);
+    if (fileProblem) return problem(`import "${spec}": ${fileProblem}`);
+    // Bundle the real path, so that what is read is exactly what was checked.
+    return this.#module(await realpath(found));
   }
 
   /** Why `file` may not be bundled (not a regular file, a symlink out of `base`, a bad extension), or undefined. */

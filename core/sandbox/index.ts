@@ -5,6 +5,7 @@
  */
 export { compileProcessor, PLUGIN_API_SPECIFIER, PROCESSOR_ENTRY, type CompiledProcessor } from './compile.js';
 export { ProcessorSandbox, stopSpareSandboxProcess } from './processor-sandbox.js';
+export { SandboxPool, type PoolEntry, type PooledSandbox, type SandboxPoolObserver, type SandboxPoolOptions, type SandboxStartReason } from './process-pool.js';
 export { assertNoNodeSnapshot, CATASTROPHIC_EXIT_CODE, installCatastrophicErrorHandler } from './process-guards.js';
 export {
   createSandboxBudget,

@@ -9,6 +9,7 @@ import { resolveLimits, type SandboxLimits } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
 import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
 import { assertNoNodeSnapshot } from './process-guards.js';
+import type { PoolEntry, PooledSandbox, SandboxPool, SandboxStartReason } from './process-pool.js';
 import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
 import { decodeOpArgs, performAsyncOp, type AsyncOp } from './host-ops.js';
 import {
@@ -129,6 +130,8 @@ class SandboxProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   dead = false;
+  /** Asked to end (dispose, or reclaimed by the pool): no new call goes to it. */
+  retiring = false;
   isolates = 0;
   /** Why the process ended itself, as it said before exiting. */
   fatal: { reason: string; error: Error } | undefined;
@@ -368,6 +371,7 @@ class SandboxProcess {
   /** Ask the process to end, kill it when it does not within a second; resolves once it has exited. */
   dispose(): Promise<void> {
     if (this.dead) return this.exited;
+    this.retiring = true;
     this.#send({ t: 'dispose' });
     const timer = setTimeout(() => this.kill(), 1000);
     timer.unref();
@@ -389,7 +393,7 @@ class SandboxProcess {
  *   error and the next call starts a new process.
  * - `dispose()` ends the process; calls waiting or running fail with `LH_ERR_SANDBOX_DISPOSED`.
  */
-export class ProcessorSandbox {
+export class ProcessorSandbox implements PooledSandbox {
   readonly name: string;
   readonly limits: Readonly<Required<SandboxLimits>>;
   /** Which hooks the processor defines. */
@@ -407,6 +411,11 @@ export class ProcessorSandbox {
   #disposed = false;
   #disposeError: Error | undefined;
   #rejectRunning: ((error: Error) => void) | undefined;
+  readonly #pool: SandboxPool | undefined;
+  /** Calls running or waiting: the pool never ends the process then. */
+  #inUse = 0;
+  /** The current process's place in the pool. */
+  #entry: PoolEntry | undefined;
 
   private constructor(process: SandboxProcess, bundle: ProcessorBundle, options: ProcessorSandboxOptions, hooks: Record<ProcessorHook, boolean>, settings: Record<string, SettingTemplate>) {
     this.#process = process;
@@ -417,6 +426,40 @@ export class ProcessorSandbox {
     this.hooks = Object.freeze(hooks);
     this.settingsTemplate = Object.freeze(settings);
     this.#maxQueued = options.maxQueuedCalls ?? 32;
+    this.#pool = options.pool;
+    this.#track(process, 'load');
+  }
+
+  /** Count `proc` in the pool until it exits. */
+  #track(proc: SandboxProcess, reason: SandboxStartReason): void {
+    if (!this.#pool || proc.dead) return;
+    const entry = this.#pool.register(this, reason);
+    this.#entry = entry;
+    void proc.exited.then(() => {
+      entry.ended();
+      if (this.#entry === entry) this.#entry = undefined;
+    });
+  }
+
+  /** A call runs or waits (the pool leaves the process alone). */
+  get busy(): boolean {
+    return this.#inUse > 0;
+  }
+
+  /**
+   * End the process while it is idle, to free its memory (the pool calls this); the next call starts a new one,
+   * from the host's spare. Returns false when it is busy or not running.
+   */
+  reclaim(): boolean {
+    const proc = this.#process;
+    if (this.#disposed || this.#inUse > 0 || proc.dead || proc.retiring) return false;
+    void proc.dispose();
+    return true;
+  }
+
+  /** Whether the sandbox has a process running now (false after the pool reclaimed it, until the next call). */
+  get running(): boolean {
+    return !this.#process.dead && !this.#process.retiring;
   }
 
   /**
@@ -498,6 +541,7 @@ export class ProcessorSandbox {
     if (this.#calls.waiting >= this.#maxQueued) {
       throw SandboxBusy(`personality "${this.name}": ${this.#calls.waiting} processor calls are already waiting`);
     }
+    this.#inUse++;
     const served = this.#calls.run(async () => {
       try {
         if (this.#disposed) throw SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`);
@@ -511,21 +555,32 @@ export class ProcessorSandbox {
       }
     }, call.signal);
     // Cancelled while it waited for its turn: the coded cancel, not the signal's reason.
-    return served.catch((error: unknown) => {
-      if (call.signal.aborted && error === call.signal.reason) throw sandboxErrors.cancelled(this.name);
-      throw error;
-    });
+    return served
+      .catch((error: unknown) => {
+        if (call.signal.aborted && error === call.signal.reason) throw sandboxErrors.cancelled(this.name);
+        const kind = violationKind(error);
+        if (kind) this.#pool?.observer.violation?.(kind);
+        throw error;
+      })
+      .finally(() => {
+        this.#inUse--;
+        this.#entry?.used();
+      });
   }
 
   /** The sandbox process, started anew (with its trial load) when the last one ended. */
   async #live(): Promise<SandboxProcess> {
     // A stuck isolate ends its process shortly after its call failed: wait for the verdict.
     await this.#process.idle;
+    // Reclaimed by the pool while idle: wait until it is gone, then start anew (a wake, not a crash).
+    const woken = this.#process.retiring;
+    if (woken) await this.#process.exited;
     if (!this.#process.dead) return this.#process;
     this.#isolatesBefore += this.#process.isolates;
     this.#process = new SandboxProcess(this.name, this.#bundle, this.limits, this.#logger, this.#process.logGate);
     this.#processes++;
     const proc = this.#process;
+    this.#track(proc, woken ? 'wake' : 'restart');
     try {
       await proc.described;
     } catch (error) {
@@ -555,6 +610,20 @@ function wireCounts(value: unknown): { hostCalls: number; emitBytes: number } {
   const v = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
   const n = (x: unknown) => (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 ? x : 0);
   return { hostCalls: n(v['hostCalls']), emitBytes: n(v['emitBytes']) };
+}
+
+/** The sandbox limit a failed call ran into, in snake case (metrics), or undefined for other failures. */
+function violationKind(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  const kinds: Record<string, string> = {
+    LH_ERR_SANDBOX_TIMEOUT: 'timeout',
+    LH_ERR_SANDBOX_MEMORY: 'memory',
+    LH_ERR_SANDBOX_HOST_CALLS: 'host_calls',
+    LH_ERR_SANDBOX_EMIT: 'emit',
+    LH_ERR_SANDBOX_PAYLOAD: 'payload',
+    LH_ERR_SANDBOX_CRASHED: 'crashed',
+  };
+  return typeof code === 'string' ? kinds[code] : undefined;
 }
 
 function safeParse(text: string): unknown {

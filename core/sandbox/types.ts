@@ -7,6 +7,7 @@ import { WallClock } from './wall-clock.js';
 
 /** Log levels the guest may use (`ctx.log` is `info`; `console.*` map to their names). */
 export type GuestLogLevel = 'info' | 'warn' | 'error' | 'debug';
+import type { SandboxPool } from './process-pool.js';
 
 export type ProcessorHook = 'processModelInput' | 'runWorkflow' | 'processModelOutput';
 export const PROCESSOR_HOOKS: readonly ProcessorHook[] = ['processModelInput', 'runWorkflow', 'processModelOutput'];
@@ -165,4 +166,9 @@ export interface ProcessorSandboxOptions {
    * refused with `LH_ERR_SANDBOX_BUSY`. Default 32.
    */
   maxQueuedCalls?: number;
+  /**
+   * The host's pool of sandbox processes (issue 18): it ends this sandbox's process when it sits idle or room is
+   * needed, and the sandbox starts a new one at its next call. Without a pool the process runs until `dispose`.
+   */
+  pool?: SandboxPool;
 }

@@ -14,7 +14,7 @@ import type { ZooCache } from '../../personalities/zoo.js';
 
 export interface HttpDeps {
   config: Pick<ConfigStore, 'values' | 'redacted' | 'update'>;
-  bindings: Pick<BindingManager, 'loading' | 'model' | 'activeBinding' | 'listModels' | 'requireModel'>;
+  bindings: Pick<BindingManager, 'loading' | 'model' | 'activeBinding' | 'listModels' | 'requireModel' | 'keepAliveChanged'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'mounted' | 'mountedPaths' | 'assetFile'>;
   /** `run`: the OpenAI API's generations (the one scheduler every transport shares); `status`: `GET /status`. */
@@ -29,5 +29,7 @@ export interface HttpDeps {
   modelsPath: string;
   /** Whether a model name is the random-weight test model (`GET /status`). */
   isTestModel: (name: string) => boolean;
+  /** The Prometheus metrics of `GET /metrics`. */
+  metrics: { readonly contentType: string; render(): Promise<string> };
   logger: Logger;
 }

@@ -26,6 +26,7 @@ import { handleOpenAIRequest, isOpenAIPath } from './openai/routes.js';
 const RUNTIME_SETTINGS = new Set<ConfigKey>([
   'binding_name', 'model_name', 'seed', 'n_predict', 'temperature', 'top_k', 'top_p', 'repeat_last_n', 'repeat_penalty',
   'override_personality_model_parameters', 'user_name', 'discussion_prompt_separator', 'use_user_name_in_discussions',
+  'keep_alive',
 ]);
 
 const UpdateSettingSchema = z.object({ setting_name: z.string().min(1), setting_value: z.unknown() });
@@ -46,6 +47,11 @@ const ROUTES: Record<string, Route> = {
     else sendJson(res, 200, { status: 'ok', model, binding });
   },
   'GET /status': (deps, _req, res) => serveStatus(deps, res),
+  'GET /metrics': async ({ metrics }, _req, res) => {
+    const text = await metrics.render();
+    res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+    res.end(text);
+  },
   'GET /get_config': ({ config }, _req, res) => sendJson(res, 200, config.redacted()),
   'GET /list_models': async ({ bindings }, _req, res) => {
     if (!bindings.activeBinding) return sendJson(res, 200, []);
@@ -83,6 +89,8 @@ async function applySetting(deps: HttpDeps, name: ConfigKey, value: unknown): Pr
   if (name === 'model_name' && typeof checked === 'string') await deps.selection.selectModel(checked);
   else if (name === 'binding_name' && typeof checked === 'string') await deps.selection.selectBinding(checked);
   else await deps.config.update({ [name]: checked });
+  // The idle clock starts again with the new keep_alive (0 unloads an idle model now).
+  if (name === 'keep_alive') deps.bindings.keepAliveChanged();
 }
 
 /** `/get_server_ifos` (sic), filled with real numbers; sizes in bytes. */

@@ -14,7 +14,7 @@ import type { ZooCache } from '../../personalities/zoo.js';
 
 export interface SocketDeps {
   generation: Pick<GenerationService, 'run' | 'cancel'>;
-  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'requireModel'>;
+  bindings: Pick<BindingManager, 'listAvailable' | 'activePlugin' | 'activeBinding' | 'modelsDir' | 'requireModel' | 'whenReady' | 'holdResident'>;
   selection: Pick<Selection, 'selectBinding' | 'selectModel'>;
   personalities: Pick<PersonalityManager, 'get' | 'mounted' | 'add' | 'activate' | 'readSettings' | 'writeSettings' | 'template'>;
   /** The folders the personality listings read. */

@@ -39,7 +39,10 @@ export function toGenerationRequest(client: ClientState, request: GenerateText):
   };
 }
 
-/** The service's output on the LoLLMs wire: every text piece is a `text_chunk`, messages are `generation_message`. */
+/**
+ * The service's output on the LoLLMs wire: every text piece is a `text_chunk`, messages are `generation_message`,
+ * the place of a queued request `generation_queued`.
+ */
 export function socketSink(ctx: HandlerContext): GenerationSink {
   const chunk = (text: string) => ctx.emit('text_chunk', { chunk: text, type: 0 });
   return {
@@ -48,6 +51,7 @@ export function socketSink(ctx: HandlerContext): GenerationSink {
     message: (m) => ctx.emit('generation_message', { type: m.type, type_name: m.typeName, content: m.content, metadata: m.metadata }),
     // A processor's question (ctx.ask) goes to this client only, and waits for its generation_answer.
     ask: (request, signal) => ctx.client.ask(request, signal, (question) => ctx.emit('generation_ask', question)),
+    queued: (position) => ctx.emit('generation_queued', { position }),
   };
 }
 

@@ -3,13 +3,22 @@ import type { ActiveModel } from '../../../bindings/manager.js';
 import { EmbeddingUnsupported, TokenizerUnavailable } from '../../../errors.js';
 import type { HandlerMap, HandlerContext } from '../dispatch.js';
 
-/** Run `task` with a lease on the current model (tokens events run beside generations, as in the original). */
+/**
+ * Run `task` with a lease on the current model (tokens events run beside generations, as in the original). A
+ * model that `keep_alive` unloaded is loaded again first, as for a generation.
+ */
 async function withModel<T>(ctx: Pick<HandlerContext, 'deps'>, task: (model: ActiveModel) => Promise<T>): Promise<T> {
-  const lease = ctx.deps.bindings.requireModel();
+  const leave = ctx.deps.bindings.holdResident();
   try {
-    return await task(lease.value);
+    await ctx.deps.bindings.whenReady();
+    const lease = ctx.deps.bindings.requireModel();
+    try {
+      return await task(lease.value);
+    } finally {
+      lease.release();
+    }
   } finally {
-    lease.release();
+    leave();
   }
 }
 
