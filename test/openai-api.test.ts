@@ -408,14 +408,15 @@ describe('OpenAI-compatible API (official openai client, real engine)', function
       );
       await first;
       const waiting: Array<Promise<GenerationOutcome>> = [];
-      for (let i = 0; i < 64; i++) waiting.push(service.run({ client: { id: 'crowd', transport: 'http' }, kind: 'raw', prompt: 'x', queue: 'wait', signal: new AbortController().signal }, quiet));
+      // 64 clients (each is allowed max_queue_per_client waiting requests) fill http_max_queue.
+      for (let i = 0; i < 64; i++) waiting.push(service.run({ client: { id: `crowd-${i}`, transport: 'http' }, kind: 'raw', prompt: 'x', queue: 'wait', signal: new AbortController().signal }, quiet));
       try {
         const full = await apiError(client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }));
         expect(full.status, full.message).to.equal(503);
         expect(full.error).to.include({ code: 'LH_ERR_QUEUE_FULL', type: 'server_error' });
         expect(full.headers?.get('retry-after')).to.equal('1');
       } finally {
-        service.cancel('crowd');
+        for (let i = 0; i < 64; i++) service.cancel(`crowd-${i}`);
         hog.abort();
         await Promise.all([running, ...waiting]);
       }
