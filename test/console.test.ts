@@ -759,6 +759,19 @@ describe('console in a browser', function () {
       expect(await page.locator('.connection').textContent()).to.equal('refused: this host needs its API key');
       expect(await dialog.locator('#api-key-reason').textContent()).to.equal('This host needs its API key.');
       await watched.screenshot('api-key');
+      // The typed client in this browser says why it was refused over polling too: the status travels as the
+      // transport error's description (the XHR in its context is aborted by then and reads 0).
+      const bundle = await readFile(fileURLToPath(new URL('../dist/client/browser.js', import.meta.url)), 'utf8');
+      await page.route('**/test-only/client.js', (route) => route.fulfill({ contentType: 'text/javascript', body: bundle }));
+      // (A request after the failed connect reads the error again, once the XHR was aborted.)
+      const pollingErrors = (await page.evaluate(`(async () => {
+        const { LollmsClient } = await import('/test-only/client.js');
+        const client = new LollmsClient({ url: location.origin, transports: ['polling'], socketOptions: { reconnection: false } });
+        const failure = (promise) => promise.then(() => 'succeeded', (error) => error.message);
+        try { return [await failure(client.connect()), await failure(client.listBindings())]; } finally { await client.close(); }
+      })()`)) as string[];
+      expect(pollingErrors).to.have.length(2);
+      for (const message of pollingErrors) expect(message).to.contain('the host refused the connection (HTTP 401): unauthorized');
       await dialog.getByLabel('API key of this host').fill('wrong-key');
       await dialog.getByRole('button', { name: 'Use this key' }).click();
       await dialog.locator('#api-key-reason', { hasText: 'The host refused this key.' }).waitFor();
