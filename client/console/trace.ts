@@ -1,22 +1,24 @@
 /**
  * The live trace of one turn: what a processor's workflow reports through `generation_message` (steps with
  * start, end, duration and success; progress bars; info, warning and exception; JSON as a tree; code; sandboxed
- * HTML; tool calls), the questions it asks (`generation_ask`, answered here) and the queue position.
+ * HTML; the tool calls of `ctx.chat`), the questions it asks (`generation_ask`, answered here) and the queue
+ * position (`generation_queued`).
  *
  * The host's messages carry no timestamps: start and end are when the console received them.
  */
-import type { GenerationMessage } from 'lollms-host/client';
+import { LollmsRequestError, type GenerationAsk, type GenerationMessage } from 'lollms-host/client';
 import { MSG_TYPE } from '../../plugin-api/messages.js';
 import { h, formatDuration, messageOf, uid } from './dom.js';
 import { jsonTree } from './json-tree.js';
 import { uiFrame } from './ui-frame.js';
-import type { GenerationAsk } from './pending-wire.js';
 
 /** More messages than this in one turn are counted, not drawn. */
 export const MAX_TRACE_ENTRIES = 1000;
 
 interface OpenStep {
   text: string;
+  /** The id of the tool call the step runs (`metadata.tool_call.id`), if it is one. */
+  toolCallId?: string;
   row: HTMLLIElement;
   startedAt: number;
   status: HTMLElement;
@@ -35,13 +37,41 @@ function typeLabel(message: GenerationMessage): string {
   return (message.type_name || `type ${message.type}`).replace(/^MSG_TYPE_/, '').toLowerCase().replace(/_/g, ' ');
 }
 
-/** A tool call, if the message is one (the host's shape is not fixed yet: name + arguments in the metadata). */
-function toolCallOf(message: GenerationMessage): { name: string; args: unknown; result?: unknown } | undefined {
-  const meta = message.metadata ?? {};
-  const call = (meta.tool_call ?? meta.toolCall ?? (/TOOL/.test(message.type_name) ? meta : undefined)) as Record<string, unknown> | undefined;
-  if (!call || typeof call !== 'object') return undefined;
-  const name = typeof call.name === 'string' ? call.name : typeof meta.name === 'string' ? meta.name : message.content;
-  return { name, args: call.arguments ?? call.args ?? {}, ...('result' in call ? { result: call.result } : {}) };
+/** The tool call of `ctx.chat` a step message runs (processor-host.ts: `metadata.tool_call = {id, name, arguments}`). */
+interface ToolCallMeta {
+  id: string;
+  name: string;
+  arguments: unknown;
+}
+
+function toolCallOf(message: GenerationMessage): ToolCallMeta | undefined {
+  const call = message.metadata?.tool_call as Partial<ToolCallMeta> | undefined;
+  if (!call || typeof call !== 'object' || typeof call.id !== 'string' || typeof call.name !== 'string') return undefined;
+  return { id: call.id, name: call.name, arguments: call.arguments };
+}
+
+/** A tool's result (its text, as the model got it, cut at 4 KiB): a tree when it is JSON, else the text. */
+function toolResult(result: string, failed: boolean): HTMLElement {
+  if (!failed) {
+    try {
+      const value: unknown = JSON.parse(result);
+      if (typeof value === 'object' && value !== null) return h('div', { class: 'tool-result' }, jsonTree(value, 'result'));
+    } catch {
+      // not JSON: shown as text
+    }
+  }
+  return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, failed ? 'error: ' : 'result: '), h('code', { class: failed ? 'error-text' : '' }, result));
+}
+
+/** A question's time left, as `4:59`. */
+function timeLeft(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** A question waiting for the user, until it is answered, expires or the turn ends. */
+interface OpenQuestion {
+  close(text: string): void;
 }
 
 export class TraceView {
@@ -52,6 +82,9 @@ export class TraceView {
   #count = 0;
   #dropped = 0;
   #droppedNote: HTMLElement | undefined;
+  /** The queue row, while and after the turn waited for a slot. */
+  #queue: { since: number; label: HTMLElement; times: HTMLElement; done: boolean } | undefined;
+  readonly #questions = new Set<OpenQuestion>();
 
   constructor(title: string) {
     const headingId = uid('trace');
@@ -77,8 +110,10 @@ export class TraceView {
 
   #draw(message: GenerationMessage, at: number): unknown {
     switch (message.type) {
-      case MSG_TYPE.MSG_TYPE_STEP_START:
-        return this.#stepStart(message.content, at);
+      case MSG_TYPE.MSG_TYPE_STEP_START: {
+        const tool = toolCallOf(message);
+        return tool ? this.#toolStart(message.content, tool, at) : this.#stepStart(message.content, at);
+      }
       case MSG_TYPE.MSG_TYPE_STEP_PROGRESS:
         return this.#stepProgress(message, at);
       case MSG_TYPE.MSG_TYPE_STEP_END:
@@ -108,51 +143,92 @@ export class TraceView {
       case MSG_TYPE.MSG_TYPE_FULL:
         return this.#add('note', h('span', { class: 'text' }, `answer replaced by the processor (${message.content.length} characters)`));
       default: {
-        const tool = toolCallOf(message);
-        if (tool) {
-          return this.#add(
-            'tool',
-            h('strong', { class: 'badge' }, 'tool call'),
-            ' ',
-            h('code', {}, tool.name),
-            jsonTree(tool.args, 'arguments'),
-            'result' in tool ? jsonTree(tool.result, 'result') : null,
-          );
-        }
         const meta = message.metadata && Object.keys(message.metadata).length > 0 ? jsonTree(message.metadata, 'metadata') : null;
         return this.#add('other', h('strong', { class: 'badge' }, typeLabel(message)), ' ', h('span', { class: 'text' }, message.content), meta);
       }
     }
   }
 
-  /** A position in the host's queue (`generation_queued`). */
+  /**
+   * A position in the host's queue (`generation_queued`, re-sent when it changes): one row, updated in place,
+   * that says how long the turn waited once it starts (`started`).
+   */
   queued(position: number): void {
-    const text = position > 0 ? `queued: position ${position}` : 'starting';
+    const at = Date.now();
+    const text = position > 0 ? `queued: position ${position}` : 'queued: next in line';
     this.setState(text);
-    this.#add('queue', h('span', { class: 'text' }, text), ' ', h('span', { class: 'times' }, clock(Date.now())));
+    if (!this.#queue) {
+      const label = h('span', { class: 'text' });
+      const times = h('span', { class: 'times' });
+      const row = this.#add('queue', h('strong', { class: 'badge' }, 'queue'), ' ', label, ' ', times);
+      if (!row) return;
+      this.#queue = { since: at, label, times, done: false };
+    }
+    if (this.#queue.done) return;
+    this.#queue.label.textContent = position > 0 ? `position ${position}: ${position} ${position === 1 ? 'request' : 'requests'} before this one` : 'next: starts with the next free slot';
+    this.#queue.times.textContent = `waiting since ${clock(this.#queue.since)}`;
+  }
+
+  /** The turn left the queue and runs (its first chunk or message). */
+  started(): void {
+    const queue = this.#queue;
+    if (!queue || queue.done) return;
+    queue.done = true;
+    const at = Date.now();
+    queue.label.textContent = 'waited for a free slot';
+    queue.times.textContent = `${clock(queue.since)} → ${clock(at)} · ${formatDuration(at - queue.since)}`;
+    this.setState('running');
   }
 
   /**
-   * A question of the processor (`ctx.ask`), answered in place: a button per choice, or a text field. `answer`
-   * sends the reply; its rejection is shown next to the question.
+   * A question of the processor (`ctx.ask`), answered in place: a button per choice, or a text field, with the
+   * time left to answer. `answer` sends the reply (`generation_answer`); a refusal is shown next to the question
+   * (an answer outside the choices leaves it open). `onClose` is called once it no longer waits.
    */
-  ask(question: GenerationAsk, answer: (text: string) => Promise<void>): void {
+  ask(question: GenerationAsk, answer: (text: string) => Promise<void>, onClose?: () => void): void {
     this.#count += 1;
     const status = h('p', { class: 'ask-status', role: 'status' });
-    const deadline = Date.now() + Math.max(0, question.timeout_ms || 0);
-    const controls: HTMLElement[] = [];
-    let done = false;
+    const timeoutMs = Math.max(0, question.timeout_ms || 0);
+    const deadline = Date.now() + timeoutMs;
+    const controls: Array<HTMLButtonElement | HTMLInputElement> = [];
+    const countdown = h('span', { class: 'ask-countdown', 'aria-live': 'off' });
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let open = true;
+    const setEnabled = (enabled: boolean) => {
+      for (const c of controls) c.disabled = !enabled;
+    };
+    const close = (text: string, state: string) => {
+      if (!open) return;
+      open = false;
+      clearInterval(timer);
+      setEnabled(false);
+      status.textContent = text;
+      row?.setAttribute('data-state', state);
+      this.#questions.delete(entry);
+      onClose?.();
+    };
+    const expired = () => close('timed out: the workflow went on without an answer', 'expired');
+    const entry: OpenQuestion = { close: (text) => (Date.now() >= deadline ? expired() : close(text, 'closed')) };
     const send = async (text: string) => {
-      if (done) return;
-      done = true;
-      for (const c of controls) c.setAttribute('disabled', '');
+      if (!open) return;
+      setEnabled(false);
       status.textContent = 'sending…';
+      status.classList.remove('error-text');
       try {
         await answer(text);
-        status.textContent = `answered: ${text}`;
+        close(`answered: ${text}`, 'answered');
       } catch (error) {
-        status.textContent = `not delivered: ${messageOf(error)}`;
-        status.classList.add('error-text');
+        const reason = error instanceof LollmsRequestError ? error.serverMessage : messageOf(error);
+        // The host keeps a question open when the answer is not one of its choices; anything else ends it.
+        const stillOpen = error instanceof LollmsRequestError && /one of the choices/.test(reason) && Date.now() < deadline;
+        if (stillOpen) {
+          status.textContent = `refused: ${reason}`;
+          status.classList.add('error-text');
+          setEnabled(true);
+        } else {
+          close(`not delivered: ${reason}`, 'failed');
+          status.classList.add('error-text');
+        }
       }
     };
     const label = uid('ask');
@@ -165,7 +241,7 @@ export class TraceView {
         form.append(button);
       }
     } else {
-      const input = h('input', { type: 'text', 'aria-labelledby': label, maxlength: 10000 });
+      const input = h('input', { type: 'text', 'aria-labelledby': label, maxlength: 10000, autocomplete: 'off' });
       const button = h('button', { type: 'submit' }, 'Answer');
       controls.push(input, button);
       form = h(
@@ -181,13 +257,25 @@ export class TraceView {
         button,
       );
     }
-    const expires = question.timeout_ms > 0 ? h('p', { class: 'hint' }, `answer before ${clock(deadline)}`) : null;
-    this.#add('ask', h('p', { id: label, class: 'ask-question' }, h('strong', { class: 'badge' }, 'question'), ' ', question.question), form, expires, status);
+    const expires = h('p', { class: 'hint ask-deadline' }, `answer within `, countdown, ` (before ${clock(deadline)}); then the workflow goes on without it`);
+    const row = this.#add('ask', h('p', { id: label, class: 'ask-question' }, h('strong', { class: 'badge' }, 'question'), ' ', question.question), form, expires, status);
+    row?.setAttribute('data-state', 'waiting');
+    row?.setAttribute('data-request-id', question.request_id);
+    this.#questions.add(entry);
+    const tick = () => {
+      const left = deadline - Date.now();
+      countdown.textContent = timeLeft(left);
+      if (left <= 0) expired();
+    };
+    tick();
+    if (open) timer = setInterval(tick, 1000);
+    (controls[0] as HTMLElement | undefined)?.focus({ preventScroll: true });
   }
 
   /** The turn ended: open steps are closed as interrupted. */
   end(outcome: string): void {
     const at = Date.now();
+    for (const question of [...this.#questions]) question.close('not answered: the turn ended');
     for (const step of this.#open.splice(0)) {
       step.status.textContent = 'interrupted';
       step.row.classList.add('step-interrupted');
@@ -205,10 +293,34 @@ export class TraceView {
     if (row) this.#open.push({ text, row, startedAt: at, status, times, progress });
   }
 
-  /** The open step with this text, else the latest open one. */
-  #findOpen(text: string): OpenStep | undefined {
-    for (let i = this.#open.length - 1; i >= 0; i--) if (this.#open[i]!.text === text) return this.#open[i];
-    return this.#open[this.#open.length - 1];
+  /** A tool call of `ctx.chat`: a step with the tool's name and arguments; its end adds the result. */
+  #toolStart(text: string, tool: ToolCallMeta, at: number): void {
+    const status = h('span', { class: 'step-status', 'aria-label': 'running' }, 'running');
+    const times = h('span', { class: 'times' }, `${clock(at)} →`);
+    const progress = h('progress', { max: 100, hidden: true, 'aria-label': `progress of ${text}` });
+    const row = this.#add(
+      'tool step step-running',
+      status,
+      ' ',
+      h('strong', { class: 'badge' }, 'tool call'),
+      ' ',
+      h('code', { class: 'tool-name' }, tool.name),
+      ' ',
+      times,
+      h('div', { class: 'tool-arguments' }, jsonTree(tool.arguments ?? {}, 'arguments')),
+      progress,
+    );
+    if (!row) return;
+    row.dataset.toolCallId = tool.id;
+    this.#open.push({ text, toolCallId: tool.id, row, startedAt: at, status, times, progress });
+  }
+
+  /** The open step with this text (or tool call), else the latest open one that is not a tool call. */
+  #findOpen(text: string, toolCallId?: string): OpenStep | undefined {
+    if (toolCallId !== undefined) return this.#open.find((s) => s.toolCallId === toolCallId);
+    for (let i = this.#open.length - 1; i >= 0; i--) if (this.#open[i]!.text === text && this.#open[i]!.toolCallId === undefined) return this.#open[i];
+    for (let i = this.#open.length - 1; i >= 0; i--) if (this.#open[i]!.toolCallId === undefined) return this.#open[i];
+    return undefined;
   }
 
   #stepProgress(message: GenerationMessage, at: number): void {
@@ -228,7 +340,13 @@ export class TraceView {
 
   #stepEnd(message: GenerationMessage, at: number): void {
     const success = message.metadata?.status !== false;
-    const step = this.#findOpen(message.content);
+    const tool = toolCallOf(message);
+    const step = this.#findOpen(message.content, tool?.id);
+    if (tool && !step) {
+      // The end of a call whose start was not drawn (over MAX_TRACE_ENTRIES): a row of its own.
+      this.#toolStart(message.content, tool, at);
+      return this.#stepEnd(message, at);
+    }
     if (!step) {
       this.#add(`step ${success ? 'step-ok' : 'step-failed'}`, h('span', { class: 'step-status' }, success ? 'done' : 'failed'), ' ', h('span', { class: 'step-label' }, message.content), ' ', h('span', { class: 'times' }, `→ ${clock(at)}`));
       return;
@@ -240,6 +358,8 @@ export class TraceView {
     step.status.setAttribute('aria-label', success ? 'succeeded' : 'failed');
     step.times.textContent = `${clock(step.startedAt)} → ${clock(at)} · ${formatDuration(at - step.startedAt)}`;
     if (success && !step.progress.hidden) step.progress.value = 100;
+    const result = message.metadata?.result;
+    if (tool && typeof result === 'string') step.row.append(toolResult(result, !success));
   }
 
   #add(kind: string, ...children: Array<Node | string | null>): HTMLLIElement | undefined {
