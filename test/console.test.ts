@@ -466,7 +466,8 @@ describe('console in a browser', function () {
   it('mounts a personality from the zoo and chats with it', async () => {
     const watched = await openConsole('personalities');
     const { page } = watched;
-    await page.getByLabel('Filter').fill('generic lollms');
+    // (The path: other built-in personalities of the category have "lollms" in their author's name.)
+    await page.getByLabel('Filter').fill('english/generic/lollms');
     const entry = page.locator('.zoo-entry[data-path="english/generic/lollms"]');
     await entry.waitFor();
     expect(await page.locator('.zoo-entry').count()).to.equal(1);

@@ -269,7 +269,9 @@ export class TraceView {
     };
     tick();
     if (open) timer = setInterval(tick, 1000);
-    (controls[0] as HTMLElement | undefined)?.focus({ preventScroll: true });
+    // Focus the answer when the user is in the chat (not when they read another tab).
+    const active = document.activeElement;
+    if (!active || active === document.body || (active.closest('.chat') && row?.closest('.chat'))) (controls[0] as HTMLElement | undefined)?.focus({ preventScroll: true });
   }
 
   /** The turn ended: open steps are closed as interrupted. */
