@@ -888,8 +888,9 @@ describe('console in a browser', function () {
         } else {
           expect(await row.locator('.step-status').textContent()).to.equal('failed');
           expect(await row.getAttribute('class')).to.contain('step-failed');
-          expect(result.content).to.contain('the divider is broken');
-          expect(await row.locator('.tool-result').textContent()).to.equal(`error: ${result.content}`);
+          // The model was told {"error": message}; the trace shows the message.
+          expect(JSON.parse(result.content)).to.deep.equal({ error: 'the divider is broken' });
+          expect(await row.locator('.tool-result').textContent()).to.equal('error: the divider is broken');
         }
       }
       await watched.screenshot('tool-calls');

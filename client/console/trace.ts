@@ -52,15 +52,19 @@ function toolCallOf(message: GenerationMessage): ToolCallMeta | undefined {
 
 /** A tool's result (its text, as the model got it, cut at 4 KiB): a tree when it is JSON, else the text. */
 function toolResult(result: string, failed: boolean): HTMLElement {
-  if (!failed) {
-    try {
-      const value: unknown = JSON.parse(result);
-      if (typeof value === 'object' && value !== null) return h('div', { class: 'tool-result' }, jsonTree(value, 'result'));
-    } catch {
-      // not JSON: shown as text
-    }
+  let value: unknown;
+  try {
+    value = JSON.parse(result);
+  } catch {
+    value = undefined; // not JSON: shown as text
   }
-  return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, failed ? 'error: ' : 'result: '), h('code', { class: failed ? 'error-text' : '' }, result));
+  if (failed) {
+    // The sandbox tells the model `{"error": message}` when a handler throws.
+    const message = typeof value === 'object' && value !== null && typeof (value as { error?: unknown }).error === 'string' ? (value as { error: string }).error : result;
+    return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, 'error: '), h('code', { class: 'error-text' }, message));
+  }
+  if (typeof value === 'object' && value !== null) return h('div', { class: 'tool-result' }, jsonTree(value, 'result'));
+  return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, 'result: '), h('code', {}, result));
 }
 
 /** A question's time left, as `4:59`. */
