@@ -792,29 +792,39 @@ describe('console in a browser', function () {
   });
 
   describe('workflow primitives (after the tests that count the mounted personalities)', () => {
-    it("answers a processor's questions (ctx.ask) in place: choices as buttons, free text in a field, the time left, and a question nobody answers times out", async () => {
+    it("asks a processor's questions (ctx.ask) in the conversation: choices as buttons, free text in a field, the time left, and a question nobody answers times out", async () => {
       const id = await mountOnce(ASKER_PATH);
       const watched = await openConsole();
       const { page } = watched;
-      await sendPrompt(page, `Asker (personality ${id})`, 'go');
+      const asker = `Asker (personality ${id})`;
+      await sendPrompt(page, asker, 'go');
       const answer = page.locator('.turn-assistant').last();
       const trace = page.locator('.trace-turn').first();
-      const questions = trace.locator('.trace-ask');
+      const questions = page.locator('.transcript .ask-card');
+      const traced = trace.locator('.trace-ask');
 
-      // 1. Choices: a button each; the turn says it waits for the user; the time left counts down.
+      // 1. Choices: a button each, above the answer bubble, which says it waits for the user; the time left counts down.
       const colour = questions.nth(0);
       await colour.getByRole('group', { name: 'question Which colour?' }).waitFor();
       await answer.locator('xpath=self::*[@data-state="asking"]').waitFor();
-      expect(await answer.locator('.turn-status').textContent()).to.equal('waiting for your answer (in the workflow trace)');
+      expect(await answer.locator('.turn-status').textContent()).to.equal('waiting for your answer');
+      expect(await colour.locator('.turn-who').textContent()).to.equal(`${asker} asks`);
+      expect(await page.locator('.transcript > li').evaluateAll((items) => items.map((li) => li.className.split(' ')[1]))).to.deep.equal(['turn-user', 'ask-card', 'turn-assistant']);
       // The host's default wait (sandbox_ask_timeout_ms, 5 minutes), counted from when the question arrived.
       expect(await colour.locator('.ask-countdown').textContent()).to.match(/^[45]:\d\d$/);
       expect(await colour.locator('.ask-deadline').textContent()).to.match(/^answer within [45]:\d\d \(before \d\d:\d\d:\d\d\.\d{3}\); then the workflow goes on without it$/);
       expect(await colour.getByRole('button').allTextContents()).to.deep.equal(['red', 'blue']);
+      // The first choice has the focus: the keyboard answers.
+      expect(await colour.getByRole('button', { name: 'red' }).evaluate((b) => b === document.activeElement)).to.equal(true);
+      // The trace records the question with its choices.
+      expect(await traced.nth(0).locator('.text').textContent()).to.equal('Which colour?');
+      expect(await traced.nth(0).textContent()).to.contain('(red / blue)').and.contain('waiting for the user');
       await watched.screenshot('ask');
       await colour.getByRole('button', { name: 'blue' }).click();
       await colour.locator('xpath=self::*[@data-state="answered"]').waitFor();
       expect(await colour.locator('.ask-status').textContent()).to.equal('answered: blue');
       expect(await colour.getByRole('button', { name: 'red' }).isDisabled()).to.equal(true);
+      expect(await traced.nth(0).locator('.ask-status').textContent()).to.equal('answered: blue');
 
       // 2. No choices: a text field, sent with Enter.
       const name = questions.nth(1);
@@ -832,6 +842,7 @@ describe('console in a browser', function () {
       expect(await late.locator('.ask-status').textContent()).to.equal('timed out: the workflow went on without an answer');
       expect(await late.locator('.ask-countdown').textContent()).to.equal('0:00');
       expect(await late.getByRole('textbox').isDisabled()).to.equal(true);
+      expect(await traced.nth(2).getAttribute('data-state')).to.equal('expired');
 
       // 4. The last one ends the turn; the workflow received every answer.
       await questions.nth(3).getByRole('button', { name: 'finish' }).click();
@@ -847,7 +858,7 @@ describe('console in a browser', function () {
       const watched = await openConsole();
       const { page } = watched;
       await sendPrompt(page, `Asker (personality ${id})`, 'go');
-      const question = page.locator('.trace-turn').first().locator('.trace-ask').first();
+      const question = page.locator('.transcript .ask-card').first();
       await question.getByRole('button', { name: 'red' }).waitFor();
       await page.getByRole('button', { name: 'Cancel' }).click();
       await page.locator('.turn-assistant[data-state="cancelled"]').waitFor();

@@ -7,6 +7,7 @@ import { MSG_TYPE } from '../../plugin-api/messages.js';
 import type { HostConnection } from './connection.js';
 import { h, field, formatDuration, messageOf, replace } from './dom.js';
 import type { ConsoleState } from './state.js';
+import { QuestionCard } from './question.js';
 import { TraceView } from './trace.js';
 
 /** The traces of older turns are dropped past this many (each holds up to MAX_TRACE_ENTRIES messages). */
@@ -188,6 +189,7 @@ export class ChatView {
 
     const client = this.#conn.chat;
     let waiting = 0; // questions waiting for the user
+    const cards: QuestionCard[] = [];
     let ended = false;
     const started = performance.now();
     const running = () => {
@@ -212,20 +214,29 @@ export class ChatView {
         trace.queued(position);
         answer.status(position > 0 ? `queued: position ${position}` : 'queued: next in line', 'queued');
       },
-      // The user answers in the trace; nothing is returned here, so the client sends nothing by itself.
+      // The user answers in the conversation; returning nothing here, the client sends nothing by itself.
       onAsk: (question) => {
         trace.started();
         waiting += 1;
-        answer.status('waiting for your answer (in the workflow trace)', 'asking');
-        trace.ask(
+        answer.status('waiting for your answer', 'asking');
+        const traced = trace.question(question);
+        const card = new QuestionCard({
           question,
-          (text) => generation.answer(question.request_id, text),
-          () => {
+          asker: targetName,
+          answer: (text) => generation.answer(question.request_id, text),
+          onChange: (state, text) => {
+            traced(text, state);
             waiting -= 1;
             if (waiting === 0 && !ended) running();
           },
-        );
-        this.#traces.scrollTop = 0;
+        });
+        cards.push(card);
+        // Asked in the conversation, above the answer they shape.
+        this.#transcript.insertBefore(card.element, answer.element);
+        const active = document.activeElement;
+        if (!active || active === document.body || this.element.contains(active)) card.focus();
+        this.#stick = true;
+        this.#follow();
         return undefined;
       },
     });
@@ -251,6 +262,7 @@ export class ChatView {
       answer.status(text, state);
       trace.end(text);
     } finally {
+      for (const card of cards) card.close();
       this.#generation = undefined;
       this.#setRunning(false);
       this.onTurnEnd?.();

@@ -6,9 +6,9 @@
  *
  * The host's messages carry no timestamps: start and end are when the console received them.
  */
-import { LollmsRequestError, type GenerationAsk, type GenerationMessage } from 'lollms-host/client';
+import type { GenerationAsk, GenerationMessage } from 'lollms-host/client';
 import { MSG_TYPE } from '../../plugin-api/messages.js';
-import { h, formatDuration, messageOf, uid } from './dom.js';
+import { clock, h, formatDuration, uid } from './dom.js';
 import { jsonTree } from './json-tree.js';
 import { uiFrame } from './ui-frame.js';
 
@@ -26,11 +26,6 @@ interface OpenStep {
   progress: HTMLProgressElement;
 }
 
-const clock = (at: number) => {
-  const d = new Date(at);
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-};
 
 /** A one-line label for a message type: `MSG_TYPE_STEP_START` → `step start`. */
 function typeLabel(message: GenerationMessage): string {
@@ -67,17 +62,6 @@ function toolResult(result: string, failed: boolean): HTMLElement {
   return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, 'result: '), h('code', {}, result));
 }
 
-/** A question's time left, as `4:59`. */
-function timeLeft(ms: number): string {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-}
-
-/** A question waiting for the user, until it is answered, expires or the turn ends. */
-interface OpenQuestion {
-  close(text: string): void;
-}
-
 export class TraceView {
   readonly element: HTMLElement;
   readonly #list: HTMLOListElement;
@@ -88,7 +72,6 @@ export class TraceView {
   #droppedNote: HTMLElement | undefined;
   /** The queue row, while and after the turn waited for a slot. */
   #queue: { since: number; label: HTMLElement; times: HTMLElement; done: boolean } | undefined;
-  readonly #questions = new Set<OpenQuestion>();
 
   constructor(title: string) {
     const headingId = uid('trace');
@@ -185,103 +168,24 @@ export class TraceView {
   }
 
   /**
-   * A question of the processor (`ctx.ask`), answered in place: a button per choice, or a text field, with the
-   * time left to answer. `answer` sends the reply (`generation_answer`); a refusal is shown next to the question
-   * (an answer outside the choices leaves it open). `onClose` is called once it no longer waits.
+   * A question of the processor (`ctx.ask`; the conversation shows it with its controls): a row with the question
+   * and its choices. Call the returned function with each change of its status.
    */
-  ask(question: GenerationAsk, answer: (text: string) => Promise<void>, onClose?: () => void): void {
+  question(question: GenerationAsk): (text: string, state: string) => void {
     this.#count += 1;
-    const status = h('p', { class: 'ask-status', role: 'status' });
-    const timeoutMs = Math.max(0, question.timeout_ms || 0);
-    const deadline = Date.now() + timeoutMs;
-    const controls: Array<HTMLButtonElement | HTMLInputElement> = [];
-    const countdown = h('span', { class: 'ask-countdown', 'aria-live': 'off' });
-    let timer: ReturnType<typeof setInterval> | undefined;
-    let open = true;
-    const setEnabled = (enabled: boolean) => {
-      for (const c of controls) c.disabled = !enabled;
-    };
-    const close = (text: string, state: string) => {
-      if (!open) return;
-      open = false;
-      clearInterval(timer);
-      setEnabled(false);
+    const status = h('span', { class: 'ask-status' }, 'waiting for the user');
+    const choices = question.choices && question.choices.length > 0 ? h('span', { class: 'hint' }, ` (${question.choices.join(' / ')})`) : null;
+    const row = this.#add('ask', h('strong', { class: 'badge' }, 'question'), ' ', h('span', { class: 'text' }, question.question), choices, ' ', h('span', { class: 'times' }, clock(Date.now())), ' · ', status);
+    row?.setAttribute('data-state', 'waiting');
+    return (text, state) => {
       status.textContent = text;
       row?.setAttribute('data-state', state);
-      this.#questions.delete(entry);
-      onClose?.();
     };
-    const expired = () => close('timed out: the workflow went on without an answer', 'expired');
-    const entry: OpenQuestion = { close: (text) => (Date.now() >= deadline ? expired() : close(text, 'closed')) };
-    const send = async (text: string) => {
-      if (!open) return;
-      setEnabled(false);
-      status.textContent = 'sending…';
-      status.classList.remove('error-text');
-      try {
-        await answer(text);
-        close(`answered: ${text}`, 'answered');
-      } catch (error) {
-        const reason = error instanceof LollmsRequestError ? error.serverMessage : messageOf(error);
-        // The host keeps a question open when the answer is not one of its choices; anything else ends it.
-        const stillOpen = error instanceof LollmsRequestError && /one of the choices/.test(reason) && Date.now() < deadline;
-        if (stillOpen) {
-          status.textContent = `refused: ${reason}`;
-          status.classList.add('error-text');
-          setEnabled(true);
-        } else {
-          close(`not delivered: ${reason}`, 'failed');
-          status.classList.add('error-text');
-        }
-      }
-    };
-    const label = uid('ask');
-    let form: HTMLElement;
-    if (question.choices && question.choices.length > 0) {
-      form = h('div', { class: 'ask-choices', role: 'group', 'aria-labelledby': label });
-      for (const choice of question.choices) {
-        const button = h('button', { type: 'button', onclick: () => void send(choice) }, choice);
-        controls.push(button);
-        form.append(button);
-      }
-    } else {
-      const input = h('input', { type: 'text', 'aria-labelledby': label, maxlength: 10000, autocomplete: 'off' });
-      const button = h('button', { type: 'submit' }, 'Answer');
-      controls.push(input, button);
-      form = h(
-        'form',
-        {
-          class: 'ask-form',
-          onsubmit: (event: Event) => {
-            event.preventDefault();
-            void send(input.value);
-          },
-        },
-        input,
-        button,
-      );
-    }
-    const expires = h('p', { class: 'hint ask-deadline' }, `answer within `, countdown, ` (before ${clock(deadline)}); then the workflow goes on without it`);
-    const row = this.#add('ask', h('p', { id: label, class: 'ask-question' }, h('strong', { class: 'badge' }, 'question'), ' ', question.question), form, expires, status);
-    row?.setAttribute('data-state', 'waiting');
-    row?.setAttribute('data-request-id', question.request_id);
-    this.#questions.add(entry);
-    const tick = () => {
-      const left = deadline - Date.now();
-      countdown.textContent = timeLeft(left);
-      if (left <= 0) expired();
-    };
-    tick();
-    if (open) timer = setInterval(tick, 1000);
-    // Focus the answer when the user is in the chat (not when they read another tab).
-    const active = document.activeElement;
-    if (!active || active === document.body || (active.closest('.chat') && row?.closest('.chat'))) (controls[0] as HTMLElement | undefined)?.focus({ preventScroll: true });
   }
 
   /** The turn ended: open steps are closed as interrupted. */
   end(outcome: string): void {
     const at = Date.now();
-    for (const question of [...this.#questions]) question.close('not answered: the turn ended');
     for (const step of this.#open.splice(0)) {
       step.status.textContent = 'interrupted';
       step.row.classList.add('step-interrupted');
