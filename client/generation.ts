@@ -28,10 +28,11 @@ export interface GenerateOptions {
   /**
    * Answers a processor's question (`generation_ask`, from its `ctx.ask`): return the answer (one of
    * `question.choices` when it has some) and the client sends it as `generation_answer`. Without it, or when it
-   * throws or returns something other than a string, nothing is sent: answer later with
-   * `Generation.answer()`, or the question times out (`question.timeout_ms`) and the processor decides what follows.
+   * throws or returns something other than a string (`undefined`: the application asks its user), nothing is
+   * sent: answer later with `Generation.answer()`, or the question times out (`question.timeout_ms`) and the
+   * processor decides what follows.
    */
-  onAsk?: (question: GenerationAsk) => string | Promise<string>;
+  onAsk?: (question: GenerationAsk) => string | undefined | Promise<string | undefined>;
   /**
    * Called while the request waits for a free slot (a host with `max_queue` > 0 and every slot busy): the number
    * of requests that will be served before it (0 = next), again each time it changes (`generation_queued`).

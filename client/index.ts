@@ -643,11 +643,24 @@ export class LollmsClient {
  * error ("xhr poll error"): say what the status means.
  */
 function connectErrorText(error: Error): string {
-  const details = error as { context?: { status?: unknown }; description?: { message?: unknown } };
-  const fromWebSocket = /Unexpected server response: (\d+)/.exec(String(details.description?.message ?? ''))?.[1];
-  const status = details.context?.status ?? (fromWebSocket === undefined ? undefined : Number(fromWebSocket));
+  const status = refusedStatus(error);
   if (status === 401 || status === 403) {
     return `the host refused the connection (HTTP ${status}): unauthorized (a missing or wrong apiKey) or a page origin not in allowed_origins`;
   }
   return error.message;
+}
+
+/**
+ * The HTTP status of a refused handshake, where engine.io's TransportError carries it: polling passes the status
+ * as `description` (its `context`, the XHR, is aborted by then and reads 0), fetch polling too (with the Response
+ * as `context`), and Node's WebSocket says it in `description.message`. A browser's WebSocket reveals nothing.
+ */
+function refusedStatus(error: Error): number | undefined {
+  const details = error as { description?: unknown; context?: unknown };
+  if (typeof details.description === 'number' && details.description > 0) return details.description;
+  const message = (details.description as { message?: unknown } | undefined)?.message;
+  const fromWebSocket = /Unexpected server response: (\d+)/.exec(String(message ?? ''))?.[1];
+  if (fromWebSocket !== undefined) return Number(fromWebSocket);
+  const status = (details.context as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status > 0 ? status : undefined;
 }

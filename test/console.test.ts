@@ -24,6 +24,10 @@ const DEMO_PATH = 'english/console/workflow_demo';
 const DEMO_NAME = 'Workflow Demo';
 /** A workflow that generates until it is cancelled: it holds the host's only slot for the Status test. */
 const HOLDER_PATH = 'english/console/slot_holder';
+/** A workflow that asks three questions (choices, free text, one that times out) and a last one to finish. */
+const ASKER_PATH = 'english/console/asker';
+/** A workflow whose ctx.chat calls a tool that works and one that fails. */
+const TOOLS_PATH = 'english/console/tool_user';
 
 /**
  * A raw generation of the tiny model that runs for about a second and does not stop early at EOS (the same one
@@ -104,9 +108,10 @@ describe('console in a browser', function () {
         personalities: [DEMO_PATH],
         watch: true,
         ctx_size: 4096,
-        // One generation at a time and one that waits: the Status tab shows a busy slot and a queue.
+        // One generation at a time and two that wait: the Status tab shows a busy slot and a queue, the chat the
+        // place of its turn in it.
         parallel: 1,
-        max_queue: 1,
+        max_queue: 2,
         // The install test downloads from a file server on loopback (client installs reach public addresses only).
         install_allowed_hosts: ['127.0.0.1'],
       },
@@ -120,6 +125,17 @@ describe('console in a browser', function () {
     await host?.stop();
     if (zoo) await rm(zoo, { recursive: true, force: true });
   });
+
+  const mounted = new Map<string, number>();
+  /** Mount the personality at `path` (once per run) through the observer; resolves with its id. */
+  async function mountOnce(path: string): Promise<number> {
+    let id = mounted.get(path);
+    if (id === undefined) {
+      id = (await observer.addPersonality(path)).id;
+      mounted.set(path, id);
+    }
+    return id;
+  }
 
   /** The next model input the host assembles for personality `id` (its diagnostics event). */
   function modelInput(id: number): Promise<string> {
@@ -386,38 +402,6 @@ describe('console in a browser', function () {
     await watched.close();
   });
 
-  it('answers a processor question in place, and shows the queue position (host side simulated until generation_ask and generation_queued land)', async () => {
-    const watched = await openConsole();
-    const { page } = watched;
-    // SIMULATION (until generation_ask/generation_answer and generation_queued are on main: the primitives and
-    // scale branches build them, PLAN.md "Wire contracts"): the test plays the host's part of those events on the
-    // console's chat connection, during a real generation. Once they land, drive this from a processor that calls
-    // ctx.ask, and from a real queue (this host has max_queue 1), and drop the emits below.
-    const generating = hostReceived('generate_text');
-    await sendPrompt(page, 0, LONG.prompt, { 'Max tokens': LONG.maxTokens, Seed: LONG.seed });
-    const socket = await generating;
-    socket.emit('generation_queued', { position: 2 });
-    const trace = page.locator('.trace-turn').first();
-    await trace.locator('.trace-queue', { hasText: 'queued: position 2' }).waitFor();
-    const answered = new Promise<unknown>((resolve) => socket.once('generation_answer', (payload: unknown, ack?: (r: unknown) => void) => {
-      resolve(payload);
-      const reply = { success: true, request_id: 'q1' };
-      if (typeof ack === 'function') ack(reply);
-      socket.emit('generation_answer', reply);
-    }));
-    socket.emit('generation_ask', { request_id: 'q1', question: 'Which colour?', choices: ['red', 'blue'], timeout_ms: 60_000 });
-    const question = trace.locator('.trace-ask');
-    await question.getByRole('group', { name: /Which colour\?/ }).waitFor();
-    await question.getByRole('button', { name: 'blue' }).click();
-    expect(await answered).to.deep.equal({ request_id: 'q1', answer: 'blue' });
-    await question.locator('.ask-status', { hasText: 'answered: blue' }).waitFor();
-    expect(await question.getByRole('button', { name: 'red' }).isDisabled()).to.equal(true);
-    await watched.screenshot('ask');
-    await page.getByRole('button', { name: 'Cancel' }).click();
-    await page.locator('.turn-assistant[data-state="cancelled"]').waitFor();
-    await watched.close();
-  });
-
   it('edits personality settings in a form made from the template; values round-trip and refusals show', async () => {
     const watched = await openConsole('personalities');
     const { page } = watched;
@@ -482,7 +466,8 @@ describe('console in a browser', function () {
   it('mounts a personality from the zoo and chats with it', async () => {
     const watched = await openConsole('personalities');
     const { page } = watched;
-    await page.getByLabel('Filter').fill('generic lollms');
+    // (The path: other built-in personalities of the category have "lollms" in their author's name.)
+    await page.getByLabel('Filter').fill('english/generic/lollms');
     const entry = page.locator('.zoo-entry[data-path="english/generic/lollms"]');
     await entry.waitFor();
     expect(await page.locator('.zoo-entry').count()).to.equal(1);
@@ -632,7 +617,7 @@ describe('console in a browser', function () {
     const facts = status.locator('.facts');
     // Another client holds the only slot (a workflow that generates until cancelled); the console's turn waits in
     // the queue (max_queue 1).
-    const { id: holderId } = await observer.addPersonality(HOLDER_PATH);
+    const holderId = await mountOnce(HOLDER_PATH);
     let holding!: () => void;
     const held = new Promise<void>((resolve) => (holding = resolve));
     const holder = observer.generate('hold', { personality: holderId, onMessage: () => holding() });
@@ -759,6 +744,19 @@ describe('console in a browser', function () {
       expect(await page.locator('.connection').textContent()).to.equal('refused: this host needs its API key');
       expect(await dialog.locator('#api-key-reason').textContent()).to.equal('This host needs its API key.');
       await watched.screenshot('api-key');
+      // The typed client in this browser says why it was refused over polling too: the status travels as the
+      // transport error's description (the XHR in its context is aborted by then and reads 0).
+      const bundle = await readFile(fileURLToPath(new URL('../dist/client/browser.js', import.meta.url)), 'utf8');
+      await page.route('**/test-only/client.js', (route) => route.fulfill({ contentType: 'text/javascript', body: bundle }));
+      // (A request after the failed connect reads the error again, once the XHR was aborted.)
+      const pollingErrors = (await page.evaluate(`(async () => {
+        const { LollmsClient } = await import('/test-only/client.js');
+        const client = new LollmsClient({ url: location.origin, transports: ['polling'], socketOptions: { reconnection: false } });
+        const failure = (promise) => promise.then(() => 'succeeded', (error) => error.message);
+        try { return [await failure(client.connect()), await failure(client.listBindings())]; } finally { await client.close(); }
+      })()`)) as string[];
+      expect(pollingErrors).to.have.length(2);
+      for (const message of pollingErrors) expect(message).to.contain('the host refused the connection (HTTP 401): unauthorized');
       await dialog.getByLabel('API key of this host').fill('wrong-key');
       await dialog.getByRole('button', { name: 'Use this key' }).click();
       await dialog.locator('#api-key-reason', { hasText: 'The host refused this key.' }).waitFor();
@@ -791,5 +789,169 @@ describe('console in a browser', function () {
     } finally {
       await guarded.stop();
     }
+  });
+
+  describe('workflow primitives (after the tests that count the mounted personalities)', () => {
+    it("asks a processor's questions (ctx.ask) in the conversation: choices as buttons, free text in a field, the time left, and a question nobody answers times out", async () => {
+      const id = await mountOnce(ASKER_PATH);
+      const watched = await openConsole();
+      const { page } = watched;
+      const asker = `Asker (personality ${id})`;
+      await sendPrompt(page, asker, 'go');
+      const answer = page.locator('.turn-assistant').last();
+      const trace = page.locator('.trace-turn').first();
+      const questions = page.locator('.transcript .ask-card');
+      const traced = trace.locator('.trace-ask');
+
+      // 1. Choices: a button each, above the answer bubble, which says it waits for the user; the time left counts down.
+      const colour = questions.nth(0);
+      await colour.getByRole('group', { name: 'question Which colour?' }).waitFor();
+      await answer.locator('xpath=self::*[@data-state="asking"]').waitFor();
+      expect(await answer.locator('.turn-status').textContent()).to.equal('waiting for your answer');
+      expect(await colour.locator('.turn-who').textContent()).to.equal(`${asker} asks`);
+      expect(await page.locator('.transcript > li').evaluateAll((items) => items.map((li) => li.className.split(' ')[1]))).to.deep.equal(['turn-user', 'ask-card', 'turn-assistant']);
+      // The host's default wait (sandbox_ask_timeout_ms, 5 minutes), counted from when the question arrived.
+      expect(await colour.locator('.ask-countdown').textContent()).to.match(/^[45]:\d\d$/);
+      expect(await colour.locator('.ask-deadline').textContent()).to.match(/^answer within [45]:\d\d \(before \d\d:\d\d:\d\d\.\d{3}\); then the workflow goes on without it$/);
+      expect(await colour.getByRole('button').allTextContents()).to.deep.equal(['red', 'blue']);
+      // The first choice has the focus: the keyboard answers.
+      expect(await colour.getByRole('button', { name: 'red' }).evaluate((b) => b === document.activeElement)).to.equal(true);
+      // The trace records the question with its choices.
+      expect(await traced.nth(0).locator('.text').textContent()).to.equal('Which colour?');
+      expect(await traced.nth(0).textContent()).to.contain('(red / blue)').and.contain('waiting for the user');
+      await watched.screenshot('ask');
+      await colour.getByRole('button', { name: 'blue' }).click();
+      await colour.locator('xpath=self::*[@data-state="answered"]').waitFor();
+      expect(await colour.locator('.ask-status').textContent()).to.equal('answered: blue');
+      expect(await colour.getByRole('button', { name: 'red' }).isDisabled()).to.equal(true);
+      expect(await traced.nth(0).locator('.ask-status').textContent()).to.equal('answered: blue');
+
+      // 2. No choices: a text field, sent with Enter.
+      const name = questions.nth(1);
+      const field = name.getByRole('textbox', { name: 'question What is your name?' });
+      await field.waitFor();
+      await field.fill('Ada');
+      await field.press('Enter');
+      await name.locator('xpath=self::*[@data-state="answered"]').waitFor();
+      expect(await name.locator('.ask-status').textContent()).to.equal('answered: Ada');
+
+      // 3. Nobody answers: when its time is up the question closes, and the workflow goes on without it.
+      const late = questions.nth(2);
+      await late.locator('.ask-question', { hasText: 'Anyone still there?' }).waitFor();
+      await late.locator('xpath=self::*[@data-state="expired"]').waitFor();
+      expect(await late.locator('.ask-status').textContent()).to.equal('timed out: the workflow went on without an answer');
+      expect(await late.locator('.ask-countdown').textContent()).to.equal('0:00');
+      expect(await late.getByRole('textbox').isDisabled()).to.equal(true);
+      expect(await traced.nth(2).getAttribute('data-state')).to.equal('expired');
+
+      // 4. The last one ends the turn; the workflow received every answer.
+      await questions.nth(3).getByRole('button', { name: 'finish' }).click();
+      await answer.locator('xpath=self::*[@data-state="done"]').waitFor();
+      expect(await answer.locator('.turn-text').textContent()).to.equal('colour=blue name=Ada late=LH_ERR_ASK_TIMEOUT done=finish');
+      expect(await trace.locator('.trace-step .step-status').textContent()).to.equal('done');
+      expect(watched.errors).to.deep.equal([]);
+      await watched.close();
+    });
+
+    it('closes a question when its turn is cancelled, so it cannot be answered', async () => {
+      const id = await mountOnce(ASKER_PATH);
+      const watched = await openConsole();
+      const { page } = watched;
+      await sendPrompt(page, `Asker (personality ${id})`, 'go');
+      const question = page.locator('.transcript .ask-card').first();
+      await question.getByRole('button', { name: 'red' }).waitFor();
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await page.locator('.turn-assistant[data-state="cancelled"]').waitFor();
+      expect(await question.getAttribute('data-state')).to.equal('closed');
+      expect(await question.locator('.ask-status').textContent()).to.equal('not answered: the turn ended');
+      expect(await question.getByRole('button', { name: 'red' }).isDisabled()).to.equal(true);
+      expect(watched.errors).to.deep.equal([]);
+      await watched.close();
+    });
+
+    it("shows the tool calls of ctx.chat as steps with the tool's name, arguments and result, and a failing tool as a failed step", async () => {
+      const id = await mountOnce(TOOLS_PATH);
+      const watched = await openConsole();
+      const { page } = watched;
+      await sendPrompt(page, `Tool User (personality ${id})`, 'go');
+      const answer = page.locator('.turn-assistant').last();
+      await answer.locator('xpath=self::*[@data-state="done"]').waitFor();
+      // What the workflow's chats saw: the calls the model made and the results the handlers gave.
+      const seen = JSON.parse((await answer.locator('.turn-text').textContent())!) as {
+        calls: Array<{ id: string; name: string; arguments: { a: number; b: number } }>;
+        results: Array<{ id: string; content: string }>;
+      };
+      expect(seen.calls.map((c) => c.name)).to.include.members(['add', 'divide']);
+      expect(seen.calls[0]!.name).to.equal('add');
+      const trace = page.locator('.trace-turn').first();
+      expect(await trace.locator('.trace-tool').count()).to.equal(seen.calls.length);
+      for (const call of seen.calls) {
+        const row = trace.locator(`.trace-tool[data-tool-call-id="${call.id}"]`);
+        const result = seen.results.find((r) => r.id === call.id)!;
+        expect(await row.locator('.tool-name').textContent()).to.equal(call.name);
+        expect(await row.locator('.times').textContent()).to.match(/^\d\d:\d\d:\d\d\.\d{3} → \d\d:\d\d:\d\d\.\d{3} · /);
+        const args = (await row.locator('.tool-arguments').textContent())!;
+        expect(args).to.contain(`a: ${call.arguments.a}`).and.contain(`b: ${call.arguments.b}`);
+        if (call.name === 'add') {
+          expect(await row.locator('.step-status').textContent()).to.equal('done');
+          expect(result.content).to.equal(JSON.stringify({ sum: call.arguments.a + call.arguments.b }));
+          expect(await row.locator('.tool-result').textContent()).to.equal(`result: {1 key}sum: ${call.arguments.a + call.arguments.b}`);
+        } else {
+          expect(await row.locator('.step-status').textContent()).to.equal('failed');
+          expect(await row.getAttribute('class')).to.contain('step-failed');
+          // The model was told {"error": message}; the trace shows the message.
+          expect(JSON.parse(result.content)).to.deep.equal({ error: 'the divider is broken' });
+          expect(await row.locator('.tool-result').textContent()).to.equal('error: the divider is broken');
+        }
+      }
+      await watched.screenshot('tool-calls');
+      expect(watched.errors).to.deep.equal([]);
+      await watched.close();
+    });
+
+    it("shows the turn's place in the host's queue while it waits, as the host updates it, and how long it waited", async () => {
+      const holderId = await mountOnce(HOLDER_PATH);
+      const watched = await openConsole();
+      const { page } = watched;
+      // The observer holds the only slot; another client waits first (position 0), so the console's turn waits
+      // behind it (position 1), then moves up when that one leaves the queue.
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holder = observer.generate('hold', { personality: holderId, onMessage: () => holding() });
+      await held;
+      const other = new LollmsClient({ url: host.url, transports: ['websocket'] });
+      await other.connect();
+      try {
+        let placed!: (position: number) => void;
+        const otherQueued = new Promise<number>((resolve) => (placed = resolve));
+        const waiting = other.generate('Once upon a time', { nPredicts: 4, onQueued: (position) => placed(position) });
+        expect(await otherQueued).to.equal(0);
+        await sendPrompt(page, 0, 'Once upon a time', { 'Max tokens': '4' });
+        const answer = page.locator('.turn-assistant').last();
+        const queueRow = page.locator('.trace-turn').first().locator('.trace-queue');
+        await queueRow.locator('.text', { hasText: 'position 1: 1 request before this one' }).waitFor();
+        expect(await answer.locator('.turn-status').textContent()).to.equal('queued: position 1');
+        expect(await answer.getAttribute('aria-busy')).to.equal('true');
+        expect(await page.locator('.trace-turn').first().locator('.trace-state').textContent()).to.equal('queued: position 1');
+        await watched.screenshot('queued');
+
+        await waiting.cancel();
+        await waiting.text.catch(() => undefined);
+        await queueRow.locator('.text', { hasText: 'next: starts with the next free slot' }).waitFor();
+        expect(await answer.locator('.turn-status').textContent()).to.equal('queued: next in line');
+        expect(await queueRow.locator('.times').textContent()).to.match(/^waiting since \d\d:\d\d:\d\d\.\d{3}$/);
+
+        await holder.cancel();
+        await holder.text.catch(() => undefined);
+        await answer.locator('xpath=self::*[@data-state="done"]').waitFor();
+        expect(await queueRow.locator('.text').textContent()).to.equal('waited for a free slot');
+        expect(await queueRow.locator('.times').textContent()).to.match(/^\d\d:\d\d:\d\d\.\d{3} → \d\d:\d\d:\d\d\.\d{3} · /);
+        expect(await queueRow.count()).to.equal(1);
+        expect(watched.errors).to.deep.equal([]);
+      } finally {
+        await other.close();
+      }
+      await watched.close();
+    });
   });
 });

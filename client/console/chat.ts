@@ -7,14 +7,11 @@ import { MSG_TYPE } from '../../plugin-api/messages.js';
 import type { HostConnection } from './connection.js';
 import { h, field, formatDuration, messageOf, replace } from './dom.js';
 import type { ConsoleState } from './state.js';
+import { QuestionCard } from './question.js';
 import { TraceView } from './trace.js';
-import type { GenerationAnswerReply, GenerationAsk, GenerationQueued } from './pending-wire.js';
 
 /** The traces of older turns are dropped past this many (each holds up to MAX_TRACE_ENTRIES messages). */
 const MAX_TRACED_TURNS = 50;
-
-/** How long to wait for the host to take an answer to `generation_ask`. */
-const ANSWER_TIMEOUT_MS = 10_000;
 
 /** A sampling input: its wire key, label, bounds and whether it applies in personality mode. */
 interface SamplingSpec {
@@ -38,11 +35,8 @@ const SAMPLING: SamplingSpec[] = [
   { key: 'seed', label: 'Seed', min: -1, step: '1', integer: true, personality: false },
 ];
 
-type LooseSocket = {
-  on(event: string, listener: (payload: never) => void): void;
-  off(event: string, listener: (payload: never) => void): void;
-  emit(event: string, payload: unknown, ack?: (reply: unknown) => void): void;
-};
+/** The states of a turn that has not ended. */
+const RUNNING_STATES = new Set(['queued', 'running', 'asking', 'streaming']);
 
 /** The answer bubble of one turn. */
 class AnswerView {
@@ -73,7 +67,7 @@ class AnswerView {
   status(text: string, state: string): void {
     this.#status.textContent = text;
     this.element.dataset.state = state;
-    if (state !== 'streaming' && state !== 'queued') this.element.removeAttribute('aria-busy');
+    if (!RUNNING_STATES.has(state)) this.element.removeAttribute('aria-busy');
   }
 }
 
@@ -194,38 +188,69 @@ export class ChatView {
     trace.setState('running');
 
     const client = this.#conn.chat;
-    const socket = client.socket as unknown as LooseSocket;
-    const onAsk = (question: GenerationAsk) => trace.ask(question, (text) => this.#answer(socket, question.request_id, text));
-    const onQueued = ({ position }: GenerationQueued) => {
-      trace.queued(position);
-      if (answer.chunks === 0) answer.status(position > 0 ? `queued: position ${position}` : 'starting…', 'queued');
-    };
-    socket.on('generation_ask', onAsk);
-    socket.on('generation_queued', onQueued);
+    let waiting = 0; // questions waiting for the user
+    const cards: QuestionCard[] = [];
+    let ended = false;
     const started = performance.now();
+    const running = () => {
+      trace.started();
+      if (waiting === 0 && answer.element.dataset.state !== 'streaming') answer.status(answer.chunks > 0 ? 'streaming…' : 'working…', answer.chunks > 0 ? 'streaming' : 'running');
+    };
     const generation = client.generate(prompt, {
       personality,
       ...(sampling.n_predicts !== undefined ? { nPredicts: sampling.n_predicts } : {}),
       ...(personality < 0 && Object.keys(sampling.parameters).length > 0 ? { parameters: sampling.parameters } : {}),
       onChunk: (chunk) => {
-        if (answer.chunks === 0) trace.setState('running');
+        if (answer.chunks === 0) trace.started();
         answer.append(chunk);
         this.#follow();
       },
       onMessage: (message: GenerationMessage) => {
+        running();
         trace.message(message);
         if (message.type === MSG_TYPE.MSG_TYPE_FULL) answer.setText(message.content);
+      },
+      onQueued: (position) => {
+        trace.queued(position);
+        answer.status(position > 0 ? `queued: position ${position}` : 'queued: next in line', 'queued');
+      },
+      // The user answers in the conversation; returning nothing here, the client sends nothing by itself.
+      onAsk: (question) => {
+        trace.started();
+        waiting += 1;
+        answer.status('waiting for your answer', 'asking');
+        const traced = trace.question(question);
+        const card = new QuestionCard({
+          question,
+          asker: targetName,
+          answer: (text) => generation.answer(question.request_id, text),
+          onChange: (state, text) => {
+            traced(text, state);
+            waiting -= 1;
+            if (waiting === 0 && !ended) running();
+          },
+        });
+        cards.push(card);
+        // Asked in the conversation, above the answer they shape.
+        this.#transcript.insertBefore(card.element, answer.element);
+        const active = document.activeElement;
+        if (!active || active === document.body || this.element.contains(active)) card.focus();
+        this.#stick = true;
+        this.#follow();
+        return undefined;
       },
     });
     this.#generation = generation;
     this.#setRunning(true);
     try {
       const text = await generation.text;
+      ended = true;
       answer.setText(text);
       const took = formatDuration(performance.now() - started);
       answer.status(`done · ${answer.chunks} chunks · ${took}`, 'done');
       trace.end(trace.count > 0 ? `done · ${took}` : 'done · no workflow messages');
     } catch (error) {
+      ended = true;
       const [text, state] =
         error instanceof CanceledError
           ? ['cancelled', 'cancelled']
@@ -237,8 +262,7 @@ export class ChatView {
       answer.status(text, state);
       trace.end(text);
     } finally {
-      socket.off('generation_ask', onAsk);
-      socket.off('generation_queued', onQueued);
+      for (const card of cards) card.close();
       this.#generation = undefined;
       this.#setRunning(false);
       this.onTurnEnd?.();
@@ -258,22 +282,6 @@ export class ChatView {
     this.#turns = 0;
     await this.#conn.newDiscussion();
     this.#prompt.focus();
-  }
-
-  /** Send `generation_answer` and wait for the host to take it. */
-  #answer(socket: LooseSocket, requestId: string | number, text: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => finish({ success: false, request_id: requestId, error: `no reply within ${ANSWER_TIMEOUT_MS / 1000} s` }), ANSWER_TIMEOUT_MS);
-      const finish = (reply: GenerationAnswerReply) => {
-        if (reply.request_id !== requestId) return;
-        clearTimeout(timer);
-        socket.off('generation_answer', finish);
-        if (reply.success) resolve();
-        else reject(new Error(reply.error ?? 'the host refused the answer'));
-      };
-      socket.on('generation_answer', finish);
-      socket.emit('generation_answer', { request_id: requestId, answer: text }, (reply) => finish(reply as GenerationAnswerReply));
-    });
   }
 
   /** Keep the newest text in view while it streams, unless the user scrolled up (at most once per frame). */

@@ -1,22 +1,24 @@
 /**
  * The live trace of one turn: what a processor's workflow reports through `generation_message` (steps with
  * start, end, duration and success; progress bars; info, warning and exception; JSON as a tree; code; sandboxed
- * HTML; tool calls), the questions it asks (`generation_ask`, answered here) and the queue position.
+ * HTML; the tool calls of `ctx.chat`), the questions it asks (`generation_ask`, answered here) and the queue
+ * position (`generation_queued`).
  *
  * The host's messages carry no timestamps: start and end are when the console received them.
  */
-import type { GenerationMessage } from 'lollms-host/client';
+import type { GenerationAsk, GenerationMessage } from 'lollms-host/client';
 import { MSG_TYPE } from '../../plugin-api/messages.js';
-import { h, formatDuration, messageOf, uid } from './dom.js';
+import { clock, h, formatDuration, uid } from './dom.js';
 import { jsonTree } from './json-tree.js';
 import { uiFrame } from './ui-frame.js';
-import type { GenerationAsk } from './pending-wire.js';
 
 /** More messages than this in one turn are counted, not drawn. */
 export const MAX_TRACE_ENTRIES = 1000;
 
 interface OpenStep {
   text: string;
+  /** The id of the tool call the step runs (`metadata.tool_call.id`), if it is one. */
+  toolCallId?: string;
   row: HTMLLIElement;
   startedAt: number;
   status: HTMLElement;
@@ -24,24 +26,40 @@ interface OpenStep {
   progress: HTMLProgressElement;
 }
 
-const clock = (at: number) => {
-  const d = new Date(at);
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-};
 
 /** A one-line label for a message type: `MSG_TYPE_STEP_START` → `step start`. */
 function typeLabel(message: GenerationMessage): string {
   return (message.type_name || `type ${message.type}`).replace(/^MSG_TYPE_/, '').toLowerCase().replace(/_/g, ' ');
 }
 
-/** A tool call, if the message is one (the host's shape is not fixed yet: name + arguments in the metadata). */
-function toolCallOf(message: GenerationMessage): { name: string; args: unknown; result?: unknown } | undefined {
-  const meta = message.metadata ?? {};
-  const call = (meta.tool_call ?? meta.toolCall ?? (/TOOL/.test(message.type_name) ? meta : undefined)) as Record<string, unknown> | undefined;
-  if (!call || typeof call !== 'object') return undefined;
-  const name = typeof call.name === 'string' ? call.name : typeof meta.name === 'string' ? meta.name : message.content;
-  return { name, args: call.arguments ?? call.args ?? {}, ...('result' in call ? { result: call.result } : {}) };
+/** The tool call of `ctx.chat` a step message runs (processor-host.ts: `metadata.tool_call = {id, name, arguments}`). */
+interface ToolCallMeta {
+  id: string;
+  name: string;
+  arguments: unknown;
+}
+
+function toolCallOf(message: GenerationMessage): ToolCallMeta | undefined {
+  const call = message.metadata?.tool_call as Partial<ToolCallMeta> | undefined;
+  if (!call || typeof call !== 'object' || typeof call.id !== 'string' || typeof call.name !== 'string') return undefined;
+  return { id: call.id, name: call.name, arguments: call.arguments };
+}
+
+/** A tool's result (its text, as the model got it, cut at 4 KiB): a tree when it is JSON, else the text. */
+function toolResult(result: string, failed: boolean): HTMLElement {
+  let value: unknown;
+  try {
+    value = JSON.parse(result);
+  } catch {
+    value = undefined; // not JSON: shown as text
+  }
+  if (failed) {
+    // The sandbox tells the model `{"error": message}` when a handler throws.
+    const message = typeof value === 'object' && value !== null && typeof (value as { error?: unknown }).error === 'string' ? (value as { error: string }).error : result;
+    return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, 'error: '), h('code', { class: 'error-text' }, message));
+  }
+  if (typeof value === 'object' && value !== null) return h('div', { class: 'tool-result' }, jsonTree(value, 'result'));
+  return h('div', { class: 'tool-result' }, h('span', { class: 'json-key' }, 'result: '), h('code', {}, result));
 }
 
 export class TraceView {
@@ -52,6 +70,8 @@ export class TraceView {
   #count = 0;
   #dropped = 0;
   #droppedNote: HTMLElement | undefined;
+  /** The queue row, while and after the turn waited for a slot. */
+  #queue: { since: number; label: HTMLElement; times: HTMLElement; done: boolean } | undefined;
 
   constructor(title: string) {
     const headingId = uid('trace');
@@ -77,8 +97,10 @@ export class TraceView {
 
   #draw(message: GenerationMessage, at: number): unknown {
     switch (message.type) {
-      case MSG_TYPE.MSG_TYPE_STEP_START:
-        return this.#stepStart(message.content, at);
+      case MSG_TYPE.MSG_TYPE_STEP_START: {
+        const tool = toolCallOf(message);
+        return tool ? this.#toolStart(message.content, tool, at) : this.#stepStart(message.content, at);
+      }
       case MSG_TYPE.MSG_TYPE_STEP_PROGRESS:
         return this.#stepProgress(message, at);
       case MSG_TYPE.MSG_TYPE_STEP_END:
@@ -108,81 +130,57 @@ export class TraceView {
       case MSG_TYPE.MSG_TYPE_FULL:
         return this.#add('note', h('span', { class: 'text' }, `answer replaced by the processor (${message.content.length} characters)`));
       default: {
-        const tool = toolCallOf(message);
-        if (tool) {
-          return this.#add(
-            'tool',
-            h('strong', { class: 'badge' }, 'tool call'),
-            ' ',
-            h('code', {}, tool.name),
-            jsonTree(tool.args, 'arguments'),
-            'result' in tool ? jsonTree(tool.result, 'result') : null,
-          );
-        }
         const meta = message.metadata && Object.keys(message.metadata).length > 0 ? jsonTree(message.metadata, 'metadata') : null;
         return this.#add('other', h('strong', { class: 'badge' }, typeLabel(message)), ' ', h('span', { class: 'text' }, message.content), meta);
       }
     }
   }
 
-  /** A position in the host's queue (`generation_queued`). */
+  /**
+   * A position in the host's queue (`generation_queued`, re-sent when it changes): one row, updated in place,
+   * that says how long the turn waited once it starts (`started`).
+   */
   queued(position: number): void {
-    const text = position > 0 ? `queued: position ${position}` : 'starting';
+    const at = Date.now();
+    const text = position > 0 ? `queued: position ${position}` : 'queued: next in line';
     this.setState(text);
-    this.#add('queue', h('span', { class: 'text' }, text), ' ', h('span', { class: 'times' }, clock(Date.now())));
+    if (!this.#queue) {
+      const label = h('span', { class: 'text' });
+      const times = h('span', { class: 'times' });
+      const row = this.#add('queue', h('strong', { class: 'badge' }, 'queue'), ' ', label, ' ', times);
+      if (!row) return;
+      this.#queue = { since: at, label, times, done: false };
+    }
+    if (this.#queue.done) return;
+    this.#queue.label.textContent = position > 0 ? `position ${position}: ${position} ${position === 1 ? 'request' : 'requests'} before this one` : 'next: starts with the next free slot';
+    this.#queue.times.textContent = `waiting since ${clock(this.#queue.since)}`;
+  }
+
+  /** The turn left the queue and runs (its first chunk or message). */
+  started(): void {
+    const queue = this.#queue;
+    if (!queue || queue.done) return;
+    queue.done = true;
+    const at = Date.now();
+    queue.label.textContent = 'waited for a free slot';
+    queue.times.textContent = `${clock(queue.since)} → ${clock(at)} · ${formatDuration(at - queue.since)}`;
+    this.setState('running');
   }
 
   /**
-   * A question of the processor (`ctx.ask`), answered in place: a button per choice, or a text field. `answer`
-   * sends the reply; its rejection is shown next to the question.
+   * A question of the processor (`ctx.ask`; the conversation shows it with its controls): a row with the question
+   * and its choices. Call the returned function with each change of its status.
    */
-  ask(question: GenerationAsk, answer: (text: string) => Promise<void>): void {
+  question(question: GenerationAsk): (text: string, state: string) => void {
     this.#count += 1;
-    const status = h('p', { class: 'ask-status', role: 'status' });
-    const deadline = Date.now() + Math.max(0, question.timeout_ms || 0);
-    const controls: HTMLElement[] = [];
-    let done = false;
-    const send = async (text: string) => {
-      if (done) return;
-      done = true;
-      for (const c of controls) c.setAttribute('disabled', '');
-      status.textContent = 'sending…';
-      try {
-        await answer(text);
-        status.textContent = `answered: ${text}`;
-      } catch (error) {
-        status.textContent = `not delivered: ${messageOf(error)}`;
-        status.classList.add('error-text');
-      }
+    const status = h('span', { class: 'ask-status' }, 'waiting for the user');
+    const choices = question.choices && question.choices.length > 0 ? h('span', { class: 'hint' }, ` (${question.choices.join(' / ')})`) : null;
+    const row = this.#add('ask', h('strong', { class: 'badge' }, 'question'), ' ', h('span', { class: 'text' }, question.question), choices, ' ', h('span', { class: 'times' }, clock(Date.now())), ' · ', status);
+    row?.setAttribute('data-state', 'waiting');
+    return (text, state) => {
+      status.textContent = text;
+      row?.setAttribute('data-state', state);
     };
-    const label = uid('ask');
-    let form: HTMLElement;
-    if (question.choices && question.choices.length > 0) {
-      form = h('div', { class: 'ask-choices', role: 'group', 'aria-labelledby': label });
-      for (const choice of question.choices) {
-        const button = h('button', { type: 'button', onclick: () => void send(choice) }, choice);
-        controls.push(button);
-        form.append(button);
-      }
-    } else {
-      const input = h('input', { type: 'text', 'aria-labelledby': label, maxlength: 10000 });
-      const button = h('button', { type: 'submit' }, 'Answer');
-      controls.push(input, button);
-      form = h(
-        'form',
-        {
-          class: 'ask-form',
-          onsubmit: (event: Event) => {
-            event.preventDefault();
-            void send(input.value);
-          },
-        },
-        input,
-        button,
-      );
-    }
-    const expires = question.timeout_ms > 0 ? h('p', { class: 'hint' }, `answer before ${clock(deadline)}`) : null;
-    this.#add('ask', h('p', { id: label, class: 'ask-question' }, h('strong', { class: 'badge' }, 'question'), ' ', question.question), form, expires, status);
   }
 
   /** The turn ended: open steps are closed as interrupted. */
@@ -205,10 +203,34 @@ export class TraceView {
     if (row) this.#open.push({ text, row, startedAt: at, status, times, progress });
   }
 
-  /** The open step with this text, else the latest open one. */
-  #findOpen(text: string): OpenStep | undefined {
-    for (let i = this.#open.length - 1; i >= 0; i--) if (this.#open[i]!.text === text) return this.#open[i];
-    return this.#open[this.#open.length - 1];
+  /** A tool call of `ctx.chat`: a step with the tool's name and arguments; its end adds the result. */
+  #toolStart(text: string, tool: ToolCallMeta, at: number): void {
+    const status = h('span', { class: 'step-status', 'aria-label': 'running' }, 'running');
+    const times = h('span', { class: 'times' }, `${clock(at)} →`);
+    const progress = h('progress', { max: 100, hidden: true, 'aria-label': `progress of ${text}` });
+    const row = this.#add(
+      'tool step step-running',
+      status,
+      ' ',
+      h('strong', { class: 'badge' }, 'tool call'),
+      ' ',
+      h('code', { class: 'tool-name' }, tool.name),
+      ' ',
+      times,
+      h('div', { class: 'tool-arguments' }, jsonTree(tool.arguments ?? {}, 'arguments')),
+      progress,
+    );
+    if (!row) return;
+    row.dataset.toolCallId = tool.id;
+    this.#open.push({ text, toolCallId: tool.id, row, startedAt: at, status, times, progress });
+  }
+
+  /** The open step with this text (or tool call), else the latest open one that is not a tool call. */
+  #findOpen(text: string, toolCallId?: string): OpenStep | undefined {
+    if (toolCallId !== undefined) return this.#open.find((s) => s.toolCallId === toolCallId);
+    for (let i = this.#open.length - 1; i >= 0; i--) if (this.#open[i]!.text === text && this.#open[i]!.toolCallId === undefined) return this.#open[i];
+    for (let i = this.#open.length - 1; i >= 0; i--) if (this.#open[i]!.toolCallId === undefined) return this.#open[i];
+    return undefined;
   }
 
   #stepProgress(message: GenerationMessage, at: number): void {
@@ -228,7 +250,13 @@ export class TraceView {
 
   #stepEnd(message: GenerationMessage, at: number): void {
     const success = message.metadata?.status !== false;
-    const step = this.#findOpen(message.content);
+    const tool = toolCallOf(message);
+    const step = this.#findOpen(message.content, tool?.id);
+    if (tool && !step) {
+      // The end of a call whose start was not drawn (over MAX_TRACE_ENTRIES): a row of its own.
+      this.#toolStart(message.content, tool, at);
+      return this.#stepEnd(message, at);
+    }
     if (!step) {
       this.#add(`step ${success ? 'step-ok' : 'step-failed'}`, h('span', { class: 'step-status' }, success ? 'done' : 'failed'), ' ', h('span', { class: 'step-label' }, message.content), ' ', h('span', { class: 'times' }, `→ ${clock(at)}`));
       return;
@@ -240,6 +268,8 @@ export class TraceView {
     step.status.setAttribute('aria-label', success ? 'succeeded' : 'failed');
     step.times.textContent = `${clock(step.startedAt)} → ${clock(at)} · ${formatDuration(at - step.startedAt)}`;
     if (success && !step.progress.hidden) step.progress.value = 100;
+    const result = message.metadata?.result;
+    if (tool && typeof result === 'string') step.row.append(toolResult(result, !success));
   }
 
   #add(kind: string, ...children: Array<Node | string | null>): HTMLLIElement | undefined {
