@@ -14,6 +14,7 @@ import { PACKAGE_VERSION } from '../../util/package-root.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 import { serveStatus } from './status.js';
+import { detokenizeRoute, tokenizeRoute } from './tokenize.js';
 import { consolePageState, serveConsole } from './console-assets.js';
 import { sendError as sendOpenAIError } from './openai/errors.js';
 import { handleOpenAIRequest, isOpenAIPath } from './openai/routes.js';
@@ -75,7 +76,14 @@ const ROUTES: Record<string, Route> = {
     sendJson(res, 200, { setting_name: name, status: true });
   },
   'GET /get_server_ifos': async (deps, _req, res) => sendJson(res, 200, await serverInfos(deps)),
+  // llama-server's token routes (tokenize.ts), for hosts in front of this one; off with tokenize_routes: false.
+  'POST /tokenize': (deps, req, res) => (deps.config.values.tokenize_routes ? tokenizeRoute(deps, req, res) : notFound(req)),
+  'POST /detokenize': (deps, req, res) => (deps.config.values.tokenize_routes ? detokenizeRoute(deps, req, res) : notFound(req)),
 };
+
+function notFound(req: IncomingMessage): never {
+  throw new HttpError(404, `no route ${req.method} ${String(req.url).slice(0, 200)}`);
+}
 
 /** `update_setting`: model and binding changes load them (and are saved once loaded); other keys are validated, applied and saved. */
 async function applySetting(deps: HttpDeps, name: ConfigKey, value: unknown): Promise<void> {
