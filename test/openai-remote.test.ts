@@ -189,8 +189,21 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(tokenized).to.deep.include({ tokens: direct.body['tokens'] });
       const detokenized = await request(socket, 'detokenize', { prompt: direct.body['tokens'] }, 'detokenized');
       expect(detokenized).to.deep.include({ text: 'hello remote world' });
-      // Engine c has no /tokenize: the pool never sent it a tokenize request.
-      expect(byName(front, 'c').requests).to.equal(requestCounts(front)['c']);
+    });
+
+    it('the engines\' llama-server token routes: pieces, detokenize, refusals, and 404 where tokenize_routes is off', async () => {
+      const tokens = (await postJson(`${engines.a.url}/tokenize`, { content: 'hello world' })).body['tokens'] as number[];
+      const pieces = (await postJson(`${engines.a.url}/tokenize`, { content: 'hello world', with_pieces: true })).body['tokens'] as Array<{ id: number; piece: string }>;
+      expect(pieces.map((p) => p.id)).to.deep.equal(tokens);
+      expect(pieces.map((p) => p.piece).join('')).to.equal('hello world');
+      expect((await postJson(`${engines.a.url}/detokenize`, { tokens })).body).to.deep.equal({ content: 'hello world' });
+      const special = await postJson(`${engines.a.url}/tokenize`, { content: 'x', add_special: true });
+      expect(special.status).to.equal(400);
+      expect(special.body['error']).to.include({ code: 400, type: 'invalid_request_error' });
+      expect((await postJson(`${engines.a.url}/detokenize`, { tokens: [-1] })).status).to.equal(400);
+      expect((await postJson(`${engines.b.url}/tokenize`, { content: 'x' })).status).to.equal(401);
+      expect((await postJson(`${engines.b.url}/tokenize`, { content: 'x' }, ENGINE_B_KEY)).status).to.equal(200);
+      expect((await postJson(`${engines.c.url}/tokenize`, { content: 'x' })).status).to.equal(404);
     });
 
     it('socket and API: embeddings are the engine\'s own vectors', async () => {
@@ -269,6 +282,7 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
     });
 
     it('an abort reaches the engine: its generation ends cancelled and its slot is free', async () => {
+      const since = new Date().toISOString();
       const controller = new AbortController();
       let endpoint: string | undefined;
       const result = await frontModel(front).chat!([{ role: 'user', content: 'Count' }], {
@@ -285,10 +299,15 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(endpoint).to.be.a('string');
       const engine = engines[endpoint as 'a' | 'b' | 'c'];
       const key = endpoint === 'b' ? ENGINE_B_KEY : undefined;
-      await until('the engine frees its slot', async () => ((await getJson(`${engine.url}/status`, key)) as { slots: { busy: number } }).slots.busy === 0);
-      const recent = ((await getJson(`${engine.url}/status`, key)) as { recent_generations: Array<{ outcome: string; completion_tokens: number }> }).recent_generations;
-      expect(recent.at(-1)!.outcome).to.equal('cancelled');
-      expect(recent.at(-1)!.completion_tokens).to.be.below(1800);
+      type EngineStatus = { slots: { busy: number }; recent_generations: Array<{ outcome: string; completion_tokens: number; ended_at: string }> };
+      let ended: EngineStatus['recent_generations'] = [];
+      await until('the engine ends the generation and frees its slot', async () => {
+        const status = (await getJson(`${engine.url}/status`, key)) as EngineStatus;
+        ended = status.recent_generations.filter((g) => g.ended_at >= since);
+        return status.slots.busy === 0 && ended.length > 0;
+      });
+      expect(ended.map((g) => g.outcome), JSON.stringify(ended)).to.deep.equal(['cancelled']);
+      expect(ended[0]!.completion_tokens).to.be.below(1800);
     });
 
     it('a request that fails before its first token is retried once on another endpoint; the failed endpoint is taken out', async () => {

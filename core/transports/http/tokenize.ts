@@ -22,8 +22,8 @@ import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 /** Largest body of these routes: a `MAX_TEXT_CHARS` text of multi-byte characters, or `MAX_TOKEN_IDS` ids. */
 const MAX_TOKENIZE_BODY_BYTES = 4 * 1024 * 1024;
-/** Pieces are worked out one token at a time: at most this many per request. */
-const MAX_PIECES = 8192;
+/** Pieces are worked out from growing prefixes (quadratic): at most this many tokens per request. */
+const MAX_PIECES = 1024;
 
 /** llama-server's error `type` of a status. */
 function errorType(status: number): string {
@@ -91,8 +91,17 @@ export async function tokenizeRoute(deps: HttpDeps, req: IncomingMessage, res: S
     const tokens = await model.tokenize(content);
     if (body['with_pieces'] !== true) return { tokens };
     if (tokens.length > MAX_PIECES) throw bad(`"with_pieces" works on at most ${MAX_PIECES} tokens; this text has ${tokens.length}`);
+    // A token detokenized alone loses its leading space (SentencePiece), so each piece is what its token adds to
+    // the text of the tokens before it; a token that ends inside a UTF-8 character gets '' and the next one the
+    // whole character. The pieces join into the text.
     const pieces = [];
-    for (const id of tokens) pieces.push({ id, piece: await model.detokenize([id]) });
+    let text = '';
+    for (let i = 0; i < tokens.length; i++) {
+      const prefix = await model.detokenize(tokens.slice(0, i + 1));
+      const whole = prefix.startsWith(text) && !prefix.endsWith('\uFFFD');
+      pieces.push({ id: tokens[i]!, piece: whole ? prefix.slice(text.length) : '' });
+      if (whole) text = prefix;
+    }
     return { tokens: pieces };
   });
 }
