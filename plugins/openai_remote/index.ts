@@ -108,7 +108,10 @@ async function loadModel(ctx: BindingContext, request: LoadModelRequest): Promis
     const listed = lists[i]!;
     if (listed.ok) {
       const entry = listed.list.find((m) => m.id === remote);
-      if (!entry || !localNames(e, listed.list).includes(name)) return; // this endpoint does not serve it
+      if (!entry || !localNames(e, listed.list).includes(name)) {
+        if (Object.hasOwn(e.models, name)) ctx.logger.warn({ endpoint: e.name, model: name, id: remote }, 'remote endpoint does not list the mapped model id; it is left out of the pool');
+        return;
+      }
       members.push({ endpoint: new Endpoint(e, remote), contextSize: e.contextSize ?? entry.contextSize });
     } else if (Object.hasOwn(e.models, name)) {
       // Down now but configured for this model: in the pool, out until a probe answers.

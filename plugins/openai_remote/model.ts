@@ -173,6 +173,7 @@ export class RemoteModel implements LoadedModel {
 
   /** One streamed request through the pool: chunks through the stop filter, reasoning and tool calls gathered. */
   async #stream(path: 'completions' | 'chat/completions', options: ChatOptions, body: (endpoint: Endpoint) => Record<string, unknown>): Promise<ChatResult> {
+    if (this.#disposing.signal.aborted) throw remoteError('LH_ERR_MODEL_DISPOSED', `model ${this.name} was unloaded`);
     const outer = options.signal ? AbortSignal.any([options.signal, this.#disposing.signal]) : this.#disposing.signal;
     const empty = (): ChatResult => ({ text: '', stopReason: 'abort', timings: { prompt_eval_count: 0, prompt_eval_duration: 0, eval_count: 0, eval_duration: 0 } });
     if (outer.aborted) return empty();
