@@ -56,7 +56,12 @@ async function settingsOf(ctx: BindingContext): Promise<RemoteSettings> {
 }
 
 async function listModels(ctx: BindingContext): Promise<ModelFile[]> {
-  const settings = await settingsOf(ctx);
+  // Not configured yet: no models, as an empty models folder has none (`lollms-host list` shows every binding).
+  const settings = await readRemoteSettings(ctx.settings);
+  if (settings.endpoints.length === 0) {
+    ctx.logger.debug({}, NO_ENDPOINTS);
+    return [];
+  }
   const lists = await Promise.all(
     settings.endpoints.map((e) =>
       listEndpoint(e, settings.connectTimeoutMs).catch((error: unknown) => {
