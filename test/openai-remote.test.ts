@@ -356,6 +356,7 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect((failure as Error).message).to.contain(`endpoint ${victim}`);
       expect(chunks.length).to.be.greaterThan(0);
       expect(byName(front, victim!).healthy).to.equal(false);
+      expect(await getJson(`${front.url}/health`)).to.deep.include({ status: 'ok', endpoints: { healthy: 2, total: 3 } });
 
       // New requests (over the socket and the API) are served by the others.
       const before = requestCounts(front);

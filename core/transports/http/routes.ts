@@ -13,7 +13,7 @@ import { errorMessage } from '../../errors.js';
 import { PACKAGE_VERSION } from '../../util/package-root.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
-import { serveStatus } from './status.js';
+import { endpointsOf, serveStatus } from './status.js';
 import { detokenizeRoute, tokenizeRoute } from './tokenize.js';
 import { consolePageState, serveConsole } from './console-assets.js';
 import { sendError as sendOpenAIError } from './openai/errors.js';
@@ -39,12 +39,15 @@ type Route = (deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: UR
 
 /** The later originals' routes (lollms-reference §1.5), with their field names, plus our own. */
 const ROUTES: Record<string, Route> = {
-  'GET /health': ({ bindings }, _req, res) => {
+  'GET /health': (deps, _req, res) => {
+    const { bindings } = deps;
     const loading = bindings.loading;
     const model = bindings.model?.name ?? null;
     const binding = bindings.activeBinding ?? null;
-    if (loading) sendJson(res, 503, { status: 'loading', model: loading, binding });
-    else sendJson(res, 200, { status: 'ok', model, binding });
+    if (loading) return sendJson(res, 503, { status: 'loading', model: loading, binding });
+    // A model served by remote endpoints (openai_remote): how many of them take requests now.
+    const endpoints = endpointsOf(deps);
+    sendJson(res, 200, { status: 'ok', model, binding, ...(endpoints ? { endpoints: { healthy: endpoints.filter((e) => e.healthy).length, total: endpoints.length } } : {}) });
   },
   'GET /status': (deps, _req, res) => serveStatus(deps, res),
   'GET /get_config': ({ config }, _req, res) => sendJson(res, 200, config.redacted()),

@@ -53,7 +53,7 @@ export interface StatusReport {
 const MAX_STATUS_ENDPOINTS = 256;
 
 /** The loaded model's endpoints, from its binding's optional status hook; a hook that throws shows none. */
-function endpointsOf(deps: HttpDeps): StatusReport['endpoints'] {
+export function endpointsOf(deps: HttpDeps): StatusReport['endpoints'] {
   const model = deps.bindings.model?.model;
   let endpoints;
   try {
