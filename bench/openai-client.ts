@@ -7,6 +7,8 @@ import OpenAI from 'openai';
 
 interface RunCommand {
   kind: 'run';
+  /** Another host's URL to stream from (default: the one given at start). */
+  url?: string;
   model: string;
   messages: OpenAI.ChatCompletionMessageParam[];
   max_tokens: number;
@@ -18,6 +20,13 @@ type Command = RunCommand | { kind: 'exit' };
 const url = process.argv[2];
 if (!url || !process.send) throw new Error('usage: forked with the host URL');
 const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'bench', maxRetries: 0 });
+const others = new Map<string, OpenAI>();
+const clientFor = (other: string | undefined) => {
+  if (other === undefined) return client;
+  let c = others.get(other);
+  if (!c) others.set(other, (c = new OpenAI({ baseURL: `${other}/v1`, apiKey: 'bench', maxRetries: 0 })));
+  return c;
+};
 const send = (message: unknown) => process.send!(message);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -31,7 +40,7 @@ process.on('message', (command: Command) => {
     let first = 0;
     let text = '';
     let tokens = 0;
-    const stream = await client.chat.completions.create({
+    const stream = await clientFor(command.url).chat.completions.create({
       model: command.model,
       messages: command.messages,
       max_tokens: command.max_tokens,

@@ -66,6 +66,7 @@ export const CONFIG_KEYS = {
   allowed_origins: key({ schema: z.array(nonEmpty()), default: DEFAULT_ALLOWED_ORIGINS, doc: "Browser origins allowed (CORS and socket handshake); '*' allows any; a trailing :* matches any port." }),
   api_key: key({ schema: nonEmpty().nullable(), default: null, secret: true, doc: 'Key every client must present (required to bind anything but loopback, enforced on every bind once set).' }),
   parallel: key({ schema: int().min(1).max(64), default: 1, doc: 'Generations that run at once (context sequences).' }),
+  tokenize_routes: key({ schema: z.boolean(), default: true, doc: "Serve llama-server's POST /tokenize and POST /detokenize with the loaded model's tokenizer (hosts in front of this one count tokens with them)." }),
   max_queue: key({ schema: int().min(0).max(10000), default: 0, doc: 'Requests that may wait for a free slot; 0 answers busy at once, as the original.' }),
   max_queue_per_client: key({ schema: int().min(1).max(10000), default: 16, doc: 'Requests one client may have waiting for a slot at once (the queue serves clients in turn); one more is refused (socket: busy, HTTP: LH_ERR_QUEUE_FULL).' }),
   http_max_queue: key({ schema: int().min(0).max(10000), default: 64, doc: 'Requests of HTTP clients (the OpenAI-compatible API) that may wait for a slot, even when max_queue is 0 (the larger of the two applies to them).' }),

@@ -107,6 +107,39 @@ export interface TokenizeOptions {
   onCpuTime?(ns: number): void;
 }
 
+/**
+ * Live figures of one remote endpoint behind a model (since 1.1): what `GET /status` shows under `endpoints`,
+ * and what metrics export. Nothing here may carry a secret (no API key, no credentials in `url`).
+ */
+export interface EndpointStatus {
+  /** A short name for the endpoint (its configured name, or its URL's host and port). */
+  name: string;
+  /** Its base URL, without credentials, query or fragment. */
+  url: string;
+  /** Whether it takes requests now; false while it is out after a failure and probed until it answers. */
+  healthy: boolean;
+  /** Requests running on it now. */
+  inFlight: number;
+  /** The most requests it runs at once (its concurrency limit). */
+  limit: number;
+  /** Requests sent to it since the model was loaded (retries included). */
+  requests: number;
+  /** Of those, the ones that failed because of the endpoint (connection, server error, broken stream). */
+  failures: number;
+  /** Time to the first token (or the answer) of its last successful request, in ms; null before any. */
+  latencyMs: number | null;
+  /** When it is out: when it is probed next (ISO 8601). */
+  nextProbeAt?: string;
+  /** Its last failure, as a short text (no secret, no server path). */
+  lastError?: string;
+}
+
+/** What `LoadedModel.status` reports (since 1.1); every field is optional, later versions add more. */
+export interface ModelStatus {
+  /** The remote endpoints serving the model (a binding in front of remote engines), in configured order. */
+  endpoints?: EndpointStatus[];
+}
+
 /** A model loaded by a binding. The host calls `dispose()` when it is replaced, unloaded or the host stops. */
 export interface LoadedModel {
   /** The model's name as listed by `listModels`. */
@@ -131,6 +164,11 @@ export interface LoadedModel {
   detokenize?(tokens: readonly number[]): Promise<string>;
   /** An embedding of `text`; absent when the binding cannot embed. */
   embed?(text: string): Promise<number[]>;
+  /**
+   * Live status for `GET /status` and metrics (since 1.1). Optional; called often, so it must be cheap and
+   * synchronous, and must never include a secret.
+   */
+  status?(): ModelStatus;
   /** Free the model: end running generations (they resolve with `abort`), then release its memory. */
   dispose(): Promise<void>;
 }

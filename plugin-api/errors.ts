@@ -53,6 +53,12 @@ export const ERRORS = defineErrors({
   LH_ERR_EMBEDDING_UNSUPPORTED: { status: 400, summary: 'The binding or the model cannot compute embeddings.' },
   LH_ERR_TOKENIZER_UNAVAILABLE: { status: 400, summary: "The binding cannot tokenize (a remote engine without a tokenize route); generation still works, with estimated token counts.", template: 'the binding "{binding}" cannot {operation}: its model has no tokenizer the host can reach' },
 
+  // Remote engines (the openai_remote binding's endpoint pool).
+  LH_ERR_REMOTE_CONFIG: { status: 400, summary: "The openai_remote binding's settings are invalid (an endpoint URL, a limit, a key that is neither in the named environment variable nor in the secret file); the message names the setting, never the key." },
+  LH_ERR_REMOTE_UNAVAILABLE: { status: 503, summary: 'No endpoint of the remote pool can serve: all are down (each is probed until it answers again) or none serves the model; answered at once, retry later.' },
+  LH_ERR_REMOTE_STREAM: { status: 502, summary: 'The remote endpoint failed after it had started answering (connection lost, an error in the stream, or a stream cut short); the text already streamed stays, the generation ends here.' },
+  LH_ERR_REMOTE_HTTP: { status: 502, summary: 'The remote endpoint answered an error the binding cannot map to a client error (its status and message are in the text).' },
+
   // Model installs and paths.
   LH_ERR_INSTALL: { status: 400, summary: 'A model install request is invalid (bad file name, no source) or the download failed.' },
   LH_ERR_INSTALL_HTTP: { status: 502, summary: 'The model server answered an HTTP error status.' },

@@ -33,6 +33,11 @@ export interface CompiledBinding {
 /** The package name plugins import the contract from. */
 export const PLUGIN_API_SPECIFIER = 'lollms-host/plugin-api';
 const LLAMA_PACKAGE = 'node-llama-cpp';
+/**
+ * Small, stable libraries the host provides to every binding (documented in docs/writing-a-binding.md), shared
+ * like node-llama-cpp: `eventsource-parser` parses the server-sent events of remote engines (openai_remote).
+ */
+const HOST_PROVIDED_PACKAGES = ['eventsource-parser'] as const;
 
 /**
  * The plugin-api module this host runs: `plugin-api/index.ts` under tsx (tests, dev), `plugin-api/index.js`
@@ -44,7 +49,7 @@ export function hostPluginApiUrl(): string {
   return new URL(`../../plugin-api/index${ext}`, import.meta.url).href;
 }
 
-/** The host's node-llama-cpp (or a subpath of it), as an absolute `file://` URL. */
+/** The host's node-llama-cpp or another host-provided package (or a subpath of it), as an absolute `file://` URL. */
 function hostLlamaUrl(specifier: string): string {
   return import.meta.resolve(specifier);
 }
@@ -53,8 +58,9 @@ function hostLlamaUrl(specifier: string): string {
  * Bundle a binding's TypeScript entry into one ESM file and write it to the cache.
  *
  * Imports resolve as follows:
- * - `lollms-host/plugin-api` and `node-llama-cpp` (and its subpaths): external, as absolute `file://` URLs of
- *   the host's own copies, so the plugin shares the host's module instances and its single llama engine;
+ * - `lollms-host/plugin-api`, `node-llama-cpp` and `eventsource-parser` (and their subpaths): external, as
+ *   absolute `file://` URLs of the host's own copies, so the plugin shares the host's module instances and its
+ *   single llama engine;
  * - Node builtins: external as written;
  * - any other bare package: bundled from the plugin folder's own `node_modules`; a package that only the
  *   host (or nobody) has is a compile error naming the import — a plugin must not silently depend on the
@@ -172,7 +178,8 @@ function hostImports(pluginDir: string, pluginApiUrl: string): Plugin {
         if (isAbsolute(args.path)) return undefined;
         if (isBuiltin(args.path)) return { path: args.path, external: true };
         if (args.path === PLUGIN_API_SPECIFIER) return { path: pluginApiUrl, external: true };
-        if (args.path === LLAMA_PACKAGE || args.path.startsWith(`${LLAMA_PACKAGE}/`)) {
+        const shared = [LLAMA_PACKAGE, ...HOST_PROVIDED_PACKAGES].some((p) => args.path === p || args.path.startsWith(`${p}/`));
+        if (shared) {
           try {
             return { path: hostLlamaUrl(args.path), external: true };
           } catch (error) {
@@ -190,7 +197,7 @@ function hostImports(pluginDir: string, pluginApiUrl: string): Plugin {
           return {
             errors: [{
               text: `cannot resolve "${args.path}": a binding may import node builtins, ${PLUGIN_API_SPECIFIER}, ` +
-                `${LLAMA_PACKAGE} and packages installed in its own node_modules`,
+                `${[LLAMA_PACKAGE, ...HOST_PROVIDED_PACKAGES].join(', ')} and packages installed in its own node_modules`,
             }],
           };
         }

@@ -1,6 +1,6 @@
 /** JSON in and out for the HTTP routes: bounded bodies, coded statuses. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorMessage } from '../../errors.js';
+import { Cancelled, errorMessage } from '../../errors.js';
 
 /** Bodies larger than this are refused with 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -32,4 +32,13 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
   } catch (error) {
     throw new HttpError(400, `invalid JSON body: ${errorMessage(error)}`);
   }
+}
+
+/** A request's `signal`: aborted when the client closes the connection before the response ended. */
+export function connectionSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(Cancelled('the HTTP client closed the connection'));
+  });
+  return controller.signal;
 }

@@ -13,7 +13,8 @@ import { errorMessage } from '../../errors.js';
 import { PACKAGE_VERSION } from '../../util/package-root.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
-import { serveStatus } from './status.js';
+import { endpointsOf, serveStatus } from './status.js';
+import { detokenizeRoute, tokenizeRoute } from './tokenize.js';
 import { consolePageState, serveConsole } from './console-assets.js';
 import { sendError as sendOpenAIError } from './openai/errors.js';
 import { handleOpenAIRequest, isOpenAIPath } from './openai/routes.js';
@@ -41,12 +42,17 @@ type Route = (deps: HttpDeps, req: IncomingMessage, res: ServerResponse, url: UR
 const ROUTES: Record<string, Route> = {
   // Ready (200) once the start-up model has loaded or failed to: `ok` with a model, `no_model` without one (and
   // why); 503 `starting` or `loading` before. docs/protocol.md lists the bodies.
-  'GET /health': ({ bindings }, _req, res) => {
+  'GET /health': (deps, _req, res) => {
+    const { bindings } = deps;
     const { state, model, loading, error } = bindings.readiness;
     const binding = bindings.activeBinding ?? null;
     if (state === 'starting') sendJson(res, 503, { status: 'starting', model: null, binding });
     else if (state === 'loading') sendJson(res, 503, { status: 'loading', model: loading, binding });
-    else if (state === 'ready') sendJson(res, 200, { status: 'ok', model, binding });
+    else if (state === 'ready') {
+      // A model served by remote endpoints (openai_remote): how many of them take requests now.
+      const endpoints = endpointsOf(deps);
+      sendJson(res, 200, { status: 'ok', model, binding, ...(endpoints ? { endpoints: { healthy: endpoints.filter((e) => e.healthy).length, total: endpoints.length } } : {}) });
+    }
     else sendJson(res, 200, { status: 'no_model', model: null, binding, ...(error !== undefined ? { error: clientText(error) } : {}) });
   },
   'GET /status': (deps, _req, res) => serveStatus(deps, res),
@@ -84,7 +90,14 @@ const ROUTES: Record<string, Route> = {
     sendJson(res, 200, { setting_name: name, status: true });
   },
   'GET /get_server_ifos': async (deps, _req, res) => sendJson(res, 200, await serverInfos(deps)),
+  // llama-server's token routes (tokenize.ts), for hosts in front of this one; off with tokenize_routes: false.
+  'POST /tokenize': (deps, req, res) => (deps.config.values.tokenize_routes ? tokenizeRoute(deps, req, res) : notFound(req)),
+  'POST /detokenize': (deps, req, res) => (deps.config.values.tokenize_routes ? detokenizeRoute(deps, req, res) : notFound(req)),
 };
+
+function notFound(req: IncomingMessage): never {
+  throw new HttpError(404, `no route ${req.method} ${String(req.url).slice(0, 200)}`);
+}
 
 /** `update_setting`: model and binding changes load them (and are saved once loaded); other keys are validated, applied and saved. */
 async function applySetting(deps: HttpDeps, name: ConfigKey, value: unknown): Promise<void> {

@@ -33,12 +33,57 @@ export interface StatusReport {
     ended_at: string;
   }>;
   reloads: Array<{ kind: string; name: string; ok: boolean; at: string; error?: string }>;
+  /**
+   * The remote endpoints serving the loaded model, when its binding reports them (`LoadedModel.status`, e.g.
+   * openai_remote); absent otherwise.
+   */
+  endpoints?: Array<{
+    name: string;
+    url: string;
+    healthy: boolean;
+    in_flight: number;
+    limit: number;
+    requests: number;
+    failures: number;
+    latency_ms: number | null;
+    next_probe_at?: string;
+    last_error?: string;
+  }>;
+}
+
+/** Endpoints shown, at most (a binding reports what it has; the page stays bounded). */
+const MAX_STATUS_ENDPOINTS = 256;
+
+/** The loaded model's endpoints, from its binding's optional status hook; a hook that throws shows none. */
+export function endpointsOf(deps: HttpDeps): StatusReport['endpoints'] {
+  const model = deps.bindings.model?.model;
+  let endpoints;
+  try {
+    endpoints = model?.status?.().endpoints;
+  } catch (error) {
+    deps.logger.warn({ err: String(error) }, 'the binding\'s status hook failed');
+    return undefined;
+  }
+  if (!Array.isArray(endpoints)) return undefined;
+  return endpoints.slice(0, MAX_STATUS_ENDPOINTS).map((e) => ({
+    name: String(e.name),
+    url: String(e.url),
+    healthy: e.healthy === true,
+    in_flight: e.inFlight,
+    limit: e.limit,
+    requests: e.requests,
+    failures: e.failures,
+    latency_ms: e.latencyMs,
+    ...(e.nextProbeAt !== undefined ? { next_probe_at: e.nextProbeAt } : {}),
+    ...(e.lastError !== undefined ? { last_error: redactPaths(String(e.lastError)) } : {}),
+  }));
 }
 
 export function statusReport(deps: HttpDeps): StatusReport {
   const { bindings, generation, personalities, reloads } = deps;
   const model = bindings.model?.name ?? null;
   const status = generation.status();
+  const endpoints = endpointsOf(deps);
   return {
     version: PACKAGE_VERSION,
     binding: bindings.activeBinding ?? null,
@@ -61,6 +106,7 @@ export function statusReport(deps: HttpDeps): StatusReport {
       ended_at: g.endedAt,
     })),
     reloads: reloads.recentReloads().map((r) => ({ kind: r.kind, name: r.name, ok: r.ok, at: r.at, ...(r.error !== undefined ? { error: redactPaths(r.error) } : {}) })),
+    ...(endpoints ? { endpoints } : {}),
   };
 }
 

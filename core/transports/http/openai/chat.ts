@@ -15,7 +15,8 @@ import { MAX_API_BODY_BYTES } from './limits.js';
 import { resolveModel } from './models.js';
 import { samplingOf, stopOf } from './params.js';
 import { ChatCompletionRequestSchema, parseBody } from './schemas.js';
-import { connectionSignal, responseId, serveGeneration } from './serve.js';
+import { connectionSignal } from '../respond.js';
+import { responseId, serveGeneration } from './serve.js';
 
 export async function chatCompletions(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const signal = connectionSignal(res);

@@ -15,7 +15,8 @@ import { MAX_API_BODY_BYTES } from './limits.js';
 import { resolveModel } from './models.js';
 import { rejectCommonUnsupported, rejectIfSet, rejectTokenIds, samplingOf, stopOf } from './params.js';
 import { CompletionRequestSchema, parseBody, type CompletionRequest } from './schemas.js';
-import { connectionSignal, responseId, serveGeneration, type ResponseShape } from './serve.js';
+import { connectionSignal } from '../respond.js';
+import { responseId, serveGeneration, type ResponseShape } from './serve.js';
 
 /** OpenAI's default `max_tokens` of a legacy completion. */
 export const DEFAULT_COMPLETION_TOKENS = 16;

@@ -15,7 +15,7 @@ import { MAX_API_BODY_BYTES } from './limits.js';
 import { resolveModel } from './models.js';
 import { rejectTokenIds } from './params.js';
 import { EmbeddingRequestSchema, parseBody } from './schemas.js';
-import { connectionSignal } from './serve.js';
+import { connectionSignal } from '../respond.js';
 
 /** A vector as base64 of its little-endian float32 values. */
 export function base64Vector(vector: readonly number[]): string {

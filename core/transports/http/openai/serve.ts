@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { Cancelled, HostClosed } from '../../../errors.js';
+import { HostClosed } from '../../../errors.js';
 import type { GenerationOutcome, GenerationRequest, GenerationSink } from '../../../generation/types.js';
 import type { HttpDeps } from '../deps.js';
 import { mapError, sendError } from './errors.js';
@@ -51,15 +51,6 @@ export interface ServeOptions {
 /** A new response id: `prefix` and 24 random characters. */
 export function responseId(prefix: string): string {
   return `${prefix}-${randomBytes(18).toString('base64url')}`;
-}
-
-/** The generation's `signal`: aborted when the client closes the connection before the response ended. */
-export function connectionSignal(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) controller.abort(Cancelled('the HTTP client closed the connection'));
-  });
-  return controller.signal;
 }
 
 /** Run `request` and answer it on `res` with `shape`. Never throws: every failure is answered (or the client is gone). */
