@@ -111,7 +111,7 @@ export const CONFIG_KEYS = {
   install_max_size_mb: key({ schema: int().min(1).max(16 * 1024 * 1024), default: 65536, doc: 'Largest model file a client may install from a URL not in models.yaml, in MiB (catalogue entries: their filesize + 10% + 1 MiB, if smaller).' }),
   install_min_free_mb: key({ schema: int().min(0), default: 1024, doc: 'Disk space (MiB) an install must leave free in the models folder; checked before and during the download.' }),
   install_max_concurrent: key({ schema: int().min(1).max(64), default: 2, doc: 'Model downloads running at once, host-wide (one per client).' }),
-  personality_setting_max_bytes: key({ schema: int().min(256).max(64 * 1024 * 1024), default: 65536, doc: 'Largest value of one personality setting (a str in UTF-8 bytes, a list as JSON); larger writes are refused, larger saved values reset.' }),
+  personality_setting_max_bytes: key({ schema: int().min(256).max(64 * 1024 * 1024), default: 65536, doc: 'Largest value of one personality or binding setting (a str in UTF-8 bytes, a list as JSON); larger writes are refused, larger saved values reset.' }),
   sandbox_log_lines_per_second: key({ schema: int().min(1).max(100000), default: SANDBOX.maxLogLinesPerSecond, doc: 'Log lines per second one personality\'s processor may write to the host log (bursts of 10x); the rest is dropped, and said so once.' }),
   // Workflow primitives (plugin API 1.1, issues 14 and 15). See docs/writing-a-personality.md and docs/security.md.
   sandbox_max_state_bytes: key({ schema: int().min(2).max(64 * 1024 * 1024), default: SANDBOX.maxStateBytes, doc: 'Largest ctx.state (JSON, UTF-8 bytes) one personality keeps per discussion; a hook that leaves more fails.' }),
