@@ -107,8 +107,26 @@ export interface AbRoundsResult {
 }
 
 /**
- * Run `rounds` A/B rounds, alternating which side goes first so that a drift in machine speed favours
- * neither. `onRound` sees each round's two runs (to print them, or warn when token counts differ).
+ * Run `rounds` rounds of two sides, alternating which side goes first so that a drift in machine speed favours
+ * neither; `onRound` gets each round's two results.
+ */
+export async function alternateRounds<A, B>(
+  rounds: number,
+  runA: () => Promise<A>,
+  runB: () => Promise<B>,
+  onRound: (round: number, a: A, b: B) => void,
+): Promise<void> {
+  for (let round = 1; round <= rounds; round++) {
+    const firstA = round % 2 === 1 ? await runA() : undefined;
+    const b = await runB();
+    const a = firstA ?? (await runA());
+    onRound(round, a, b);
+  }
+}
+
+/**
+ * `alternateRounds` for two `BenchRun` sides: their tokens/s and A/B ratio per round. `onRound` sees each round's
+ * two runs (to print them, or warn when token counts differ).
  */
 export async function abRounds(
   rounds: number,
@@ -117,21 +135,12 @@ export async function abRounds(
   onRound: (round: number, a: BenchRun, b: BenchRun) => void = () => {},
 ): Promise<AbRoundsResult> {
   const result: AbRoundsResult = { a: [], b: [], ratios: [] };
-  for (let round = 1; round <= rounds; round++) {
-    let a: BenchRun;
-    let b: BenchRun;
-    if (round % 2 === 1) {
-      a = await runA();
-      b = await runB();
-    } else {
-      b = await runB();
-      a = await runA();
-    }
+  await alternateRounds(rounds, runA, runB, (round, a, b) => {
     onRound(round, a, b);
     result.a.push(a.tps);
     result.b.push(b.tps);
     result.ratios.push(a.tps / b.tps);
-  }
+  });
   return result;
 }
 

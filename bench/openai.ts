@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { LlamaChat, type ChatHistoryItem } from 'node-llama-cpp';
 import { createLlamaEngine } from '../core/bindings/engine.js';
 import { effectiveThreads } from '../core/config.js';
-import { benchModel, median, startBenchHost } from './common.js';
+import { alternateRounds, benchModel, median, startBenchHost } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MESSAGES = [
@@ -89,17 +89,13 @@ export async function runOpenAIBench(options: OpenAIBenchOptions = {}): Promise<
 
     const ratios: number[] = [];
     const overheads: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      // Alternate which side goes first, so that a drift in machine speed favours neither.
-      const first = round % 2 === 1 ? await viaSdk() : undefined;
-      const b = await bare();
-      const s = first ?? (await viaSdk());
+    await alternateRounds(rounds, viaSdk, bare, (round, s, b) => {
       if (s.tokens !== b.count) print(`warning: round ${round} token counts differ: sdk ${s.tokens}, bare ${b.count}`);
       ratios.push((b.totalMs / b.count) / (s.totalMs / s.tokens));
       overheads.push(s.firstChunkMs - b.firstMs);
       print(`round ${round} openai tokens/s: ${((s.tokens / s.totalMs) * 1000).toFixed(1)}, first chunk ${s.firstChunkMs.toFixed(1)} ms`);
       print(`round ${round} bare tokens/s: ${((b.count / b.totalMs) * 1000).toFixed(1)}, first text ${b.firstMs.toFixed(1)} ms`);
-    }
+    });
     const result = { ratio: median(ratios), firstChunkOverheadMs: median(overheads) };
     print(`openai/bare tokens/s ratio: ${result.ratio.toFixed(2)}`);
     print(`openai first-chunk overhead ms: ${result.firstChunkOverheadMs.toFixed(1)}`);

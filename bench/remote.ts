@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { effectiveThreads } from '../core/config.js';
-import { median, startBenchHost } from './common.js';
+import { alternateRounds, median, startBenchHost } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MESSAGES = [
@@ -63,17 +63,13 @@ export async function runRemoteBench(options: RemoteBenchOptions = {}): Promise<
     print(`same output: ${warmRemote.text === warmDirect.text ? 'yes' : 'no'}`);
     const ratios: number[] = [];
     const overheads: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      // Alternate which side goes first, so that a drift in machine speed favours neither.
-      const first = round % 2 === 1 ? await remote() : undefined;
-      const d = await direct();
-      const r = first ?? (await remote());
+    await alternateRounds(rounds, remote, direct, (round, r, d) => {
       if (r.tokens !== d.tokens) print(`warning: round ${round} token counts differ: remote ${r.tokens}, direct ${d.tokens}`);
       ratios.push((r.tokens / r.totalMs) / (d.tokens / d.totalMs));
       overheads.push(r.firstChunkMs - d.firstChunkMs);
       print(`round ${round} remote tokens/s: ${((r.tokens / r.totalMs) * 1000).toFixed(1)}, first chunk ${r.firstChunkMs.toFixed(1)} ms`);
       print(`round ${round} direct tokens/s: ${((d.tokens / d.totalMs) * 1000).toFixed(1)}, first chunk ${d.firstChunkMs.toFixed(1)} ms`);
-    }
+    });
     const result = { ratio: median(ratios), firstChunkOverheadMs: median(overheads) };
     print(`remote/direct tokens/s ratio: ${result.ratio.toFixed(2)}`);
     print(`remote first-chunk overhead ms: ${result.firstChunkOverheadMs.toFixed(1)}`);

@@ -4,14 +4,13 @@ import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:f
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import YAML from 'yaml';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import { writeTestModel } from '../core/bindings/test-model.js';
 import { startHost } from '../core/host.js';
 import { locationFlags } from '../core/util/cli-hint.js';
-import { main } from '../core/cli.js';
 import { capturingLogger } from './helpers/logger.js';
+import { cli } from './helpers/cli.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'lollms-host.js');
 
@@ -23,15 +22,6 @@ function spawnCli(args: string[]) {
     timeout: 30_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The CLI's `main` in this process (the same code; no node start per call). */
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _e, done) => (append(chunk.toString()), done()) });
-  const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
-  return { code, stdout, stderr };
 }
 
 describe('lollms-host list / use / rm (issue 13: a CLI operators recognise)', function () {

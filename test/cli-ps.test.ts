@@ -1,36 +1,14 @@
 import { expect } from 'chai';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../core/cli.js';
 import { startTestHost, TEST_MODEL_NAME, type TestHost } from '../core/testing.js';
 import { locateRunningHost } from '../core/transports/running-host.js';
 import { startHost, type HostHandle } from '../core/host.js';
 import { pino } from 'pino';
+import { cli, closedPort } from './helpers/cli.js';
 
 const silentLogger = () => pino({ level: 'silent' });
-
-/** The CLI's `main` in this process, with its output captured. */
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _e, done) => (append(chunk.toString()), done()) });
-  const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
-  return { code, stdout, stderr };
-}
-
-/** A port nothing listens on (just freed). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('lollms-host ps (issue 13: a CLI operators recognise)', function () {
   this.timeout(60_000);

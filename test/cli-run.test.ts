@@ -2,33 +2,11 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { Writable } from 'node:stream';
-import { main } from '../core/cli.js';
 import { startTestHost, TEST_MODEL_NAME, type TestHost } from '../core/testing.js';
 import { PACKAGE_ROOT } from '../core/util/package-root.js';
 import type { StatusReport } from '../core/transports/http/status.js';
-
-/** The CLI's `main` in this process, with its output captured. */
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _e, done) => (append(chunk.toString()), done()) });
-  const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
-  return { code, stdout, stderr };
-}
-
-/** A port nothing listens on (just freed). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { cli, closedPort } from './helpers/cli.js';
 
 const status = async (host: TestHost) => (await (await fetch(`${host.url}/status`)).json()) as StatusReport;
 

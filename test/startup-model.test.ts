@@ -3,25 +3,15 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import YAML from 'yaml';
 import { startHost } from '../core/host.js';
-import { main } from '../core/cli.js';
 import { becomesDefault, chooseStartupModel } from '../core/bindings/startup-model.js';
 import { capturingLogger } from './helpers/logger.js';
 import { tinyModel } from './helpers/models.js';
+import { cli } from './helpers/cli.js';
 
 const TEST_MODEL = 'tiny-random-llama.gguf';
 const at = (day: number) => Date.UTC(2026, 0, day);
-
-/** The CLI's `main` in this process. */
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (chunk: Buffer, _e, done) => (append(chunk.toString()), done()) });
-  const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
-  return { code, stdout, stderr };
-}
 
 describe('the model people pulled is the model that serves (issue 13)', function () {
   this.timeout(60_000);
