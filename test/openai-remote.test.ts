@@ -7,7 +7,7 @@
  * (config tokenize_routes: false), like Ollama or LM Studio.
  */
 import { expect } from 'chai';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +162,27 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(await refused({ endpoints: [{ url: engines.a.baseUrl, api_key_env: 'LH_TEST_NO_SUCH_KEY' }] })).to.contain('LH_TEST_NO_SUCH_KEY');
       expect(await refused({ endpoints: [{ url: 'ftp://127.0.0.1/v1' }] })).to.contain('http');
       expect(await refused({ endpoints: [{ url: engines.a.baseUrl, max_concurrent: 0 }] })).to.contain('max_concurrent');
+    });
+    it('a client can neither see nor set the operator-only settings (endpoint URLs, key files, timings): LH_ERR_SETTING_OPERATOR_ONLY, nothing saved', async () => {
+      const socket = await front.connect();
+      const shown = await request(socket, 'get_binding_settings', {}, 'binding_settings');
+      expect(shown).to.deep.equal({ success: true, name: 'openai_remote', settings: {}, template: {} });
+      const file = join(front.host.bindingSettings.folder, 'openai_remote.yaml');
+      const before = await readFile(file, 'utf8');
+      for (const settings of [
+        { endpoints: [{ name: 'evil', url: 'http://169.254.169.254/v1', api_key_file: '/etc/shadow' }] },
+        { endpoints: [{ url: engines.a.baseUrl, api_key_env: 'HOME' }] },
+        { probe_initial_ms: 10 },
+      ]) {
+        const reply = (await request(socket, 'set_binding_settings', { settings }, 'binding_settings')) as { success: boolean; error: string; name: string };
+        expect(reply).to.deep.include({ success: false });
+        expect(reply.error).to.contain('operator');
+        expect(reply.error).to.not.contain(front.host.bindingSettings.folder);
+      }
+      expect(before).to.contain(engines.a.baseUrl);
+      expect(JSON.stringify(shown)).to.not.contain(engines.a.baseUrl).and.not.contain(keyDir);
+      expect(await readFile(file, 'utf8')).to.equal(before);
+      expect(endpoints(front).map((e) => e.name)).to.deep.equal(['a', 'b', 'c']);
     });
   });
 
