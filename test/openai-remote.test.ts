@@ -85,6 +85,14 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
+/** The `lollms_remote_endpoint_*` series of GET /metrics: metric name -> endpoint -> value. */
+async function remoteMetrics(front: TestHost): Promise<Record<string, Record<string, number>>> {
+  const text = await (await fetch(`${front.url}/metrics`)).text();
+  const out: Record<string, Record<string, number>> = {};
+  for (const m of text.matchAll(/^(lollms_remote_endpoint_\w+)\{endpoint="([^"]+)"\} (\S+)$/gm)) (out[m[1]!] ??= {})[m[2]!] = Number(m[3]);
+  return out;
+}
+
 async function getJson(url: string, key?: string): Promise<Record<string, unknown>> {
   const response = await fetch(url, key ? { headers: { authorization: `Bearer ${key}` } } : {});
   return (await response.json()) as Record<string, unknown>;
@@ -302,6 +310,36 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(endpoints(front).every((e) => e.inFlight === 0 && e.healthy)).to.equal(true);
     });
 
+    it('GET /metrics: one series per endpoint from the pool\'s status (up, in flight during a stream, limit, latency, requests, failures)', async () => {
+      const controller = new AbortController();
+      let streaming!: () => void;
+      const started = new Promise<void>((r) => (streaming = r));
+      const running = frontModel(front).chat!([{ role: 'user', content: 'Count' }], {
+        format: { type: 'json_schema', schema: LONG_ARRAY },
+        maxTokens: 1800,
+        session: 'metrics-stream',
+        signal: controller.signal,
+        onChunk: () => streaming(),
+      });
+      await started;
+      const during = await remoteMetrics(front);
+      controller.abort();
+      expect((await running).stopReason).to.equal('abort');
+      expect(Object.values(during['lollms_remote_endpoint_in_flight']!).reduce((a, b) => a + b, 0)).to.equal(1);
+      await until('the aborted request has left its endpoint', () => endpoints(front).every((e) => e.inFlight === 0));
+
+      const scraped = await remoteMetrics(front);
+      const status = endpoints(front);
+      const column = (read: (e: EndpointStatus) => number) => Object.fromEntries(status.map((e) => [e.name, read(e)]));
+      expect(scraped['lollms_remote_endpoint_up']).to.deep.equal({ a: 1, b: 1, c: 1 });
+      expect(scraped['lollms_remote_endpoint_limit']).to.deep.equal({ a: 4, b: 4, c: 4 });
+      expect(scraped['lollms_remote_endpoint_in_flight']).to.deep.equal({ a: 0, b: 0, c: 0 });
+      expect(scraped['lollms_remote_endpoint_requests_total']).to.deep.equal(column((e) => e.requests));
+      expect(scraped['lollms_remote_endpoint_failures_total']).to.deep.equal(column((e) => e.failures));
+      expect(scraped['lollms_remote_endpoint_latency_seconds']).to.deep.equal(column((e) => e.latencyMs! / 1000));
+      expect(Object.values(scraped['lollms_remote_endpoint_requests_total']!).every((n) => n >= 1)).to.equal(true);
+    });
+
     it('an abort reaches the engine: its generation ends cancelled and its slot is free', async () => {
       const since = new Date().toISOString();
       const controller = new AbortController();
@@ -378,6 +416,9 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(chunks.length).to.be.greaterThan(0);
       expect(byName(front, victim!).healthy).to.equal(false);
       expect(await getJson(`${front.url}/health`)).to.deep.include({ status: 'ok', endpoints: { healthy: 2, total: 3 } });
+      const metrics = await remoteMetrics(front);
+      expect(metrics['lollms_remote_endpoint_up']![victim!]).to.equal(0);
+      expect(metrics['lollms_remote_endpoint_failures_total']![victim!]).to.equal(byName(front, victim!).failures).and.at.least(1);
 
       // New requests (over the socket and the API) are served by the others.
       const before = requestCounts(front);
