@@ -8,6 +8,8 @@
  */
 import { expect } from 'chai';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { main } from '../core/cli.js';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -338,6 +340,18 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(scraped['lollms_remote_endpoint_failures_total']).to.deep.equal(column((e) => e.failures));
       expect(scraped['lollms_remote_endpoint_latency_seconds']).to.deep.equal(column((e) => e.latencyMs! / 1000));
       expect(Object.values(scraped['lollms_remote_endpoint_requests_total']!).every((n) => n >= 1)).to.equal(true);
+    });
+
+    it('lollms-host ps shows each endpoint: name, healthy, in flight/limit, requests, failures, latency', async () => {
+      let stdout = '';
+      const sink = new Writable({ write: (chunk: Buffer, _e, done) => ((stdout += chunk.toString()), done()) });
+      expect(await main(['ps', '--url', front.url], { stdout: sink, stderr: sink })).to.equal(0);
+      const lines = stdout.split('\n');
+      expect(lines, stdout).to.include('endpoints       3 healthy of 3');
+      for (const e of endpoints(front)) {
+        const row = new RegExp(`^  ${e.name}\\s+${e.url.replace(/[.\/]/g, '\\$&')}\\s+yes\\s+0/4\\s+${e.requests}\\s+${e.failures}\\s+\\d+ ms\\s+-$`);
+        expect(lines.some((l) => row.test(l)), stdout).to.equal(true);
+      }
     });
 
     it('an abort reaches the engine: its generation ends cancelled and its slot is free', async () => {
