@@ -456,6 +456,39 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(status.endpoints.find((e) => e['name'] === victim)).to.include({ healthy: true, in_flight: 0, limit: 4 });
       expect(status.endpoints.find((e) => e['name'] === victim)!['failures']).to.be.at.least(1);
     });
+    it('API: an endpoint killed mid-stream reaches the OpenAI client as an error event in the stream (LH_ERR_REMOTE_STREAM), after the text already sent', async () => {
+      let victim: 'a' | 'b' | 'c' | undefined;
+      let killed: Promise<void> | undefined;
+      const deltas: string[] = [];
+      let failure: unknown;
+      const stream = await api.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Count slowly' }],
+        max_tokens: 1800,
+        stream: true,
+        user: 'api-victim',
+        response_format: { type: 'json_schema', json_schema: { name: 'numbers', schema: LONG_ARRAY } },
+      });
+      try {
+        for await (const chunk of stream) {
+          const delta = chunk.choices[0]?.delta.content;
+          if (delta) deltas.push(delta);
+          if (victim || deltas.length === 0) continue;
+          victim = endpoints(front).find((e) => e.inFlight === 1)!.name as 'a' | 'b' | 'c';
+          killed = engines[victim].kill();
+        }
+      } catch (error) {
+        failure = error;
+      }
+      await killed;
+      expect(victim).to.be.a('string');
+      expect(failure, 'the stream ended without an error').to.be.instanceOf(OpenAI.APIError);
+      expect((failure as InstanceType<typeof OpenAI.APIError>).code).to.equal('LH_ERR_REMOTE_STREAM');
+      expect((failure as Error).message).to.contain(`endpoint ${victim}`);
+      expect(deltas.length).to.be.greaterThan(0);
+      await engines[victim!].restart();
+      await until('the endpoint answers its probe again', () => byName(front, victim!).healthy);
+    });
   });
 
   describe('engines without a tokenizer route, and pools that are down', () => {
