@@ -111,6 +111,7 @@ export const PersonalityIdInvalid = createError('LH_ERR_PERSONALITY_ID');
 export const PersonalityUnavailable = createError('LH_ERR_PERSONALITY_UNAVAILABLE');
 export const SettingInvalid = createError('LH_ERR_SETTING_INVALID');
 export const SettingUnknown = createError('LH_ERR_SETTING_UNKNOWN');
+export const SettingOperatorOnly = createError('LH_ERR_SETTING_OPERATOR_ONLY');
 export const ProcessorUnavailable = createError('LH_ERR_PROCESSOR_UNAVAILABLE');
 
 // Generation.

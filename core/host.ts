@@ -140,6 +140,7 @@ export class Host {
       sandboxPids: () => sandboxPool.pids(),
       modelLoaded: () => bindings.model !== undefined,
       isMounted: (path) => personalities.mounted.some((m) => m.path === path && !m.removed),
+      remoteEndpoints: () => bindings.model?.model.status?.().endpoints ?? [],
     });
     const engine = createLlamaEngine({ gpu: values().enable_gpu, threads: effectiveThreads(values()), logger });
     // Binding settings: the card's template, the values saved in the data dir (validated, migrated), one store

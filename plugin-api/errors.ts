@@ -81,6 +81,7 @@ export const ERRORS = defineErrors({
   LH_ERR_PERSONALITY_ID: { status: 404, summary: 'No personality is mounted under that id (see list_active_personalities).' },
   LH_ERR_SETTING_INVALID: { status: 400, summary: "A personality setting value does not fit the processor's template (type, min/max, options)." },
   LH_ERR_SETTING_UNKNOWN: { status: 400, summary: "A personality setting name that the processor's template does not declare." },
+  LH_ERR_SETTING_OPERATOR_ONLY: { status: 403, summary: "A client tried to set a binding setting that its card marks operator_only: only the operator's settings file on the host sets it." },
   LH_ERR_PROCESSOR_UNAVAILABLE: { status: 400, summary: "processor_cfg asks for a hook that the personality's processor.ts does not define, or the processor is a Python one (not run)." },
 
   // Generation.

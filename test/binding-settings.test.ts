@@ -37,6 +37,16 @@ export default defineBinding({
 });
 `;
 
+const GUARDED_CARD = `name: guarded
+author: test
+version: 1.0.0
+description: a binding with an operator-only setting
+host_api: "^1.0.0"
+settings:
+  source_url: { type: str, value: "", operator_only: true }
+  batch: 4
+`;
+
 describe('binding settings over the socket (issue 13)', function () {
   this.timeout(60_000);
   let dir: string;
@@ -47,6 +57,13 @@ describe('binding settings over the socket (issue 13)', function () {
     await writeFile(join(dir, 'bindings', 'echo', 'binding_card.yaml'), CARD);
     await writeFile(join(dir, 'bindings', 'echo', 'models.yaml'), '[]\n');
     await writeFile(join(dir, 'bindings', 'echo', 'index.ts'), ENTRY);
+    // A second binding (not active) with an operator-only setting, as a binding that fetches URLs would have.
+    await mkdir(join(dir, 'bindings', 'guarded'), { recursive: true });
+    await writeFile(join(dir, 'bindings', 'guarded', 'binding_card.yaml'), GUARDED_CARD);
+    await writeFile(join(dir, 'bindings', 'guarded', 'models.yaml'), '[]\n');
+    await writeFile(join(dir, 'bindings', 'guarded', 'index.ts'), ENTRY);
+    await mkdir(join(dir, 'data', 'settings', 'bindings'), { recursive: true });
+    await writeFile(join(dir, 'data', 'settings', 'bindings', 'guarded.yaml'), 'source_url: http://10.0.0.9:8000/v1\n');
     host = await startTestHost({ bindingsPaths: [join(dir, 'bindings')], binding: 'echo', model: 'm.gguf', dataDir: join(dir, 'data') });
   });
   after(async () => {
@@ -105,6 +122,19 @@ describe('binding settings over the socket (issue 13)', function () {
     const set = await host.request('set_binding_settings', { name: 'llama_cpp', settings: { gpu_layers: 'max' } });
     expect(set).to.deep.include({ success: true, name: 'llama_cpp', applied: false });
     expect((await host.request('get_binding_settings', { name: 'llama_cpp' })) as object).to.have.nested.property('settings.gpu_layers', 'max');
+  });
+
+  it('an operator_only setting is neither shown to clients nor set by them (LH_ERR_SETTING_OPERATOR_ONLY); a client write of the others keeps the operator\'s value', async () => {
+    const file = join(dir, 'data', 'settings', 'bindings', 'guarded.yaml');
+    expect(await host.request('get_binding_settings', { name: 'guarded' })).to.deep.equal({ success: true, name: 'guarded', settings: { batch: 4 }, template: { batch: { type: 'int', value: 4 } } });
+    const refused = (await host.request('set_binding_settings', { name: 'guarded', settings: { batch: 8, source_url: 'http://169.254.169.254/' } })) as { success: boolean; error: string };
+    expect(refused.success).to.equal(false);
+    expect(refused.error).to.contain('"source_url"').and.contain('operator');
+    expect(YAML.parse(await readFile(file, 'utf8'))).to.deep.equal({ source_url: 'http://10.0.0.9:8000/v1' });
+    const set = await host.request('set_binding_settings', { name: 'guarded', settings: { batch: 8 } });
+    expect(set).to.deep.include({ success: true, name: 'guarded', settings: { batch: 8 }, applied: false });
+    expect(JSON.stringify(set)).to.not.contain('10.0.0.9');
+    expect(YAML.parse(await readFile(file, 'utf8'))).to.deep.equal({ source_url: 'http://10.0.0.9:8000/v1', batch: 8 });
   });
 
   it('the client library has both requests', async () => {

@@ -7,6 +7,7 @@ import { locateRunningHost } from '../core/transports/running-host.js';
 import { startHost, type HostHandle } from '../core/host.js';
 import { pino } from 'pino';
 import { cli, closedPort } from './helpers/cli.js';
+import { formatStatus } from '../core/transports/http/ps-command.js';
 
 const silentLogger = () => pino({ level: 'silent' });
 
@@ -78,6 +79,23 @@ describe('lollms-host ps (issue 13: a CLI operators recognise)', function () {
       expect(out.stderr).to.equal('');
       expect(out.stdout).to.contain(`model           ${TEST_MODEL_NAME}`);
     });
+  });
+
+  it('shows the remote endpoints of a model served by them (name, healthy, in flight/limit, failures, latency), and no section without', () => {
+    const base = { version: '1.0.0', binding: 'openai_remote', model: 'm', loading: null, test_model: false, slots: { total: 2, busy: 1 }, queue: { depth: 0 }, personalities: [], recent_generations: [], reloads: [] };
+    const text = formatStatus('http://127.0.0.1:9600', {
+      ...base,
+      endpoints: [
+        { name: 'gpu-a', url: 'http://10.0.0.5:8000/v1', healthy: true, in_flight: 3, limit: 8, requests: 120, failures: 0, latency_ms: 41.6 },
+        { name: 'gpu-b', url: 'http://10.0.0.6:8000/v1', healthy: false, in_flight: 0, limit: 8, requests: 7, failures: 2, latency_ms: null, next_probe_at: '2026-01-01T00:00:04.000Z', last_error: 'cannot be reached (ECONNREFUSED)' },
+      ],
+    });
+    const lines = text.split('\n');
+    expect(lines).to.include('endpoints       1 healthy of 2');
+    expect(lines.some((l) => /^ {2}NAME\s+URL\s+HEALTHY\s+IN FLIGHT\s+REQUESTS\s+FAILURES\s+LATENCY\s+LAST ERROR$/.test(l)), text).to.equal(true);
+    expect(lines.some((l) => /^ {2}gpu-a\s+http:\/\/10\.0\.0\.5:8000\/v1\s+yes\s+3\/8\s+120\s+0\s+42 ms\s+-$/.test(l)), text).to.equal(true);
+    expect(lines.some((l) => /^ {2}gpu-b\s+http:\/\/10\.0\.0\.6:8000\/v1\s+no \(probe 2026-01-01T00:00:04\.000Z\)\s+0\/8\s+7\s+2\s+-\s+cannot be reached \(ECONNREFUSED\)$/.test(l)), text).to.equal(true);
+    expect(formatStatus('http://127.0.0.1:9600', base)).to.not.contain('endpoints');
   });
 
   it('with no host running it says none answers and how to start one (exit 1)', async () => {

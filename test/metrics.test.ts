@@ -142,6 +142,7 @@ describe('GET /metrics (issue 18)', function () {
       sandboxPids: () => [],
       modelLoaded: () => true,
       isMounted: () => true,
+      remoteEndpoints: () => [],
     });
     const exposed = [...(await metrics.registry.metrics()).matchAll(/^# TYPE (lollms_\w+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
     const doc = await readFile(join(PACKAGE_ROOT, 'docs', 'metrics.md'), 'utf8');
@@ -158,6 +159,7 @@ describe('GET /metrics (issue 18)', function () {
       sandboxPids: () => [],
       modelLoaded: () => true,
       isMounted: (path) => path === 'english/a/kept',
+      remoteEndpoints: () => [],
     });
     const ended = (personality: string) =>
       metrics.generation.ended!({ mode: 'personality', personality, transport: 'http', outcome: 'done', usage: { promptTokens: 1, completionTokens: 1 }, timings: { queuedMs: 0, totalMs: 1 } });

@@ -7,7 +7,9 @@
  * (config tokenize_routes: false), like Ollama or LM Studio.
  */
 import { expect } from 'chai';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { main } from '../core/cli.js';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +85,14 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The `lollms_remote_endpoint_*` series of GET /metrics: metric name -> endpoint -> value. */
+async function remoteMetrics(front: TestHost): Promise<Record<string, Record<string, number>>> {
+  const text = await (await fetch(`${front.url}/metrics`)).text();
+  const out: Record<string, Record<string, number>> = {};
+  for (const m of text.matchAll(/^(lollms_remote_endpoint_\w+)\{endpoint="([^"]+)"\} (\S+)$/gm)) (out[m[1]!] ??= {})[m[2]!] = Number(m[3]);
+  return out;
 }
 
 async function getJson(url: string, key?: string): Promise<Record<string, unknown>> {
@@ -162,6 +172,27 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(await refused({ endpoints: [{ url: engines.a.baseUrl, api_key_env: 'LH_TEST_NO_SUCH_KEY' }] })).to.contain('LH_TEST_NO_SUCH_KEY');
       expect(await refused({ endpoints: [{ url: 'ftp://127.0.0.1/v1' }] })).to.contain('http');
       expect(await refused({ endpoints: [{ url: engines.a.baseUrl, max_concurrent: 0 }] })).to.contain('max_concurrent');
+    });
+    it('a client can neither see nor set the operator-only settings (endpoint URLs, key files, timings): LH_ERR_SETTING_OPERATOR_ONLY, nothing saved', async () => {
+      const socket = await front.connect();
+      const shown = await request(socket, 'get_binding_settings', {}, 'binding_settings');
+      expect(shown).to.deep.equal({ success: true, name: 'openai_remote', settings: {}, template: {} });
+      const file = join(front.host.bindingSettings.folder, 'openai_remote.yaml');
+      const before = await readFile(file, 'utf8');
+      for (const settings of [
+        { endpoints: [{ name: 'evil', url: 'http://169.254.169.254/v1', api_key_file: '/etc/shadow' }] },
+        { endpoints: [{ url: engines.a.baseUrl, api_key_env: 'HOME' }] },
+        { probe_initial_ms: 10 },
+      ]) {
+        const reply = (await request(socket, 'set_binding_settings', { settings }, 'binding_settings')) as { success: boolean; error: string; name: string };
+        expect(reply).to.deep.include({ success: false });
+        expect(reply.error).to.contain('operator');
+        expect(reply.error).to.not.contain(front.host.bindingSettings.folder);
+      }
+      expect(before).to.contain(engines.a.baseUrl);
+      expect(JSON.stringify(shown)).to.not.contain(engines.a.baseUrl).and.not.contain(keyDir);
+      expect(await readFile(file, 'utf8')).to.equal(before);
+      expect(endpoints(front).map((e) => e.name)).to.deep.equal(['a', 'b', 'c']);
     });
   });
 
@@ -281,6 +312,48 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(endpoints(front).every((e) => e.inFlight === 0 && e.healthy)).to.equal(true);
     });
 
+    it('GET /metrics: one series per endpoint from the pool\'s status (up, in flight during a stream, limit, latency, requests, failures)', async () => {
+      const controller = new AbortController();
+      let streaming!: () => void;
+      const started = new Promise<void>((r) => (streaming = r));
+      const running = frontModel(front).chat!([{ role: 'user', content: 'Count' }], {
+        format: { type: 'json_schema', schema: LONG_ARRAY },
+        maxTokens: 1800,
+        session: 'metrics-stream',
+        signal: controller.signal,
+        onChunk: () => streaming(),
+      });
+      await started;
+      const during = await remoteMetrics(front);
+      controller.abort();
+      expect((await running).stopReason).to.equal('abort');
+      expect(Object.values(during['lollms_remote_endpoint_in_flight']!).reduce((a, b) => a + b, 0)).to.equal(1);
+      await until('the aborted request has left its endpoint', () => endpoints(front).every((e) => e.inFlight === 0));
+
+      const scraped = await remoteMetrics(front);
+      const status = endpoints(front);
+      const column = (read: (e: EndpointStatus) => number) => Object.fromEntries(status.map((e) => [e.name, read(e)]));
+      expect(scraped['lollms_remote_endpoint_up']).to.deep.equal({ a: 1, b: 1, c: 1 });
+      expect(scraped['lollms_remote_endpoint_limit']).to.deep.equal({ a: 4, b: 4, c: 4 });
+      expect(scraped['lollms_remote_endpoint_in_flight']).to.deep.equal({ a: 0, b: 0, c: 0 });
+      expect(scraped['lollms_remote_endpoint_requests_total']).to.deep.equal(column((e) => e.requests));
+      expect(scraped['lollms_remote_endpoint_failures_total']).to.deep.equal(column((e) => e.failures));
+      expect(scraped['lollms_remote_endpoint_latency_seconds']).to.deep.equal(column((e) => e.latencyMs! / 1000));
+      expect(Object.values(scraped['lollms_remote_endpoint_requests_total']!).every((n) => n >= 1)).to.equal(true);
+    });
+
+    it('lollms-host ps shows each endpoint: name, healthy, in flight/limit, requests, failures, latency', async () => {
+      let stdout = '';
+      const sink = new Writable({ write: (chunk: Buffer, _e, done) => ((stdout += chunk.toString()), done()) });
+      expect(await main(['ps', '--url', front.url], { stdout: sink, stderr: sink })).to.equal(0);
+      const lines = stdout.split('\n');
+      expect(lines, stdout).to.include('endpoints       3 healthy of 3');
+      for (const e of endpoints(front)) {
+        const row = new RegExp(`^  ${e.name}\\s+${e.url.replace(/[.\/]/g, '\\$&')}\\s+yes\\s+0/4\\s+${e.requests}\\s+${e.failures}\\s+\\d+ ms\\s+-$`);
+        expect(lines.some((l) => row.test(l)), stdout).to.equal(true);
+      }
+    });
+
     it('an abort reaches the engine: its generation ends cancelled and its slot is free', async () => {
       const since = new Date().toISOString();
       const controller = new AbortController();
@@ -357,6 +430,9 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       expect(chunks.length).to.be.greaterThan(0);
       expect(byName(front, victim!).healthy).to.equal(false);
       expect(await getJson(`${front.url}/health`)).to.deep.include({ status: 'ok', endpoints: { healthy: 2, total: 3 } });
+      const metrics = await remoteMetrics(front);
+      expect(metrics['lollms_remote_endpoint_up']![victim!]).to.equal(0);
+      expect(metrics['lollms_remote_endpoint_failures_total']![victim!]).to.equal(byName(front, victim!).failures).and.at.least(1);
 
       // New requests (over the socket and the API) are served by the others.
       const before = requestCounts(front);
@@ -379,6 +455,39 @@ describe('openai_remote: a front host serving pools of OpenAI-compatible engines
       const status = (await getJson(`${front.url}/status`)) as { endpoints: Array<Record<string, unknown>> };
       expect(status.endpoints.find((e) => e['name'] === victim)).to.include({ healthy: true, in_flight: 0, limit: 4 });
       expect(status.endpoints.find((e) => e['name'] === victim)!['failures']).to.be.at.least(1);
+    });
+    it('API: an endpoint killed mid-stream reaches the OpenAI client as an error event in the stream (LH_ERR_REMOTE_STREAM), after the text already sent', async () => {
+      let victim: 'a' | 'b' | 'c' | undefined;
+      let killed: Promise<void> | undefined;
+      const deltas: string[] = [];
+      let failure: unknown;
+      const stream = await api.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Count slowly' }],
+        max_tokens: 1800,
+        stream: true,
+        user: 'api-victim',
+        response_format: { type: 'json_schema', json_schema: { name: 'numbers', schema: LONG_ARRAY } },
+      });
+      try {
+        for await (const chunk of stream) {
+          const delta = chunk.choices[0]?.delta.content;
+          if (delta) deltas.push(delta);
+          if (victim || deltas.length === 0) continue;
+          victim = endpoints(front).find((e) => e.inFlight === 1)!.name as 'a' | 'b' | 'c';
+          killed = engines[victim].kill();
+        }
+      } catch (error) {
+        failure = error;
+      }
+      await killed;
+      expect(victim).to.be.a('string');
+      expect(failure, 'the stream ended without an error').to.be.instanceOf(OpenAI.APIError);
+      expect((failure as InstanceType<typeof OpenAI.APIError>).code).to.equal('LH_ERR_REMOTE_STREAM');
+      expect((failure as Error).message).to.contain(`endpoint ${victim}`);
+      expect(deltas.length).to.be.greaterThan(0);
+      await engines[victim!].restart();
+      await until('the endpoint answers its probe again', () => byName(front, victim!).healthy);
     });
   });
 

@@ -3,6 +3,10 @@
  * as a processor declares one (`{ type, value, min?, max?, help?, options? }`), or a bare default whose type is
  * read from the value: a whole number is `int`, another number `float`, a string `str`, a boolean `bool`, a list
  * `list`. Clients get the template with `binding_settings`; values are validated against it.
+ *
+ * A full entry may carry `operator_only: true`: the setting belongs to the operator (it names URLs, files,
+ * environment variables, anything that would let a client steer what the host fetches or reads). Only the
+ * settings file on the host sets it; clients neither set nor see it (`clientSettingsView`).
  */
 import type { SettingTemplate, SettingsTemplate, SettingType } from '../../plugin-api/processor.js';
 
@@ -18,6 +22,18 @@ function typeOf(value: unknown): SettingType | undefined {
   if (typeof value === 'boolean') return 'bool';
   if (Array.isArray(value)) return 'list';
   return undefined;
+}
+
+/** The names of the settings a template marks `operator_only`. */
+export function operatorOnlySettings(template: SettingsTemplate): Set<string> {
+  return new Set(Object.entries(template).filter(([, entry]) => (entry as { operator_only?: unknown }).operator_only === true).map(([name]) => name));
+}
+
+/** What a client is shown of a binding's settings: the values and template without the operator-only settings. */
+export function clientSettingsView(template: SettingsTemplate, values: Record<string, unknown>): { settings: Record<string, unknown>; template: SettingsTemplate } {
+  const hidden = operatorOnlySettings(template);
+  const keep = <T>(record: Record<string, T>) => Object.fromEntries(Object.entries(record).filter(([name]) => !hidden.has(name)));
+  return { settings: keep(values), template: keep(template) };
 }
 
 /** The template of a card; entries of no usable type (null, a nested map) are left out. */

@@ -8,9 +8,11 @@
  * histograms and labels, and adds the standard process metrics (CPU, memory, event loop lag, GC).
  *
  * Label values are bounded: `mode` and `outcome` are fixed sets, `personality` is a mounted personality's path
- * (or `other`), `code` an error code of the registry, `kind`/`reason` fixed sets of the sandbox and models.
+ * (or `other`), `code` an error code of the registry, `kind`/`reason` fixed sets of the sandbox and models,
+ * `endpoint` the name of one of the loaded remote model's endpoints (configured by the operator, at most 64).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EndpointStatus } from '../../plugin-api/binding.js';
 import type { ModelObserver } from '../bindings/manager.js';
 import type { SchedulerObserver } from '../generation/scheduler.js';
 import type { EndedGeneration, GenerationObserver } from '../generation/types.js';
@@ -32,6 +34,43 @@ export interface MetricsSources {
   modelLoaded(): boolean;
   /** Whether `path` is a mounted personality (only those become label values). */
   isMounted(path: string): boolean;
+  /** The loaded model's remote endpoints (`status().endpoints` of an `openai_remote` model); empty otherwise. */
+  remoteEndpoints(): EndpointStatus[];
+}
+
+/**
+ * A gauge or counter labelled `endpoint`, filled at scrape time from the loaded model's endpoints: reset first,
+ * so the endpoints of a model no longer loaded disappear. The counters are the model's own counts, so they
+ * restart from 0 when the model loads again.
+ */
+function endpointGauge(name: string, help: string, registers: Registry[], sources: MetricsSources, read: (e: EndpointStatus) => number | null): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['endpoint'],
+    registers,
+    collect() {
+      this.reset();
+      for (const endpoint of sources.remoteEndpoints()) {
+        const value = read(endpoint);
+        if (value !== null) this.set({ endpoint: endpoint.name }, value);
+      }
+    },
+  });
+}
+
+/** As `endpointGauge`, for a count the model keeps: set by `reset()` + `inc(count)`. */
+function endpointCounter(name: string, help: string, registers: Registry[], sources: MetricsSources, read: (e: EndpointStatus) => number): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['endpoint'],
+    registers,
+    collect() {
+      this.reset();
+      for (const endpoint of sources.remoteEndpoints()) this.inc({ endpoint: endpoint.name }, read(endpoint));
+    },
+  });
 }
 
 /** Seconds from a request to its first streamed text. */
@@ -151,6 +190,12 @@ export class HostMetrics {
     });
     this.#modelUnloads = new Counter({ name: 'lollms_model_unloads_total', help: 'Models unloaded after keep_alive without use.', registers });
     new Gauge({ name: 'lollms_model_loaded', help: '1 while a model is loaded, 0 otherwise (none selected, or unloaded by keep_alive).', registers, collect() { this.set(sources.modelLoaded() ? 1 : 0); } });
+    endpointGauge('lollms_remote_endpoint_up', "1 while a remote endpoint of the loaded model takes requests, 0 while it is out and probed.", registers, sources, (e) => (e.healthy ? 1 : 0));
+    endpointGauge('lollms_remote_endpoint_in_flight', 'Requests running on a remote endpoint now.', registers, sources, (e) => e.inFlight);
+    endpointGauge('lollms_remote_endpoint_limit', "A remote endpoint's concurrency limit (max_concurrent).", registers, sources, (e) => e.limit);
+    endpointGauge('lollms_remote_endpoint_latency_seconds', "Time to the first token (or the answer) of a remote endpoint's last successful request; absent before one.", registers, sources, (e) => (e.latencyMs === null ? null : e.latencyMs / 1000));
+    endpointCounter('lollms_remote_endpoint_requests_total', 'Requests sent to a remote endpoint since the model was loaded (retries included); restarts when the model loads again.', registers, sources, (e) => e.requests);
+    endpointCounter('lollms_remote_endpoint_failures_total', 'Of those, the ones that failed because of the endpoint (connection, server error, broken stream); restarts when the model loads again.', registers, sources, (e) => e.failures);
   }
 
   /** The scheduler's observer: queue waits, refusals, abandoned places. */

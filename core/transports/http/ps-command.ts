@@ -1,6 +1,7 @@
 /**
  * `lollms-host ps`: what a running host is doing, as `ollama ps` shows it: the loaded model, the slots and the
- * queue, the mounted personalities and the last generations. It reads `GET /status` (docs/protocol.md), so it
+ * queue, the remote endpoints of a model served by them (openai_remote), the mounted personalities and the last
+ * generations. It reads `GET /status` (docs/protocol.md), so it
  * shows the same as the console; `--json` prints that body as is, for scripts.
  */
 import { parseArgs } from 'node:util';
@@ -33,6 +34,27 @@ export function formatStatus(url: string, status: StatusReport): string {
   if (status.loading) lines.push(`loading         ${status.loading}`);
   lines.push(`slots           ${status.slots.busy} busy of ${status.slots.total}`);
   lines.push(`queue           ${status.queue.depth} waiting`);
+  if (status.endpoints && status.endpoints.length > 0) {
+    // A model served by remote engines (openai_remote): each endpoint's state, load, failures and latency.
+    const healthy = status.endpoints.filter((e) => e.healthy).length;
+    lines.push('');
+    lines.push(`endpoints       ${healthy} healthy of ${status.endpoints.length}`);
+    lines.push(
+      ...table([
+        ['  NAME', 'URL', 'HEALTHY', 'IN FLIGHT', 'REQUESTS', 'FAILURES', 'LATENCY', 'LAST ERROR'],
+        ...status.endpoints.map((e) => [
+          `  ${e.name}`,
+          e.url,
+          e.healthy ? 'yes' : `no${e.next_probe_at ? ` (probe ${e.next_probe_at})` : ''}`,
+          `${e.in_flight}/${e.limit}`,
+          String(e.requests),
+          String(e.failures),
+          e.latency_ms === null ? '-' : `${Math.round(e.latency_ms)} ms`,
+          e.last_error ?? '-',
+        ]),
+      ]),
+    );
+  }
   lines.push('');
   if (status.personalities.length === 0) lines.push('personalities   none mounted');
   else {
@@ -70,7 +92,7 @@ export async function psCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv =
     throw CliUsage(`ps: ${errorMessage(error)}`);
   }
   if (parsed.values.help) {
-    io.stdout.write(`${PS_USAGE}\n  what a running host has loaded, its slots and queue, its personalities and last generations (GET /status)\n`);
+    io.stdout.write(`${PS_USAGE}\n  what a running host has loaded, its slots and queue, its remote endpoints, its personalities and last generations (GET /status)\n`);
     return 0;
   }
   const host = await locateRunningHost(runningHostFlags(parsed.values), env);
