@@ -21,7 +21,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   sdk: ['errors', 'util', 'plugin-api'],
   generation: ['personalities', 'bindings', 'sandbox', 'config', 'errors', 'logger', 'util', 'plugin-api'],
   'hot-reload': ['personalities', 'bindings', 'plugins', 'protocol', 'errors', 'logger', 'util'],
-  metrics: ['generation', 'hot-reload', 'bindings', 'sandbox', 'util'],
+  metrics: ['generation', 'hot-reload', 'bindings', 'sandbox', 'util', 'plugin-api'],
   transports: ['generation', 'hot-reload', 'personalities', 'bindings', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
   host: ['metrics', 'transports', 'hot-reload', 'generation', 'personalities', 'bindings', 'sandbox', 'plugins', 'config', 'protocol', 'errors', 'logger', 'util', 'plugin-api'],
 };
