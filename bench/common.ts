@@ -86,6 +86,36 @@ export async function loadBenchBinding(options: BenchBindingOptions = {}): Promi
   }
 }
 
+/** The options of every streaming A/B bench (socket, OpenAI API, remote engine). */
+export interface StreamBenchOptions {
+  /** Interleaved A/B rounds after a warm-up. Default 7. */
+  rounds?: number;
+  /** Tokens per run. Default 128. */
+  tokens?: number;
+  /** Engine threads, for the host and the baseline. Default cores - 1. */
+  threads?: number;
+  /** Receives each `name: value` line. */
+  print?: (line: string) => void;
+}
+
+/** `options` with their defaults filled in. */
+export function streamBenchSettings(options: StreamBenchOptions): Required<StreamBenchOptions> {
+  return {
+    print: options.print ?? ((line: string) => console.log(line)),
+    rounds: options.rounds ?? 7,
+    tokens: options.tokens ?? 128,
+    threads: options.threads ?? effectiveThreads({ n_threads: 0 }),
+  };
+}
+
+/** What the SDK's client process (bench/openai-client.ts) answers for one streamed chat, timed at the client. */
+export interface SdkRun {
+  firstChunkMs: number;
+  totalMs: number;
+  tokens: number;
+  text: string;
+}
+
 /** One timed run of one side of an A/B bench. */
 export interface BenchRun {
   /** Generated tokens per second of wall time for the whole call. */

@@ -13,8 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LlamaChat, type ChatHistoryItem } from 'node-llama-cpp';
 import { createLlamaEngine } from '../core/bindings/engine.js';
-import { effectiveThreads } from '../core/config.js';
-import { alternateRounds, benchModel, median, startBenchHost } from './common.js';
+import { alternateRounds, benchModel, median, startBenchHost, streamBenchSettings, type SdkRun, type StreamBenchOptions } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MESSAGES = [
@@ -29,29 +28,11 @@ const SEED = 1234;
 /** The same sampler on both sides; the repeat penalty is off on both (`repeat_penalty: 1` is the host's "off"). */
 const SAMPLING = { temperature: 0.8, top_k: 40, top_p: 0.95, repeat_penalty: 1, seed: SEED };
 
-export interface OpenAIBenchOptions {
-  /** Interleaved A/B rounds after a warm-up. Default 7. */
-  rounds?: number;
-  /** Tokens per run. Default 128. */
-  tokens?: number;
-  /** Engine threads, for the host and the bare loop. Default cores - 1. */
-  threads?: number;
-  /** Receives each `name: value` line. */
-  print?: (line: string) => void;
-}
+export type OpenAIBenchOptions = StreamBenchOptions;
 
-interface SdkRun {
-  firstChunkMs: number;
-  totalMs: number;
-  tokens: number;
-  text: string;
-}
 
 export async function runOpenAIBench(options: OpenAIBenchOptions = {}): Promise<{ ratio: number; firstChunkOverheadMs: number }> {
-  const print = options.print ?? ((line: string) => console.log(line));
-  const rounds = options.rounds ?? 7;
-  const tokens = options.tokens ?? 128;
-  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
+  const { print, rounds, tokens, threads } = streamBenchSettings(options);
   const modelPath = await benchModel(join(here, '.models'));
   const bench = await startBenchHost(threads, 'openai-client.ts');
   const ask = bench.ask;

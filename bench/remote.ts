@@ -11,8 +11,7 @@ import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { effectiveThreads } from '../core/config.js';
-import { alternateRounds, median, startBenchHost } from './common.js';
+import { alternateRounds, median, startBenchHost, streamBenchSettings, type SdkRun, type StreamBenchOptions } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MESSAGES = [
@@ -21,29 +20,11 @@ const MESSAGES = [
 ];
 const SAMPLING = { temperature: 0.8, top_k: 40, top_p: 0.95, repeat_penalty: 1, seed: 1234 };
 
-export interface RemoteBenchOptions {
-  /** Interleaved rounds after a warm-up. Default 7. */
-  rounds?: number;
-  /** Tokens per run. Default 128. */
-  tokens?: number;
-  /** Engine threads. Default cores - 1. */
-  threads?: number;
-  /** Receives each `name: value` line. */
-  print?: (line: string) => void;
-}
+export type RemoteBenchOptions = StreamBenchOptions;
 
-interface SdkRun {
-  firstChunkMs: number;
-  totalMs: number;
-  tokens: number;
-  text: string;
-}
 
 export async function runRemoteBench(options: RemoteBenchOptions = {}): Promise<{ ratio: number; firstChunkOverheadMs: number }> {
-  const print = options.print ?? ((line: string) => console.log(line));
-  const rounds = options.rounds ?? 7;
-  const tokens = options.tokens ?? 128;
-  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
+  const { print, rounds, tokens, threads } = streamBenchSettings(options);
   const engine = await startBenchHost(threads, 'openai-client.ts');
   const front = fork(resolve(here, 'remote-front.ts'), [engine.host.url], { execArgv: ['--no-node-snapshot', '--conditions=lollms-host-source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const frontExited = new Promise((r) => front.once('exit', r));

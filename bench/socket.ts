@@ -11,30 +11,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LlamaCompletion } from 'node-llama-cpp';
 import { createLlamaEngine } from '../core/bindings/engine.js';
-import { effectiveThreads } from '../core/config.js';
-import { benchModel, median, startBenchHost } from './common.js';
+import { benchModel, median, startBenchHost, streamBenchSettings, type StreamBenchOptions } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROMPT = 'the world is';
 const SEED = 1234;
 const SAMPLING = { temperature: 0.8, top_k: 40, top_p: 0.95, repeat_penalty: 1, repeat_last_n: 64, seed: SEED };
 
-export interface SocketBenchOptions {
-  /** Interleaved A/B rounds after a warm-up. Default 7. */
-  rounds?: number;
-  /** Tokens per run. Default 128. */
-  tokens?: number;
-  /** Engine threads, for the host and the bare loop. Default cores - 1. */
-  threads?: number;
-  /** Receives each `name: value` line. */
-  print?: (line: string) => void;
-}
+export type SocketBenchOptions = StreamBenchOptions;
 
 export async function runSocketBench(options: SocketBenchOptions = {}): Promise<{ ratio: number; firstChunkOverheadMs: number; cancelToLastChunkMs: number }> {
-  const print = options.print ?? ((line: string) => console.log(line));
-  const rounds = options.rounds ?? 7;
-  const tokens = options.tokens ?? 128;
-  const threads = options.threads ?? effectiveThreads({ n_threads: 0 });
+  const { print, rounds, tokens, threads } = streamBenchSettings(options);
   const modelPath = await benchModel(join(here, '.models'));
   const bench = await startBenchHost(threads, 'socket-client.ts');
   const ask = bench.ask;
