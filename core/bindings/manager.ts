@@ -14,6 +14,7 @@ import { Versioned, type Lease } from '../util/versioned.js';
 import type { LlamaEngine } from './engine.js';
 import { ChangeSignal } from './change-signal.js';
 import { ModelResidency, type ResidencyTimers } from './residency.js';
+import { bindingSettingsTemplate, settingDefaults } from './settings-template.js';
 
 /** A loaded model together with the binding version that loaded it. */
 export interface ActiveModel {
@@ -601,7 +602,7 @@ export class BindingManager {
     await mkdir(modelsDir, { recursive: true });
     const settings = this.#options.settingsOf
       ? await this.#options.settingsOf(plugin)
-      : { ...((plugin.card as { settings?: Record<string, unknown> } | null)?.settings ?? {}), ...(await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`))) };
+      : { ...settingDefaults(bindingSettingsTemplate(plugin.card as Record<string, unknown> | null)), ...(await readSettings(join(this.#options.dataDir, 'settings', 'bindings', `${plugin.name}.yaml`))) };
     const engine = this.#options.engine;
     return Object.freeze({
       name: plugin.name,

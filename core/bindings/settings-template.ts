@@ -51,3 +51,8 @@ export function bindingSettingsTemplate(card: Record<string, unknown> | null | u
   }
   return template;
 }
+
+/** The default value of each setting of a template. */
+export function settingDefaults(template: SettingsTemplate): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(template).map(([name, entry]) => [name, entry.value]));
+}
