@@ -22,7 +22,8 @@ export interface ErrorDefinition {
 const defineErrors = <K extends `LH_ERR_${string}`>(table: Record<K, ErrorDefinition>): Readonly<Record<K, ErrorDefinition>> =>
   Object.freeze(table);
 
-export const ERRORS = defineErrors({
+// Pure: a processor bundle that does not use the table leaves it out (esbuild drops unused pure calls).
+export const ERRORS = /* @__PURE__ */ defineErrors({
   // Config, command line, start-up.
   LH_ERR_CONFIG_INVALID: { status: 400, summary: 'A config value (file, environment, flag or update_setting) is missing, of the wrong type or out of range; the message names the key.' },
   LH_ERR_CONFIG_SYNTAX: { status: 400, summary: 'The config file is not valid YAML; the error carries its file, line and column.' },

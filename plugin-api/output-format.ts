@@ -47,7 +47,7 @@ export interface OutputFormatLimits {
 }
 
 /** The bounds used when a caller gives none: generous for real schemas, far below what hurts an engine. */
-export const DEFAULT_OUTPUT_FORMAT_LIMITS: Readonly<Required<OutputFormatLimits>> = Object.freeze({
+export const DEFAULT_OUTPUT_FORMAT_LIMITS: Readonly<Required<OutputFormatLimits>> = /* @__PURE__ */ Object.freeze({
   maxChars: 64 * 1024,
   maxDepth: 64,
   maxProperties: 1024,
@@ -81,7 +81,7 @@ export class OutputFormatError extends Error {
   }
 }
 
-const PROPERTY_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions']);
+const PROPERTY_MAPS = /* @__PURE__ */ new Set(['properties', 'patternProperties', '$defs', 'definitions']);
 
 function resolveLimits(limits: OutputFormatLimits | undefined): Required<OutputFormatLimits> {
   return { ...DEFAULT_OUTPUT_FORMAT_LIMITS, ...limits };

@@ -250,10 +250,18 @@ describe('sandbox: compileProcessor', () => {
     const map = JSON.parse(sourceMap) as { sources: string[]; ignoreList: number[]; sourcesContent?: unknown };
     const sources = [...map.sources].sort();
     const api = sources.filter((s) => s.startsWith('lollms-host/plugin-api/'));
-    expect(api).to.include('lollms-host/plugin-api/processor.ts');
+    expect(api).to.deep.equal(['lollms-host/plugin-api/index.js']);
     expect(sources.filter((s) => !api.includes(s))).to.deep.equal(['scripts/data.json', 'scripts/lib/util.ts', 'scripts/processor.ts']);
     expect(map.ignoreList.map((i) => map.sources[i]).sort()).to.deep.equal(api);
     expect(map.sourcesContent, 'no source text travels with the map').to.equal(undefined);
+  });
+
+  it('carries only the parts of plugin-api the processor uses', async () => {
+    const plain = await compileProcessor(await personality(`import { defineProcessor } from 'lollms-host/plugin-api';\nexport default defineProcessor({ runWorkflow() { return 'x'; } });\n`));
+    // The error table is plugin-api's largest part: a processor that does not import it does not carry it.
+    expect(plain.code).to.contain('defineProcessor').and.not.to.contain('LH_ERR_CONFIG_INVALID');
+    const withTable = await compileProcessor(await personality(`import { defineProcessor, ERRORS } from 'lollms-host/plugin-api';\nexport default defineProcessor({ runWorkflow() { return String(Object.keys(ERRORS).length); } });\n`));
+    expect(withTable.code).to.contain('LH_ERR_CONFIG_INVALID');
   });
 
   it('an incremental compile (hot reload) sees every save and applies the import rules to each one', async () => {
