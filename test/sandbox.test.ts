@@ -13,6 +13,7 @@ import {
   disposeIncrementalCompiles,
   installCatastrophicErrorHandler,
   ProcessorSandbox,
+  whenSpareReady,
   type SandboxCall,
   type SandboxHostApi,
   type SandboxLimits,
@@ -695,6 +696,17 @@ describe('sandbox: ProcessorSandbox', () => {
     );
   });
 
+  it('runs every call in a context of its own, also when it was made before the call', async () => {
+    // The next call's context is made while the isolate is idle (bootstrap only): globals set by a call are
+    // never seen by the next, and a context is never used twice.
+    const sandbox = await sandboxOf(hook(`    globalThis.seen = (globalThis.seen ?? 0) + 1; Object.prototype.mark = text; return String(globalThis.seen) + ':' + ({}).mark;`));
+    const { host } = recordingHost();
+    const outs: string[] = [];
+    for (const text of ['a', 'b', 'c']) outs.push(await sandbox.run('processModelInput', text, callWith(host)));
+    expect(outs).to.deep.equal(['1:a', '1:b', '1:c']);
+    expect(sandbox.isolatesCreated).to.equal(1);
+  });
+
   it('keeps prototype pollution inside the isolate', async () => {
     const sandbox = await sandboxOf(
       hook(`
@@ -786,6 +798,39 @@ describe('sandbox: ProcessorSandbox', () => {
     expect(() => process.kill(pid, 0)).to.throw(/ESRCH/);
     expect((await rejection(pending)).error.code).to.equal('LH_ERR_SANDBOX_DISPOSED');
     expect((await rejection(sandbox.run('processModelInput', 'x', callWith(host)))).error.code).to.equal('LH_ERR_SANDBOX_DISPOSED');
+  });
+});
+
+describe('sandbox: the spare sandbox process', () => {
+  it('starts the next sandbox with the same limits on the isolate it warmed; nothing of the warm-up reaches the personality', async () => {
+    await sandboxOf(hook(`    return 'first';`));
+    expect(await whenSpareReady(), 'the spare started and warmed an isolate').to.equal(true);
+    const sandbox = await sandboxOf(
+      `import { defineProcessor } from 'lollms-host/plugin-api';
+export default defineProcessor({
+  async runWorkflow(input, ctx) {
+    return JSON.stringify({ state: ctx.state, seen: typeof globalThis.seen, prompt: input.prompt });
+  },
+});
+`,
+    );
+    expect(sandbox.startedWarm).to.equal(true);
+    expect(sandbox.isolatesCreated).to.equal(1);
+    const { host, calls } = recordingHost();
+    const out = await sandbox.run('runWorkflow', { prompt: 'mine', previousDiscussion: '' }, callWith(host));
+    // The warm-up's processor set ctx.state.tokens, sent a step and tokenized its prompt: none of it shows here.
+    expect(JSON.parse(out)).to.deep.equal({ state: {}, seen: 'undefined', prompt: 'mine' });
+    expect(calls).to.deep.equal([]);
+  });
+
+  it('does not hand its isolate to a sandbox with other limits, which starts on a new one', async () => {
+    await sandboxOf(hook(`    return 'first';`));
+    expect(await whenSpareReady()).to.equal(true);
+    const sandbox = await sandboxOf(hook(`    return 'other limits';`), { memoryLimitMb: LIMITS.memoryLimitMb! + 16 });
+    expect(sandbox.startedWarm).to.equal(false);
+    const { host } = recordingHost();
+    expect(await sandbox.run('processModelInput', 'x', callWith(host))).to.equal('other limits');
+    expect(sandbox.isolatesCreated).to.equal(1);
   });
 });
 

@@ -4,7 +4,8 @@
  * lifecycle, `BOOTSTRAP_SOURCE` for what the guest can reach and docs/security.md for the guarantees.
  */
 export { compileProcessor, disposeIncrementalCompiles, PLUGIN_API_SPECIFIER, PROCESSOR_ENTRY, type CompiledProcessor } from './compile.js';
-export { ProcessorSandbox, stopSpareSandboxProcess } from './processor-sandbox.js';
+export { ProcessorSandbox } from './processor-sandbox.js';
+export { stopSpareSandboxProcess, whenSpareReady } from './spare-process.js';
 export { SandboxPool, type PoolEntry, type PooledSandbox, type SandboxPoolObserver, type SandboxPoolOptions, type SandboxStartReason } from './process-pool.js';
 export { assertNoNodeSnapshot, CATASTROPHIC_EXIT_CODE, installCatastrophicErrorHandler } from './process-guards.js';
 export {

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import ivm from 'isolated-vm';
 import { errorMessage, type LollmsHostError, SandboxDisposed, SandboxLoad } from '../errors.js';
-import { BadPayload, BOOTSTRAP_SOURCE, CodedPayload, decodeEmit, decodeLog, wrapGuestBundle } from './bootstrap.js';
+import { BadPayload, BOOTSTRAP_SOURCE, CodedPayload, decodeEmit, decodeLog, GUEST_GLOBAL_NAME, wrapGuestBundle } from './bootstrap.js';
 import { decodeAsyncOp, HOST_OPS, performAsyncOp, type AsyncOp } from './host-ops.js';
 import { failureLogLevel, guestSafeError, sandboxErrors, toGuestError, type GuestError, type HostOpError } from './errors.js';
 import type { HostOpName, RunJson, RunKind, WireBudget } from './protocol.js';
@@ -9,7 +9,7 @@ import { intrinsicGuards, type SandboxLimits } from './limits.js';
 import { onCatastrophicError } from './process-guards.js';
 import { bundleFilename } from './source-map.js';
 import { CallCpuMeter, nsToMs } from './cpu-meter.js';
-import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxLogger } from './types.js';
+import type { ProcessorHook, SandboxBudget, SandboxCall, SandboxHostApi, SandboxLogger } from './types.js';
 
 /**
  * The isolate side of a processor sandbox. It runs inside a sandbox process (`worker.ts`), never in the host
@@ -45,6 +45,16 @@ export interface RunOutput {
   state?: string;
 }
 
+/** Options of `SandboxEngine`. */
+export interface EngineOptions {
+  /** An isolate this process prepared before its personality was known (a spare's); adopted when its limits fit. */
+  warm?: WarmIsolate | undefined;
+  /** Who catastrophic errors of the engine's isolates are reported for, when shared with a `WarmIsolate`. Default: the engine's name. */
+  owner?: { name: string };
+  /** Make each call's context while the isolate is idle, before the call (`#makeContextAhead`). Default true. */
+  contextsAhead?: boolean;
+}
+
 /** What the engine reports up besides results: a stuck isolate, which only a new process can clear. */
 export interface EngineHooks {
   onStuck(reason: string): void;
@@ -52,6 +62,104 @@ export interface EngineHooks {
   locate?(guest: GuestError): GuestError;
 }
 
+
+/**
+ * The host's own processor, run by `SandboxEngine.prepareWarmIsolate`: a trial load and one hook call through the same
+ * paths as a personality's (context, bootstrap, bridge, an async host operation, a message, `ctx.state`).
+ */
+const WARM_UP_PROCESSOR = `var ${GUEST_GLOBAL_NAME} = { default: { async runWorkflow(input, ctx) {
+  ctx.step('warm');
+  ctx.state.tokens = (await ctx.tokenize(input.prompt)).length;
+  return input.prompt;
+} } };`;
+
+/** What the warm-up processor reaches: nothing leaves the sandbox process. */
+const WARM_UP_HOST = {
+  tokenize: async () => [],
+  emit: noop,
+  log: noop,
+} as unknown as SandboxHostApi;
+
+/** The warm-up is host code on an empty isolate: past this it is abandoned, and the sandbox starts cold. */
+const WARM_UP_LIMIT_MS = 5_000;
+
+/**
+ * An isolate made before the sandbox process knows its personality (the host's spare process), with the limits
+ * the host said it would use, after the built-in `WARM_UP_PROCESSOR` ran in it: the code of this process is
+ * compiled and the bootstrap is in the isolate's compile cache, so the personality's trial load and first call
+ * do not run cold. Only host code has run in it. An engine with the same memory limit adopts it, once; any
+ * other disposes it.
+ */
+export class WarmIsolate {
+  #isolate: ivm.Isolate | undefined;
+  #ahead: ContextAhead | undefined;
+  /** Who the isolate's catastrophic errors are reported for: the personality once it is adopted. */
+  readonly #owner: { name: string };
+  readonly #limits: string;
+
+  constructor(isolate: ivm.Isolate, owner: { name: string }, limits: Readonly<Required<SandboxLimits>>, ahead: ContextAhead | undefined) {
+    this.#isolate = isolate;
+    this.#owner = owner;
+    this.#limits = JSON.stringify(limits);
+    this.#ahead = ahead;
+  }
+
+  /**
+   * The isolate and its first call's context, for the engine of personality `name` with `limits`, once;
+   * undefined (and both disposed) when the limits differ from those it was made with.
+   */
+  adopt(name: string, limits: Readonly<Required<SandboxLimits>>): { isolate: ivm.Isolate; ahead: ContextAhead | undefined } | undefined {
+    const isolate = this.#isolate;
+    const ahead = this.#ahead;
+    this.#isolate = undefined;
+    this.#ahead = undefined;
+    if (!isolate || isolate.isDisposed) return undefined;
+    if (JSON.stringify(limits) !== this.#limits) {
+      isolate.dispose();
+      return undefined;
+    }
+    this.#owner.name = name;
+    return { isolate, ahead };
+  }
+
+  dispose(): void {
+    const isolate = this.#isolate;
+    this.#isolate = undefined;
+    this.#ahead = undefined;
+    if (isolate && !isolate.isDisposed) isolate.dispose();
+  }
+}
+
+/** How a bridge reaches its call and engine: the call is emptied when it ends (`Run.unbridge`). */
+interface BridgeSlot {
+  run: Run | undefined;
+  /** Set when the context is taken (a context made in a warm isolate serves the engine that adopts it). */
+  engine: SandboxEngine | undefined;
+}
+
+/** The script name of the bootstrap in guest stacks. */
+const BOOTSTRAP_FILENAME = 'lollms-host:bootstrap';
+/** The bootstrap is host code that runs in about a millisecond: a context made ahead that takes this long is dropped. */
+const CONTEXT_AHEAD_TIMEOUT_MS = 1_000;
+
+/** A context made before its call (`SandboxEngine.#makeContextAhead`): the bootstrap ran in it, nothing else. */
+interface ContextAhead {
+  isolate: ivm.Isolate;
+  context: ivm.Context;
+  entry: ivm.Reference<EntryFn>;
+  slot: BridgeSlot;
+}
+
+function releaseContextAhead(ahead: ContextAhead): void {
+  if (ahead.isolate.isDisposed) return;
+  for (const handle of [ahead.entry, ahead.context]) {
+    try {
+      handle.release();
+    } catch {
+      // the isolate went away meanwhile
+    }
+  }
+}
 
 /** One isolate and the processor compiled in it. Thrown away after any timeout, memory overflow or breach. */
 class Vm {
@@ -147,6 +255,14 @@ export class SandboxEngine {
   #vm: Vm | undefined;
   #isolates = 0;
   #heapCeiling = Infinity;
+  /** An isolate made ahead (the spare process's), used for the first one. */
+  #warm: WarmIsolate | undefined;
+  /** Who catastrophic errors of this engine's isolates are reported for. */
+  readonly #owner: { name: string };
+  /** Whether the next call's context is made ahead (`#makeContextAhead`); off for the warm-up engine. */
+  readonly #contextsAhead: boolean;
+  #ahead: Promise<ContextAhead | undefined> | undefined;
+  #adopted = false;
   active: Run | undefined;
 
   constructor(
@@ -155,7 +271,11 @@ export class SandboxEngine {
     readonly limits: Readonly<Required<SandboxLimits>>,
     readonly logger: SandboxLogger | undefined,
     readonly hooks: EngineHooks = { onStuck: noop },
+    options: EngineOptions = {},
   ) {
+    this.#warm = options.warm;
+    this.#owner = options.owner ?? { name };
+    this.#contextsAhead = options.contextsAhead ?? true;
     this.#wrapped = wrapGuestBundle(code);
     this.#filename = bundleFilename(name);
     this.#config = JSON.stringify({
@@ -169,6 +289,11 @@ export class SandboxEngine {
 
   get isolatesCreated(): number {
     return this.#isolates;
+  }
+
+  /** Whether the engine's first isolate was the `WarmIsolate` it was given (its limits fit). */
+  get adoptedWarmIsolate(): boolean {
+    return this.#adopted;
   }
 
   /** Start a call; `outcome` settles when the hook is done, `drained` once the isolate is idle again. */
@@ -193,6 +318,8 @@ export class SandboxEngine {
   dispose(): void {
     if (this.active) this.#fail(this.active, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
     this.#vm?.kill('disposed');
+    this.#warm?.dispose();
+    this.#warm = undefined;
   }
 
   /**
@@ -206,12 +333,52 @@ export class SandboxEngine {
     this.#checkCpu(run);
   }
 
+  /** A `WarmIsolate`: build an isolate with `limits` and run `WARM_UP_PROCESSOR` in it; undefined when that fails or takes too long (the caller starts cold). */
+  static async prepareWarmIsolate(limits: Readonly<Required<SandboxLimits>>): Promise<WarmIsolate | undefined> {
+    const owner = { name: 'sandbox warm-up' };
+    // Its own calls make no context ahead: the one context it hands on is made for the adopting engine.
+    const engine = new SandboxEngine(owner.name, WARM_UP_PROCESSOR, limits, undefined, { onStuck: noop }, { owner, contextsAhead: false });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exercise = async (): Promise<WarmIsolate | undefined> => {
+      await engine.start('describe', { input: 'null', settings: '{}', personality: '{}', model: '{}', state: '{}' }, undefined).outcome;
+      const budget: WireBudget = { hostCalls: 0, emitBytes: 0, startedAt: Date.now(), pausedMs: 0 };
+      const call: SandboxCall = { host: WARM_UP_HOST, settings: {}, personality: {} as SandboxCall['personality'], signal: new AbortController().signal, budget };
+      const { outcome, drained } = engine.start('runWorkflow', { input: JSON.stringify({ prompt: 'warm', previousDiscussion: '' }), settings: '{}', personality: '{}', model: '{}', state: '{}' }, call, budget);
+      await outcome;
+      await drained;
+      const vm = engine.#vm;
+      const ahead = vm?.alive ? await engine.#createContextAhead(vm.isolate, undefined) : undefined;
+      const isolate = engine.#release();
+      return isolate ? new WarmIsolate(isolate, owner, limits, ahead) : undefined;
+    };
+    try {
+      return await Promise.race([exercise(), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), WARM_UP_LIMIT_MS)))]);
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      engine.dispose();
+    }
+  }
+
+  /** Take the isolate out of the engine, alive (a warm-up hands it on); the engine has none after. */
+  #release(): ivm.Isolate | undefined {
+    const vm = this.#vm;
+    this.#vm = undefined;
+    return vm?.alive ? vm.isolate : undefined;
+  }
+
   async #ensureVm(): Promise<Vm> {
     if (this.#vm?.alive) return this.#vm;
     this.#vm?.kill('replaced');
-    const isolate = new ivm.Isolate({
+    const warm = this.#warm?.adopt(this.name, this.limits);
+    this.#warm = undefined;
+    if (warm) this.#adopted = true;
+    if (warm?.ahead) this.#ahead = Promise.resolve(warm.ahead);
+    const owner = this.#owner;
+    const isolate = warm?.isolate ?? new ivm.Isolate({
       memoryLimit: this.limits.memoryLimitMb,
-      onCatastrophicError: (message: string) => onCatastrophicError(message, this.name),
+      onCatastrophicError: (message: string) => onCatastrophicError(message, owner.name),
     });
     try {
       const script = await isolate.compileScript(this.#wrapped, { filename: this.#filename });
@@ -231,16 +398,27 @@ export class SandboxEngine {
     this.#attach(run);
     try {
       const { vm } = run;
-      const context = await vm.isolate.createContext();
-      run.context = context;
-      const bridge = this.#bridge(run);
-      await this.#enter(run, async (timeout) => {
-        run.entry = (await context.evalClosure(BOOTSTRAP_SOURCE, [bridge, this.#config], {
-          result: { reference: true },
-          timeout,
-          filename: 'lollms-host:bootstrap',
-        })) as ivm.Reference<EntryFn>;
-      });
+      const ahead = await this.#takeContextAhead(vm);
+      if (ahead) {
+        run.context = ahead.context;
+        run.entry = ahead.entry;
+        ahead.slot.run = run;
+        run.unbridge = () => (ahead.slot.run = undefined);
+      } else {
+        const context = await vm.isolate.createContext();
+        run.context = context;
+        const slot: BridgeSlot = { run, engine: this };
+        run.unbridge = () => (slot.run = undefined);
+        const bridge = SandboxEngine.#bridge(slot);
+        await this.#enter(run, async (timeout) => {
+          run.entry = (await context.evalClosure(BOOTSTRAP_SOURCE, [bridge, this.#config], {
+            result: { reference: true },
+            timeout,
+            filename: BOOTSTRAP_FILENAME,
+          })) as ivm.Reference<EntryFn>;
+        });
+      }
+      const context = run.context;
       await this.#enter(run, async (timeout) => {
         run.loaded = (await vm.script.run(context, { reference: true, timeout })) as ivm.Reference<unknown>;
       });
@@ -268,6 +446,54 @@ export class SandboxEngine {
     }
     this.#detach(run);
     if (this.active === run) this.active = undefined;
+    this.#makeContextAhead(run.vm);
+  }
+
+  /**
+   * Make the next call's context while the isolate is idle: a new context with the bootstrap evaluated in it
+   * and nothing else (no guest code has run there; exactly one call will use it, then it is released), which
+   * takes about half of a short call's time off the call. Made after every call, never on a killed isolate.
+   */
+  #makeContextAhead(vm: Vm): void {
+    if (!this.#contextsAhead || !vm.alive || this.#ahead) return;
+    this.#ahead = this.#createContextAhead(vm.isolate, this);
+  }
+
+  /** A new context of `isolate` with the bootstrap evaluated (for `engine`, or the one that adopts it); undefined when that fails. */
+  async #createContextAhead(isolate: ivm.Isolate, engine: SandboxEngine | undefined): Promise<ContextAhead | undefined> {
+    const slot: BridgeSlot = { run: undefined, engine };
+    const bridge = SandboxEngine.#bridge(slot);
+    let context: ivm.Context | undefined;
+    try {
+      context = await isolate.createContext();
+      const entry = (await context.evalClosure(BOOTSTRAP_SOURCE, [bridge, this.#config], {
+        result: { reference: true },
+        timeout: CONTEXT_AHEAD_TIMEOUT_MS,
+        filename: BOOTSTRAP_FILENAME,
+      })) as ivm.Reference<EntryFn>;
+      return { isolate, context, entry, slot };
+    } catch {
+      try {
+        context?.release();
+      } catch {
+        // the isolate went away meanwhile
+      }
+      return undefined;
+    }
+  }
+
+  /** The context made ahead on `vm`'s isolate, once (undefined when there is none, or it is of an isolate since replaced). */
+  async #takeContextAhead(vm: Vm): Promise<ContextAhead | undefined> {
+    const pending = this.#ahead;
+    this.#ahead = undefined;
+    const ahead = await pending;
+    if (!ahead) return undefined;
+    if (ahead.isolate === vm.isolate && vm.alive) {
+      ahead.slot.engine = this;
+      return ahead;
+    }
+    releaseContextAhead(ahead);
+    return undefined;
   }
 
   /**
@@ -275,11 +501,9 @@ export class SandboxEngine {
    * the call ended, so it reaches the call through a slot that `#detach` empties: a finished call (its
    * input, results, timers) is not retained by a stale callback.
    */
-  #bridge(run: Run): ivm.Callback {
-    const slot: { run: Run | undefined } = { run };
-    run.unbridge = () => (slot.run = undefined);
+  static #bridge(slot: BridgeSlot): ivm.Callback {
     return new ivm.Callback((op: unknown, payload: unknown) =>
-      slot.run ? this.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
+      slot.run && slot.engine ? slot.engine.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
     );
   }
 

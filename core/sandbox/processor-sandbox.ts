@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { SettingTemplate, WorkflowInput } from '../../plugin-api/processor.js';
 import { errorMessage, SandboxBusy, SandboxDisposed, SandboxLoad, SandboxNoHook } from '../errors.js';
 import { guestSafeError, sandboxErrors, toGuestError } from './errors.js';
@@ -8,7 +8,8 @@ import { SerialQueue } from '../util/serial.js';
 import { CpuAccount } from '../util/cpu-account.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { LogLimiter } from './log-limiter.js';
-import { prepareSandboxLaunch, readySandboxLaunch, spawnSandboxed, workerEntry } from './launch.js';
+import { prepareSandboxLaunch } from './launch.js';
+import { sandboxProcessReported, takeSandboxChild } from './spare-process.js';
 import { assertNoNodeSnapshot } from './process-guards.js';
 import type { PoolEntry, PooledSandbox, SandboxPool, SandboxStartReason } from './process-pool.js';
 import { fromWireError, type FromWorker, type ToWorker, type WireBudget } from './protocol.js';
@@ -31,99 +32,6 @@ const BACKSTOP_GRACE_MS = 5_000;
 const START_GRACE_MS = 30_000;
 /** Sending an operation's result costs at least this much host CPU (ns) before it is charged in a message of its own. */
 const CHARGE_AFTER_SEND_NS = 100_000;
-
-/**
- * Node flags of the sandbox process: an allowlist of the host's own (module loaders and resolution conditions,
- * so the worker loads like the host), plus the snapshot flag. Never a V8 flag: `--expose-gc` or
- * `--allow-natives-syntax` on the host would otherwise reach every guest isolate as globals or syntax.
- */
-function workerExecArgv(): string[] {
-  const valueFlags = new Set(['--import', '--loader', '--experimental-loader', '--conditions', '-C']);
-  const plainFlags = new Set(['--enable-source-maps', '--no-experimental-require-module']);
-  const argv = process.execArgv;
-  const out = ['--no-node-snapshot'];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const name = arg.split('=')[0]!;
-    if (plainFlags.has(arg)) out.push(arg);
-    else if (valueFlags.has(name) && arg.includes('=')) out.push(arg);
-    else if (valueFlags.has(arg) && i + 1 < argv.length) out.push(arg, argv[++i]!);
-  }
-  return out;
-}
-
-/** The environment of a sandbox process: the few variables node and its loaders read, nothing else. */
-function sandboxEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of ['PATH', 'TMPDIR', 'TMP', 'TEMP', 'TZ', 'LANG', 'LC_ALL', 'SYSTEMROOT']) {
-    const value = process.env[key];
-    if (value !== undefined) env[key] = value;
-  }
-  return env;
-}
-
-function forkSandboxChild(): ChildProcess {
-  // The worker bundle with dropped rights (core/sandbox/launch.ts), once it is prepared; `fork` is the fallback.
-  const launch = readySandboxLaunch();
-  if (launch) return spawnSandboxed(launch, sandboxEnv());
-  return fork(workerEntry(), [], {
-    execArgv: workerExecArgv(),
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    serialization: 'json',
-    // The sandbox process gets no secrets of the host's environment (API keys, tokens): only what node needs.
-    env: sandboxEnv(),
-  });
-}
-
-/**
- * One started, not yet initialised sandbox process kept ready, so that creating a sandbox (mounting or
- * hot-reloading a personality, waking an idle one) does not wait for node and isolated-vm to start. It is
- * unref'd while it waits: it never keeps the host alive, and it exits when the host goes (its IPC channel
- * closes). The next one is started once the one taken has started (`replenishSpare`).
- */
-let spare: ChildProcess | undefined;
-
-function takeSandboxChild(): ChildProcess {
-  const ready = spare;
-  spare = undefined;
-  const child = ready && ready.exitCode === null && ready.signalCode === null && ready.connected ? ready : forkSandboxChild();
-  if (child === ready) {
-    child.ref();
-    (child.channel as { ref?: () => void } | undefined)?.ref?.();
-    (child.stderr as { ref?: () => void } | null)?.ref?.();
-  } else {
-    ready?.kill('SIGKILL');
-  }
-  spareStopped = false;
-  return child;
-}
-
-/**
- * Start the next spare, in the background, once the process just taken has started (it reported, or ended):
- * two node processes starting at once would slow the one a request waits for (a reload, a wake).
- */
-function replenishSpare(): void {
-  if (spare || spareStopped) return;
-  const next = forkSandboxChild();
-  next.unref();
-  (next.channel as { unref?: () => void } | undefined)?.unref?.();
-  next.stderr?.resume();
-  (next.stderr as { unref?: () => void } | null)?.unref?.();
-  next.once('exit', () => {
-    if (spare === next) spare = undefined;
-  });
-  spare = next;
-}
-
-/** Set by a shutdown: no new spare until a sandbox is created again. */
-let spareStopped = false;
-
-/** Stop the spare sandbox process (host shutdown); a later sandbox starts a new one. */
-export function stopSpareSandboxProcess(): void {
-  spareStopped = true;
-  spare?.kill('SIGKILL');
-  spare = undefined;
-}
 
 /** One call in flight in a sandbox process. */
 interface Pending {
@@ -152,6 +60,8 @@ class SandboxProcess {
   /** Why the process ended itself, as it said before exiting. */
   fatal: { reason: string; error: Error } | undefined;
   described: Promise<string>;
+  /** The trial load ran in the isolate the process warmed as the host's spare. */
+  warm = false;
   pending: Pending | undefined;
   /** Settles once the process finished its last call (the isolate is idle again) or ended. */
   idle: Promise<void> = Promise.resolve();
@@ -167,7 +77,7 @@ class SandboxProcess {
     /** The personality's share of the host log (issue 11), shared by all its processes. */
     readonly logGate: LogLimiter,
   ) {
-    this.child = takeSandboxChild();
+    this.child = takeSandboxChild(limits);
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       // Kept short: V8 fatal errors print a native stack here.
@@ -187,7 +97,7 @@ class SandboxProcess {
     this.exited = new Promise<void>((resolve) => {
       this.child.once('exit', (code, signal) => {
         clearTimeout(startTimer);
-        replenishSpare();
+        sandboxProcessReported();
         this.dead = true;
         const why = this.fatal?.reason ?? (signal ? `killed by ${signal}` : `exit code ${String(code)}`);
         if (this.#stderr.trim()) this.logger?.warn({ personality: name, stderr: this.#stderr.trim().slice(0, 2000) }, 'sandbox process wrote to stderr');
@@ -204,8 +114,9 @@ class SandboxProcess {
     this.child.on('message', (message: FromWorker) => {
       if (message?.t === 'described') {
         clearTimeout(startTimer);
-        replenishSpare();
+        sandboxProcessReported();
         this.isolates = message.isolates;
+        if (message.ok) this.warm = message.warm === true;
         if (message.ok) described(message.json);
         else notDescribed(fromWireError(message.error));
         return;
@@ -541,6 +452,11 @@ export class ProcessorSandbox implements PooledSandbox {
   /** Sandbox processes started so far (1 after `create`). */
   get processesStarted(): number {
     return this.#processes;
+  }
+
+  /** Whether the current sandbox process started on the isolate it warmed as the host's spare (diagnostics and tests). */
+  get startedWarm(): boolean {
+    return this.#process.warm;
   }
 
   /** Process id of the current sandbox process (diagnostics and tests). */

@@ -39,6 +39,8 @@ export interface WireBudget {
 }
 
 export type ToWorker =
+  /** To a spare process, before it serves anyone: prepare an isolate with these limits (`WarmIsolate`). */
+  | { t: 'warm'; limits: Required<SandboxLimits> }
   | { t: 'init'; name: string; code: string; sourceMap?: string; limits: Required<SandboxLimits> }
   | { t: 'run'; id: number; kind: Exclude<RunKind, 'describe'>; json: RunJson; budget: WireBudget }
   | { t: 'cancel'; id: number }
@@ -52,7 +54,10 @@ export type ToWorker =
   | { t: 'dispose' };
 
 export type FromWorker =
-  | { t: 'described'; ok: true; json: string; isolates: number; rss: number }
+  /** A spare process finished its warm-up: whether it holds a warm isolate for the sandbox it will serve. */
+  | { t: 'warmed'; ok: boolean }
+  /** `warm`: the trial load ran in the isolate the process warmed as a spare. */
+  | { t: 'described'; ok: true; json: string; isolates: number; rss: number; warm: boolean }
   | { t: 'described'; ok: false; error: WireError; isolates: number }
   | { t: 'result'; id: number; ok: true; text: string; state?: string; budget: WireBudget; isolates: number }
   | { t: 'result'; id: number; ok: false; error: WireError; budget: WireBudget; isolates: number }
