@@ -8,6 +8,8 @@ import { LollmsHostError } from '../core/errors.js';
 import { BUILTIN_PERSONALITIES_PATH } from '../core/util/package-root.js';
 import { PERSONALITY_DEFAULTS, loadPersonalityConfig, parsePersonalityConfig } from '../core/personalities/config.js';
 import { fillPlaceholders, formatDate, formatDateTime, formatTime } from '../core/personalities/conditioning.js';
+import { loadPersonalityVersion } from '../core/personalities/version.js';
+import { DEFAULT_SANDBOX_LIMITS } from '../core/sandbox/index.js';
 import {
   listCategories,
   listLanguages,
@@ -154,6 +156,21 @@ describe('personalities', () => {
       expect(error.line).to.be.a('number').and.be.greaterThan(1);
       expect(error.message).to.contain(`${join(folder, 'config.yaml')}:${error.line}`);
       expect((await codedRejection(loadPersonalityConfig(join(dir, 'missing')))).code).to.equal('LH_ERR_PERSONALITY_NOT_FOUND');
+    });
+
+    it('a version load reports a config error before its processor\'s compile error, and names the personality from its config', async () => {
+      // The processor compiles while the config is read: which error wins must not depend on which ends first.
+      const logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Parameters<typeof loadPersonalityVersion>[1]['logger'];
+      const broken = await personality(dir, 'both-broken', 'name: ok\nanti_prompts: [unclosed\n');
+      await mkdir(join(broken, 'scripts'), { recursive: true });
+      await writeFile(join(broken, 'scripts', 'processor.ts'), 'export default {{{;\n');
+      expect((await codedRejection(loadPersonalityVersion(broken, { limits: DEFAULT_SANDBOX_LIMITS, logger }))).code).to.equal('LH_ERR_PERSONALITY_CONFIG_SYNTAX');
+      const compileOnly = await personality(dir, 'compile-broken', 'name: Named In Config\n');
+      await mkdir(join(compileOnly, 'scripts'), { recursive: true });
+      await writeFile(join(compileOnly, 'scripts', 'processor.ts'), 'export default {{{;\n');
+      const error = await codedRejection(loadPersonalityVersion(compileOnly, { limits: DEFAULT_SANDBOX_LIMITS, logger }));
+      expect(error.code).to.equal('LH_ERR_PLUGIN_COMPILE');
+      expect(error.message).to.contain('personality "Named In Config"');
     });
 
     it('fills {{date}}, {{time}} and {{date_time}} at access time, leaving unknown keys', () => {

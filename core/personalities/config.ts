@@ -313,14 +313,14 @@ export async function readPersonalityConfigText(file: string, folder: string): P
       PersonalityConfigTooLarge(`${file}: ${size} is larger than the ${MAX_PERSONALITY_CONFIG_BYTES / 1024} KiB a personality config may have; it is not read`, { file });
     const { size } = await handle.stat();
     if (size > MAX_PERSONALITY_CONFIG_BYTES) throw tooLarge(`${(size / 1024 / 1024).toFixed(1)} MB`);
-    const buffer = Buffer.alloc(MAX_PERSONALITY_CONFIG_BYTES + 1);
+    // Read what the file held when it was opened, as fs.readFile does: one read in the usual case.
+    const buffer = Buffer.alloc(size);
     let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    while (length < size) {
+      const { bytesRead } = await handle.read(buffer, length, size - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    if (length > MAX_PERSONALITY_CONFIG_BYTES) throw tooLarge('the file');
     return buffer.toString('utf8', 0, length);
   } finally {
     await handle.close();

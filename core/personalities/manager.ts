@@ -7,7 +7,7 @@ import { resolvePersonalityAsset, resolvePersonalityPath } from './zoo.js';
 import { PersonalitySettingsStore, validateSettings, type SettingsResult } from './settings.js';
 import { clampToTemplate, resolveTemplate } from './setting-rules.js';
 import { PersonalityStore } from './store.js';
-import { disposeVersion, loadPersonalityVersion, sandboxLimits, type PersonalityVersion } from './version.js';
+import { disposeVersion, loadPersonalityVersion, retireVersion, sandboxLimits, type PersonalityVersion } from './version.js';
 import type { SettingsTemplate } from '../../plugin-api/index.js';
 import { disposeIncrementalCompiles, stopSpareSandboxProcess, type SandboxPool, type SandboxStoreRequest } from '../sandbox/index.js';
 
@@ -65,7 +65,7 @@ export class MountedPersonality {
 
   constructor(path: string, logger?: Logger) {
     this.path = path;
-    this.versions = new Versioned<PersonalityVersion>(disposeVersion, (error) => logger?.warn({ personality: path, err: errorMessage(error) }, 'a personality version failed to dispose'));
+    this.versions = new Versioned<PersonalityVersion>((version, retired) => (retired ? retireVersion(version) : disposeVersion(version)), (error) => logger?.warn({ personality: path, err: errorMessage(error) }, 'a personality version failed to dispose'));
   }
 
   get current(): PersonalityVersion | undefined {

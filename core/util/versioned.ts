@@ -5,14 +5,17 @@
  */
 export class Versioned<T> {
   #current: Slot<T> | undefined;
-  readonly #dispose: (value: T) => Promise<void> | void;
+  readonly #dispose: (value: T, retired: boolean) => Promise<void> | void;
   readonly #onDisposeError: (error: unknown, value: T) => void;
   readonly #retired = new Set<Slot<T>>();
   /** Disposals under way. */
   readonly #disposing = new Set<Promise<void>>();
 
-  /** `onDisposeError` hears of a dispose that failed (the swap goes on: a failed dispose must not break it). */
-  constructor(dispose: (value: T) => Promise<void> | void, onDisposeError: (error: unknown, value: T) => void = () => {}) {
+  /**
+   * `dispose` ends a version: `retired` when it was swapped out and drained, false from `disposeAll`.
+   * `onDisposeError` hears of a dispose that failed (the swap goes on: a failed dispose must not break it).
+   */
+  constructor(dispose: (value: T, retired: boolean) => Promise<void> | void, onDisposeError: (error: unknown, value: T) => void = () => {}) {
     this.#dispose = dispose;
     this.#onDisposeError = onDisposeError;
   }
@@ -56,7 +59,7 @@ export class Versioned<T> {
     const slots = [...this.#retired, ...(this.#current ? [this.#current] : [])];
     this.#current = undefined;
     this.#retired.clear();
-    await Promise.all(slots.map((slot) => this.#safeDispose(slot.value)));
+    await Promise.all(slots.map((slot) => this.#safeDispose(slot.value, false)));
   }
 
   /** Resolves once every version retired so far, and released, has been disposed. */
@@ -71,7 +74,7 @@ export class Versioned<T> {
 
   async #finish(slot: Slot<T>): Promise<void> {
     if (!this.#retired.delete(slot)) return;
-    const disposing = this.#safeDispose(slot.value);
+    const disposing = this.#safeDispose(slot.value, true);
     this.#disposing.add(disposing);
     try {
       await disposing;
@@ -80,9 +83,9 @@ export class Versioned<T> {
     }
   }
 
-  async #safeDispose(value: T): Promise<void> {
+  async #safeDispose(value: T, retired: boolean): Promise<void> {
     try {
-      await this.#dispose(value);
+      await this.#dispose(value, retired);
     } catch (error) {
       this.#onDisposeError(error, value);
     }
