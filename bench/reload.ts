@@ -1,6 +1,6 @@
 /**
  * Save-to-serving latency of a personality processor edit: from the file write to the moment a
- * `generate_text` on the new code succeeds, through the real watcher and host. Median of 20. The watcher's
+ * `generate_text` on the new code succeeds, through the real watcher and host. Median of 30. The watcher's
  * debounce is part of the figure; `host work ms` subtracts it.
  *
  * Run alone: `node --no-node-snapshot --conditions=lollms-host-source --import tsx bench/reload.ts`
@@ -24,7 +24,7 @@ export default defineProcessor({ runWorkflow() { return 'v${marker}'; } });
 
 export async function runReloadBench(options: { runs?: number; print?: (line: string) => void } = {}): Promise<{ saveToServingMs: number }> {
   const print = options.print ?? ((line: string) => console.log(line));
-  const runs = options.runs ?? 20;
+  const runs = options.runs ?? 30;
   const dataDir = await mkdtemp(join(tmpdir(), 'lollms-bench-reload-'));
   const zoo = join(dataDir, 'zoo');
   const folder = join(zoo, 'english', 'bench', 'reload');
