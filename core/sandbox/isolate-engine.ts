@@ -87,8 +87,8 @@ const WARM_UP_LIMIT_MS = 5_000;
  * An isolate made before the sandbox process knows its personality (the host's spare process), with the limits
  * the host said it would use, after the built-in `WARM_UP_PROCESSOR` ran in it: the code of this process is
  * compiled and the bootstrap is in the isolate's compile cache, so the personality's trial load and first call
- * do not run cold. Only host code has run in it. An engine with the same memory limit adopts it, once; any
- * other disposes it.
+ * do not run cold. Only host code has run in it. An engine with the same limits adopts it, once; any other
+ * disposes it.
  */
 export class WarmIsolate {
   #isolate: ivm.Isolate | undefined;
@@ -340,7 +340,10 @@ export class SandboxEngine {
     const engine = new SandboxEngine(owner.name, WARM_UP_PROCESSOR, limits, undefined, { onStuck: noop }, { owner, contextsAhead: false });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const exercise = async (): Promise<WarmIsolate | undefined> => {
-      await engine.start('describe', { input: 'null', settings: '{}', personality: '{}', model: '{}', state: '{}' }, undefined).outcome;
+      // One call at a time, as the worker runs them: the trial load drains before the hook call starts.
+      const load = engine.start('describe', { input: 'null', settings: '{}', personality: '{}', model: '{}', state: '{}' }, undefined);
+      await load.outcome;
+      await load.drained;
       const budget: WireBudget = { hostCalls: 0, emitBytes: 0, startedAt: Date.now(), pausedMs: 0 };
       const call: SandboxCall = { host: WARM_UP_HOST, settings: {}, personality: {} as SandboxCall['personality'], signal: new AbortController().signal, budget };
       const { outcome, drained } = engine.start('runWorkflow', { input: JSON.stringify({ prompt: 'warm', previousDiscussion: '' }), settings: '{}', personality: '{}', model: '{}', state: '{}' }, call, budget);
