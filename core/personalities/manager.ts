@@ -363,6 +363,8 @@ export class PersonalityManager {
     // First, so that the sandboxes ending below do not start another spare.
     stopSpareSandboxProcess();
     await Promise.all(this.#mounted.map((m) => m.versions.disposeAll()));
+    // A version retired just before (its process ends a moment after its last call) has ended too.
+    await Promise.all(this.#mounted.map((m) => m.versions.settled()));
     await disposeIncrementalCompiles();
   }
 }
