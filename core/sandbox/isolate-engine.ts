@@ -47,10 +47,6 @@ export interface RunOutput {
 
 /** Options of `SandboxEngine`. */
 export interface EngineOptions {
-  /** An isolate this process prepared before its personality was known (a spare's); adopted when its limits fit. */
-  warm?: WarmIsolate | undefined;
-  /** Who catastrophic errors of the engine's isolates are reported for, when shared with a `WarmIsolate`. Default: the engine's name. */
-  owner?: { name: string };
   /** Make each call's context while the isolate is idle, before the call (`#makeContextAhead`). Default true. */
   contextsAhead?: boolean;
 }
@@ -64,7 +60,7 @@ export interface EngineHooks {
 
 
 /**
- * The host's own processor, run by `SandboxEngine.prepareWarmIsolate`: a trial load and one hook call through the same
+ * The host's own processor, run by `SandboxEngine.warmUp`: a trial load and one hook call through the same
  * paths as a personality's (context, bootstrap, bridge, an async host operation, a message, `ctx.state`).
  */
 const WARM_UP_PROCESSOR = `var ${GUEST_GLOBAL_NAME} = { default: { async runWorkflow(input, ctx) {
@@ -83,58 +79,10 @@ const WARM_UP_HOST = {
 /** The warm-up is host code on an empty isolate: past this it is abandoned, and the sandbox starts cold. */
 const WARM_UP_LIMIT_MS = 5_000;
 
-/**
- * An isolate made before the sandbox process knows its personality (the host's spare process), with the limits
- * the host said it would use, after the built-in `WARM_UP_PROCESSOR` ran in it: the code of this process is
- * compiled and the bootstrap is in the isolate's compile cache, so the personality's trial load and first call
- * do not run cold. Only host code has run in it. An engine with the same limits adopts it, once; any other
- * disposes it.
- */
-export class WarmIsolate {
-  #isolate: ivm.Isolate | undefined;
-  #ahead: ContextAhead | undefined;
-  /** Who the isolate's catastrophic errors are reported for: the personality once it is adopted. */
-  readonly #owner: { name: string };
-  readonly #limits: string;
-
-  constructor(isolate: ivm.Isolate, owner: { name: string }, limits: Readonly<Required<SandboxLimits>>, ahead: ContextAhead | undefined) {
-    this.#isolate = isolate;
-    this.#owner = owner;
-    this.#limits = JSON.stringify(limits);
-    this.#ahead = ahead;
-  }
-
-  /**
-   * The isolate and its first call's context, for the engine of personality `name` with `limits`, once;
-   * undefined (and both disposed) when the limits differ from those it was made with.
-   */
-  adopt(name: string, limits: Readonly<Required<SandboxLimits>>): { isolate: ivm.Isolate; ahead: ContextAhead | undefined } | undefined {
-    const isolate = this.#isolate;
-    const ahead = this.#ahead;
-    this.#isolate = undefined;
-    this.#ahead = undefined;
-    if (!isolate || isolate.isDisposed) return undefined;
-    if (JSON.stringify(limits) !== this.#limits) {
-      isolate.dispose();
-      return undefined;
-    }
-    this.#owner.name = name;
-    return { isolate, ahead };
-  }
-
-  dispose(): void {
-    const isolate = this.#isolate;
-    this.#isolate = undefined;
-    this.#ahead = undefined;
-    if (isolate && !isolate.isDisposed) isolate.dispose();
-  }
-}
-
 /** How a bridge reaches its call and engine: the call is emptied when it ends (`Run.unbridge`). */
 interface BridgeSlot {
   run: Run | undefined;
-  /** Set when the context is taken (a context made in a warm isolate serves the engine that adopts it). */
-  engine: SandboxEngine | undefined;
+  engine: SandboxEngine;
 }
 
 /** The script name of the bootstrap in guest stacks. */
@@ -255,14 +203,9 @@ export class SandboxEngine {
   #vm: Vm | undefined;
   #isolates = 0;
   #heapCeiling = Infinity;
-  /** An isolate made ahead (the spare process's), used for the first one. */
-  #warm: WarmIsolate | undefined;
-  /** Who catastrophic errors of this engine's isolates are reported for. */
-  readonly #owner: { name: string };
   /** Whether the next call's context is made ahead (`#makeContextAhead`); off for the warm-up engine. */
   readonly #contextsAhead: boolean;
   #ahead: Promise<ContextAhead | undefined> | undefined;
-  #adopted = false;
   active: Run | undefined;
 
   constructor(
@@ -273,8 +216,6 @@ export class SandboxEngine {
     readonly hooks: EngineHooks = { onStuck: noop },
     options: EngineOptions = {},
   ) {
-    this.#warm = options.warm;
-    this.#owner = options.owner ?? { name };
     this.#contextsAhead = options.contextsAhead ?? true;
     this.#wrapped = wrapGuestBundle(code);
     this.#filename = bundleFilename(name);
@@ -289,11 +230,6 @@ export class SandboxEngine {
 
   get isolatesCreated(): number {
     return this.#isolates;
-  }
-
-  /** Whether the engine's first isolate was the `WarmIsolate` it was given (its limits fit). */
-  get adoptedWarmIsolate(): boolean {
-    return this.#adopted;
   }
 
   /** Start a call; `outcome` settles when the hook is done, `drained` once the isolate is idle again. */
@@ -318,8 +254,6 @@ export class SandboxEngine {
   dispose(): void {
     if (this.active) this.#fail(this.active, SandboxDisposed(`personality "${this.name}": the processor sandbox was disposed`));
     this.#vm?.kill('disposed');
-    this.#warm?.dispose();
-    this.#warm = undefined;
   }
 
   /**
@@ -333,13 +267,15 @@ export class SandboxEngine {
     this.#checkCpu(run);
   }
 
-  /** A `WarmIsolate`: build an isolate with `limits` and run `WARM_UP_PROCESSOR` in it; undefined when that fails or takes too long (the caller starts cold). */
-  static async prepareWarmIsolate(limits: Readonly<Required<SandboxLimits>>): Promise<WarmIsolate | undefined> {
-    const owner = { name: 'sandbox warm-up' };
-    // Its own calls make no context ahead: the one context it hands on is made for the adopting engine.
-    const engine = new SandboxEngine(owner.name, WARM_UP_PROCESSOR, limits, undefined, { onStuck: noop }, { owner, contextsAhead: false });
+  /**
+   * Run `WARM_UP_PROCESSOR` once in an isolate with `limits`, then dispose it (a spare process, before it serves
+   * anyone): the code of this process is compiled and has run, so the personality's trial load and first call
+   * do not run cold. Only host code runs. False when it failed or took too long (the process then starts cold).
+   */
+  static async warmUp(limits: Readonly<Required<SandboxLimits>>): Promise<boolean> {
+    const engine = new SandboxEngine('sandbox warm-up', WARM_UP_PROCESSOR, limits, undefined, { onStuck: noop }, { contextsAhead: false });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const exercise = async (): Promise<WarmIsolate | undefined> => {
+    const exercise = async (): Promise<boolean> => {
       // One call at a time, as the worker runs them: the trial load drains before the hook call starts.
       const load = engine.start('describe', { input: 'null', settings: '{}', personality: '{}', model: '{}', state: '{}' }, undefined);
       await load.outcome;
@@ -349,39 +285,24 @@ export class SandboxEngine {
       const { outcome, drained } = engine.start('runWorkflow', { input: JSON.stringify({ prompt: 'warm', previousDiscussion: '' }), settings: '{}', personality: '{}', model: '{}', state: '{}' }, call, budget);
       await outcome;
       await drained;
-      const vm = engine.#vm;
-      const ahead = vm?.alive ? await engine.#createContextAhead(vm.isolate, undefined) : undefined;
-      const isolate = engine.#release();
-      return isolate ? new WarmIsolate(isolate, owner, limits, ahead) : undefined;
+      return true;
     };
     try {
-      return await Promise.race([exercise(), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), WARM_UP_LIMIT_MS)))]);
+      return await Promise.race([exercise(), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), WARM_UP_LIMIT_MS)))]);
     } catch {
-      return undefined;
+      return false;
     } finally {
       clearTimeout(timer);
       engine.dispose();
     }
   }
 
-  /** Take the isolate out of the engine, alive (a warm-up hands it on); the engine has none after. */
-  #release(): ivm.Isolate | undefined {
-    const vm = this.#vm;
-    this.#vm = undefined;
-    return vm?.alive ? vm.isolate : undefined;
-  }
-
   async #ensureVm(): Promise<Vm> {
     if (this.#vm?.alive) return this.#vm;
     this.#vm?.kill('replaced');
-    const warm = this.#warm?.adopt(this.name, this.limits);
-    this.#warm = undefined;
-    if (warm) this.#adopted = true;
-    if (warm?.ahead) this.#ahead = Promise.resolve(warm.ahead);
-    const owner = this.#owner;
-    const isolate = warm?.isolate ?? new ivm.Isolate({
+    const isolate = new ivm.Isolate({
       memoryLimit: this.limits.memoryLimitMb,
-      onCatastrophicError: (message: string) => onCatastrophicError(message, owner.name),
+      onCatastrophicError: (message: string) => onCatastrophicError(message, this.name),
     });
     try {
       const script = await isolate.compileScript(this.#wrapped, { filename: this.#filename });
@@ -459,12 +380,12 @@ export class SandboxEngine {
    */
   #makeContextAhead(vm: Vm): void {
     if (!this.#contextsAhead || !vm.alive || this.#ahead) return;
-    this.#ahead = this.#createContextAhead(vm.isolate, this);
+    this.#ahead = this.#createContextAhead(vm.isolate);
   }
 
-  /** A new context of `isolate` with the bootstrap evaluated (for `engine`, or the one that adopts it); undefined when that fails. */
-  async #createContextAhead(isolate: ivm.Isolate, engine: SandboxEngine | undefined): Promise<ContextAhead | undefined> {
-    const slot: BridgeSlot = { run: undefined, engine };
+  /** A new context of `isolate` with the bootstrap evaluated; undefined when that fails. */
+  async #createContextAhead(isolate: ivm.Isolate): Promise<ContextAhead | undefined> {
+    const slot: BridgeSlot = { run: undefined, engine: this };
     const bridge = SandboxEngine.#bridge(slot);
     let context: ivm.Context | undefined;
     try {
@@ -491,10 +412,7 @@ export class SandboxEngine {
     this.#ahead = undefined;
     const ahead = await pending;
     if (!ahead) return undefined;
-    if (ahead.isolate === vm.isolate && vm.alive) {
-      ahead.slot.engine = this;
-      return ahead;
-    }
+    if (ahead.isolate === vm.isolate && vm.alive) return ahead;
     releaseContextAhead(ahead);
     return undefined;
   }
@@ -506,7 +424,7 @@ export class SandboxEngine {
    */
   static #bridge(slot: BridgeSlot): ivm.Callback {
     return new ivm.Callback((op: unknown, payload: unknown) =>
-      slot.run && slot.engine ? slot.engine.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
+      slot.run ? slot.engine.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
     );
   }
 

@@ -60,7 +60,7 @@ class SandboxProcess {
   /** Why the process ended itself, as it said before exiting. */
   fatal: { reason: string; error: Error } | undefined;
   described: Promise<string>;
-  /** The trial load ran in the isolate the process warmed as the host's spare. */
+  /** The process ran the host's warm-up (as the spare) before the trial load. */
   warm = false;
   pending: Pending | undefined;
   /** Settles once the process finished its last call (the isolate is idle again) or ended. */
@@ -454,7 +454,7 @@ export class ProcessorSandbox implements PooledSandbox {
     return this.#processes;
   }
 
-  /** Whether the current sandbox process started on the isolate it warmed as the host's spare (diagnostics and tests). */
+  /** Whether the current sandbox process ran the host's warm-up, as the spare, before it loaded this processor (diagnostics and tests). */
   get startedWarm(): boolean {
     return this.#process.warm;
   }

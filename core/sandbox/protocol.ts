@@ -39,7 +39,7 @@ export interface WireBudget {
 }
 
 export type ToWorker =
-  /** To a spare process, before it serves anyone: prepare an isolate with these limits (`WarmIsolate`). */
+  /** To a spare process, before it serves anyone: run the host's warm-up in an isolate with these limits (`SandboxEngine.warmUp`). */
   | { t: 'warm'; limits: Required<SandboxLimits> }
   | { t: 'init'; name: string; code: string; sourceMap?: string; limits: Required<SandboxLimits> }
   | { t: 'run'; id: number; kind: Exclude<RunKind, 'describe'>; json: RunJson; budget: WireBudget }
@@ -54,9 +54,9 @@ export type ToWorker =
   | { t: 'dispose' };
 
 export type FromWorker =
-  /** A spare process finished its warm-up: whether it holds a warm isolate for the sandbox it will serve. */
+  /** A spare process finished its warm-up: whether it completed. */
   | { t: 'warmed'; ok: boolean }
-  /** `warm`: the trial load ran in the isolate the process warmed as a spare. */
+  /** `warm`: the process ran the host's warm-up (as a spare) before this trial load. */
   | { t: 'described'; ok: true; json: string; isolates: number; rss: number; warm: boolean }
   | { t: 'described'; ok: false; error: WireError; isolates: number }
   | { t: 'result'; id: number; ok: true; text: string; state?: string; budget: WireBudget; isolates: number }

@@ -5,8 +5,8 @@
  *
  * - **Warm.** A new spare is sent `warm` with the limits of the last sandbox started: it builds an isolate with
  *   those limits and runs a built-in processor through the trial load and one hook call in it (host code only,
- *   never a personality's), so that the first real call finds compiled code, and it keeps that isolate for
- *   the personality it will serve (`worker.ts`, `prepareWarmIsolate`).
+ *   never a personality's), then disposes it, so that the personality's trial load and first call run on
+ *   compiled code (`SandboxEngine.warmUp`). The personality gets an isolate of its own.
  * - **Started late.** Starting a node process blocks the host's event loop for a few ms (fork) and takes a
  *   core for a while: the next spare starts `SPARE_START_DELAY_MS` after the one taken reported, not while a
  *   reload or a wake still waits for its first answer.
@@ -65,7 +65,7 @@ function forkSandboxChild(): ChildProcess {
 }
 
 let spare: ChildProcess | undefined;
-/** Settles once the spare reported its warm-up (true: it holds a warm isolate) or ended (false). */
+/** Settles once the spare reported its warm-up (true: it completed) or ended (false). */
 let spareWarmed: Promise<boolean> | undefined;
 /** The limits of the last sandbox process taken: the spare prepares its isolate with them. */
 let lastLimits: Required<SandboxLimits> | undefined;
@@ -134,7 +134,7 @@ function startSpare(): void {
 }
 
 /**
- * Wait until a spare is started and warmed (diagnostics and tests): true once it holds a warm isolate, false
+ * Wait until a spare is started and warmed (diagnostics and tests): true once its warm-up completed, false
  * when its warm-up failed, it ended, or no spare is coming (none was taken yet, or the host shut down).
  */
 export async function whenSpareReady(): Promise<boolean> {

@@ -5,7 +5,7 @@
  * exit, fails the call with a coded error and starts a new sandbox process for the next call.
  */
 import { SandboxMemory, SandboxTimeout } from '../errors.js';
-import { SandboxEngine, type WarmIsolate } from './isolate-engine.js';
+import { SandboxEngine } from './isolate-engine.js';
 import type { HostOpError } from './errors.js';
 import { sandboxErrors, describedFailure } from './errors.js';
 import { resolveLimits } from './limits.js';
@@ -34,8 +34,8 @@ const send = (message: FromWorker, done?: () => void) => {
 };
 
 let engine: SandboxEngine | undefined;
-/** The isolate this process prepared as the host's spare (`warm`), for the personality `init` names. */
-let warming: Promise<WarmIsolate | undefined> | undefined;
+/** The warm-up this process ran as the host's spare (`warm`): whether it completed. */
+let warming: Promise<boolean> | undefined;
 let name = 'processor';
 let ending = false;
 
@@ -174,19 +174,19 @@ async function onMessage(message: ToWorker): Promise<void> {
   switch (message.t) {
     case 'warm':
       if (engine || warming) return;
-      warming = SandboxEngine.prepareWarmIsolate(resolveLimits(message.limits));
-      send({ t: 'warmed', ok: (await warming) !== undefined });
+      warming = SandboxEngine.warmUp(resolveLimits(message.limits));
+      send({ t: 'warmed', ok: await warming });
       return;
     case 'init': {
-      const warm = await warming;
-      warming = undefined;
+      // The warm-up, if any, ends first: it and the trial load never share the process's thread.
+      const warm = (await warming) === true;
       name = message.name;
       const limits = resolveLimits(message.limits);
       const locator = new GuestErrorLocator({ filename: bundleFilename(message.name), ...(message.sourceMap === undefined ? {} : { sourceMap: message.sourceMap }) });
       engine = new SandboxEngine(message.name, message.code, limits, logger, {
         onStuck: (reason) => endNow(reason, toWireError(SandboxTimeout(sandboxErrors.cpu(name, limits.cpuTimeMs).message))),
         locate: (guest) => locator.locate(guest),
-      }, { warm });
+      });
       setCeiling(limits.memoryLimitMb);
       watchMemory(true);
       try {
@@ -195,7 +195,7 @@ async function onMessage(message: ToWorker): Promise<void> {
         // A processor that loaded but is not one (a throw in its module code, a bad default export): located here.
         const failure = describedFailure(name, json, (guest) => locator.locate(guest));
         if (failure) send({ t: 'described', ok: false, error: toWireError(failure), isolates: engine.isolatesCreated });
-        else send({ t: 'described', ok: true, json, isolates: engine.isolatesCreated, rss: rssBaseline, warm: warm !== undefined && engine.adoptedWarmIsolate });
+        else send({ t: 'described', ok: true, json, isolates: engine.isolatesCreated, rss: rssBaseline, warm });
       } catch (error) {
         send({ t: 'described', ok: false, error: toWireError(error), isolates: engine.isolatesCreated });
       } finally {
