@@ -79,10 +79,9 @@ const WARM_UP_HOST = {
 /** The warm-up is host code on an empty isolate: past this it is abandoned, and the sandbox starts cold. */
 const WARM_UP_LIMIT_MS = 5_000;
 
-/** How a bridge reaches its call and engine: the call is emptied when it ends (`Run.unbridge`). */
+/** How a bridge reaches its call: emptied when the call ends (`Run.unbridge`); empty until a context made ahead is taken. */
 interface BridgeSlot {
   run: Run | undefined;
-  engine: SandboxEngine;
 }
 
 /** The script name of the bootstrap in guest stacks. */
@@ -331,9 +330,9 @@ export class SandboxEngine {
       } else {
         const context = await vm.isolate.createContext();
         run.context = context;
-        const slot: BridgeSlot = { run, engine: this };
+        const slot: BridgeSlot = { run };
         run.unbridge = () => (slot.run = undefined);
-        const bridge = SandboxEngine.#bridge(slot);
+        const bridge = this.#bridge(slot);
         await this.#enter(run, async (timeout) => {
           run.entry = (await context.evalClosure(BOOTSTRAP_SOURCE, [bridge, this.#config], {
             result: { reference: true },
@@ -385,8 +384,8 @@ export class SandboxEngine {
 
   /** A new context of `isolate` with the bootstrap evaluated; undefined when that fails. */
   async #createContextAhead(isolate: ivm.Isolate): Promise<ContextAhead | undefined> {
-    const slot: BridgeSlot = { run: undefined, engine: this };
-    const bridge = SandboxEngine.#bridge(slot);
+    const slot: BridgeSlot = { run: undefined };
+    const bridge = this.#bridge(slot);
     let context: ivm.Context | undefined;
     try {
       context = await isolate.createContext();
@@ -422,9 +421,9 @@ export class SandboxEngine {
    * the call ended, so it reaches the call through a slot that `#detach` empties: a finished call (its
    * input, results, timers) is not retained by a stale callback.
    */
-  static #bridge(slot: BridgeSlot): ivm.Callback {
+  #bridge(slot: BridgeSlot): ivm.Callback {
     return new ivm.Callback((op: unknown, payload: unknown) =>
-      slot.run ? slot.engine.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
+      slot.run ? this.#onGuestCall(slot.run, op, payload) : replyError('Error', 'this processor call has finished'),
     );
   }
 
